@@ -1,0 +1,1 @@
+"""reluinj benchmark harness: ``reluinj bench`` (see :mod:`benchmarks.harness`)."""

@@ -1,0 +1,95 @@
+"""``reluinj bench``: the benchmark harness on the command line.
+
+Wire it into the main CLI with :func:`add_bench_subparser`; standalone:
+``python -m benchmarks.cli [--quick] [--suite NAME] --out DIR``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .harness import SUITES
+
+
+def add_bench_subparser(subparsers):
+    """Register ``bench`` on an argparse subparsers object; returns the parser.
+
+    The command's handler is stored as ``func`` (``args.func(args)`` returns
+    the exit code: 0 all agree, 1 disagreement / failed verification /
+    crash, 2 bad arguments).
+    """
+    p = subparsers.add_parser(
+        "bench", help="run the benchmark suites (results.json, plots)",
+        description="Run the benchmark suites: every method on every instance, every "
+                    "certificate and witness re-checked, disagreements reported loudly "
+                    "(exit 1).")
+    _add_arguments(p)
+    p.set_defaults(func=cmd_bench)
+    return p
+
+
+def _add_arguments(p):
+    p.add_argument("--quick", action="store_true",
+                   help="small settings: under 3 minutes on 2 cores")
+    p.add_argument("--suite", action="append", choices=SUITES, default=None, metavar="NAME",
+                   help=f"suite to run ({', '.join(SUITES)}); repeatable; default all")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--workers", type=int, default=None, metavar="K",
+                   help="local worker processes (default: all cores; 1 = in process)")
+    p.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="run on a dask.distributed scheduler (tcp://host:port, or 'local')")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S",
+                   help="seconds per solve (default 20 with --quick, else 60)")
+    p.add_argument("--seeds", type=int, default=None, metavar="K",
+                   help="instances per size (default 2 with --quick, else 5)")
+    p.add_argument("--max-n", type=int, default=None, metavar="N", help="largest n to try")
+    p.add_argument("--family", action="append", default=None, metavar="NAME",
+                   help="restrict the layers suite to these families (repeatable)")
+    p.add_argument("--method", action="append", default=None, metavar="LABEL",
+                   help="restrict the layers suite to methods with this label or prefix "
+                        "(tree, milp, milp[scip], enumerate, bruteforce; repeatable)")
+    p.add_argument("--backend", action="append", default=None, metavar="NAME",
+                   help="MILP backends to run (repeatable; default: the available ones)")
+    p.add_argument("--phase-n", type=int, nargs="+", default=None, metavar="N",
+                   help="papers suite: the n of the exact phase transition")
+    p.add_argument("--phase-seeds", type=int, default=None, metavar="K",
+                   help="papers suite: instances per (n, m) of the phase transition")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def cmd_bench(args):
+    from .harness import Config, run_benchmark
+    if args.time_limit is not None and not args.time_limit > 0:
+        print("reluinj: error: --time-limit must be positive", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers < 1:
+        print("reluinj: error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    extra = {}
+    if args.phase_n:
+        extra["phase_ns"] = args.phase_n
+    if args.phase_seeds:
+        extra["phase_seeds"] = args.phase_seeds
+    cfg = Config(quick=args.quick, time_limit=args.time_limit, seeds=args.seeds,
+                 max_n=args.max_n, backends=args.backend, methods=args.method,
+                 families=args.family, extra=extra)
+    _, code = run_benchmark(args.out, suites=args.suite, cfg=cfg, workers=args.workers,
+                            dask=args.dask, progress=not args.no_progress,
+                            plots=not args.no_plots)
+    return code
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="reluinj")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_bench_subparser(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "bench":
+        argv = ["bench"] + argv
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""reluinj: exact decision of global injectivity of ReLU layers and networks.
+
+Public API
+----------
+check_layer(W, b=None, ...)       -> LayerResult (verdict, exact witness, certificate)
+check_certificate(W, b, cert)     -> (ok, reason), independent checker
+check_witness(W, b, witness)      -> (ok, reason)
+load_layer(path)                  -> (W, b)
+"""
+from .certificates import check_certificate, check_witness
+from .errors import InputError
+from .io import load_layer, validate_layer
+from .layer import check_layer
+from .result import LayerResult, Verdict, Witness
+
+
+_LAZY = {
+    "enumerate_cells": "enumeration", "decide_by_enumeration": "enumeration",
+    "check_network": "networks", "check_layer_nonneg": "networks",
+    "check_conv": "conv", "load_network": "network", "Network": "network",
+    "invert": "inversion",
+}
+
+
+def __getattr__(name):  # lazy: heavier modules load on first use
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(name)
+    import importlib
+    return getattr(importlib.import_module(f".{mod}", __name__), name)
+
+
+__all__ = ["check_layer", "check_certificate", "check_witness", "load_layer",
+           "validate_layer", "LayerResult", "Verdict", "Witness", "InputError",
+           "enumerate_cells", "decide_by_enumeration", "check_network", "check_layer_nonneg",
+           "check_conv", "load_network", "Network", "invert"]
+__version__ = "0.1.0"

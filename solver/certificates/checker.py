@@ -1,0 +1,342 @@
+"""Independent checker for reluinj certificates and witnesses.
+
+This module is the trusted base. It imports no solver, no LP code and no
+other module of this package: only the standard library (exact rationals,
+JSON, hashing) and NumPy to read the layer's binary64 values. Read it in one
+sitting; everything a verdict rests on is here.
+
+What is proved
+--------------
+Layer ``F(x) = ReLU(W x + b)``, ``W`` m x n. Call ``x`` *generic* when
+``w_i . x + b_i != 0`` for every nonzero row ``w_i``. Let ``P(x)`` be the rows
+with ``w_i . x + b_i > 0``.
+
+Lemma. ``F`` is injective iff ``P(x)`` spans R^n for every generic ``x``.
+  (If): take x1 != x2 with F(x1) = F(x2), d = x2 - x1. Rows positive at x1
+  keep their value, so are orthogonal to d; rows at 0 with w.d != 0 have
+  w.d < 0. At x = x1 + eps d every row with value >= 0 is orthogonal to d;
+  a small generic perturbation of x only shrinks that set. So P(x') lies in
+  d-perp for a generic x'. (Only if): if P(x) lies in v-perp, v != 0, then
+  x and x + a v (a > 0 small) have the same image.
+  This is the affine form of Theorem 1 (directed spanning sets) of
+  Puthawala et al., *Globally injective ReLU networks*; note that their
+  Lemma 1 reduction for biases is not used (its "only if" is false).
+
+Coincident rows. If ``[w_j, b_j] = lam [w_i, b_i]`` exactly (lam != 0),
+then at every generic x, sign(row j) = sign(lam) sign(row i): such rows form
+a *class*. A class holding both orientations (lam < 0 for some pair, e.g.
+the rows b and -d b of a [B; -DB] construction) is *two-sided*: at every
+generic x one of its members is positive, and all members span one line.
+
+Certificate (``claim: "injective"``): a binary tree. An internal node
+``{"branch": i, "pos": T, "neg": T}`` splits on a nonzero row i whose class
+is not yet assigned on the path: ``w_i.x + b_i > 0`` (sigma_i = +1) or
+``< 0`` (sigma_i = -1), and assigns the implied sign to every row of its
+class. Every generic x follows exactly one root-leaf path, so the tree
+covers all generic points if every leaf is valid:
+
+* ``{"leaf": "basis", "rows": [...], "pairs": [...]}`` : ``rows`` assigned +1
+  on the path and ``pairs`` (rows of unassigned two-sided classes), n in
+  all, linearly independent (exact elimination). Every x here has a positive
+  row on each of these n lines, so P(x) spans R^n.
+* ``{"leaf": "gordan", "y": [[i, "q"], ...]}`` : path rows, y_i >= 0, some
+  y_i > 0, sum y_i sigma_i w_i = 0 and sum y_i sigma_i b_i <= 0. Then no x
+  satisfies the path: summing y_i * (sigma_i (w_i.x + b_i)) > 0 gives
+  sum y_i sigma_i b_i > 0. (Gordan / Motzkin alternative.)
+* ``{"leaf": "hyperplane", "rows": [...], "pairs": [...], "normal": [n
+  rationals], "y": [[i, "q"], ...]}`` : n-1 independent rows, as in a basis
+  leaf, with ``normal`` (nonzero) orthogonal to all of them. Let U be the unassigned rows j with
+  w_j.normal != 0. Any x on this path either has some j in U positive, so
+  P(x) contains n independent rows, or has all of U negative; ``y`` is a
+  Gordan certificate (as above) for the path rows plus U with sigma = -1,
+  so the second case is empty.
+
+Witness (``claim: "not_injective"``): ``x1 != x2`` (exact rationals) with
+ReLU(W x1 + b) = ReLU(W x2 + b) exactly.
+
+Rationals are JSON strings ``"p/q"``, integers, or decimals; JSON floats are
+refused because they are already rounded.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+
+FORMAT = "reluinj.certificate"
+VERSION = 1
+
+
+class Rejected(Exception):
+    """The certificate is wrong; the message says where."""
+
+
+def layer_fingerprint(W, b) -> str:
+    """SHA-256 of the shape and the little-endian binary64 bytes of W and b."""
+    W = np.ascontiguousarray(W, dtype="<f8")
+    b = np.zeros(W.shape[0], dtype="<f8") if b is None else np.ascontiguousarray(b, dtype="<f8")
+    h = hashlib.sha256()
+    h.update(f"{W.shape[0]}x{W.shape[1]};".encode())
+    h.update(W.tobytes())
+    h.update(b.tobytes())
+    return h.hexdigest()
+
+
+def _q(s) -> Fraction:
+    if isinstance(s, bool) or not isinstance(s, (str, int)):
+        raise Rejected(f"not an exact rational (string or integer): {s!r}")
+    try:
+        return Fraction(s)
+    except (ValueError, ZeroDivisionError):
+        raise Rejected(f"not a rational: {s!r}") from None
+
+
+def _rank(rows) -> int:
+    """Exact rank of integer rows by fraction-free (Bareiss-style) elimination:
+    row_r <- p * row_r - row_r[c] * pivot_row keeps integers and exact zeros."""
+    rows = [list(r) for r in rows]
+    rank, ncols = 0, len(rows[0]) if rows else 0
+    for c in range(ncols):
+        piv = next((r for r in range(rank, len(rows)) if rows[r][c] != 0), None)
+        if piv is None:
+            continue
+        rows[rank], rows[piv] = rows[piv], rows[rank]
+        p = rows[rank]
+        for r in range(rank + 1, len(rows)):
+            f = rows[r][c]
+            if f != 0:
+                new = [p[c] * a - f * e for a, e in zip(rows[r], p)]
+                g = 0
+                for a in new:
+                    g = math.gcd(g, a)
+                rows[r] = [a // g for a in new] if g > 1 else new
+        rank += 1
+    return rank
+
+
+class _Layer:
+    def __init__(self, W, b):
+        W = np.asarray(W, dtype=np.float64)
+        self.m, self.n = W.shape
+        b = np.zeros(self.m) if b is None else np.asarray(b, dtype=np.float64)
+        self.W = [[Fraction(float(v)) for v in row] for row in W]
+        self.b = [Fraction(float(v)) for v in b]
+        # Integer copies for speed: row i times its largest denominator (a
+        # power of two) is integral; ``Wint[i] = scale[i] * W[i]`` exactly.
+        self.scale, self.Wint, self.bint = [], [], []
+        for wr, bi in zip(self.W, self.b):
+            d = max([f.denominator for f in wr] + [bi.denominator])
+            self.scale.append(d)
+            self.Wint.append([int(f * d) for f in wr])
+            self.bint.append(int(bi * d))
+        self.nonzero = [any(v != 0 for v in row) for row in self.Wint]
+        # Coincident hyperplanes: rows with [w_j, b_j] = lam [w_i, b_i] exactly
+        # share the primitive integer vector up to sign. At a generic x,
+        # sign(row j) = sign(lam) * sign(row i).
+        self.key, self.orient, self.members = [None] * self.m, [0] * self.m, {}
+        for i in range(self.m):
+            if not self.nonzero[i]:
+                continue
+            r = self.Wint[i] + [self.bint[i]]
+            g = 0
+            for a in r:
+                g = math.gcd(g, a)
+            o = 1 if next(a for a in r if a != 0) > 0 else -1
+            k = tuple(o * a // g for a in r)
+            self.key[i], self.orient[i] = k, o
+            self.members.setdefault(k, []).append(i)
+        self.two_sided = {k for k, rows in self.members.items()
+                          if len({self.orient[i] for i in rows}) == 2}
+
+    def dot_int(self, i, v_int):
+        """scale[i] * (w_i . v) for an integer vector v (same sign, same zero)."""
+        return sum(a * c for a, c in zip(self.Wint[i], v_int))
+
+    def row(self, i, where):
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.m:
+            raise Rejected(f"{where}: bad row index {i!r}")
+        return i
+
+
+def _check_gordan(L, y, sigma, where):
+    """y: list of [i, q]; sigma: dict i -> +1/-1 of rows allowed."""
+    if not isinstance(y, list) or not y:
+        raise Rejected(f"{where}: 'y' must be a non-empty list")
+    # accumulate sum y_i sigma_i w_i = sum (y_i sigma_i / scale_i) * Wint_i
+    total_w = [Fraction(0)] * L.n
+    total_b = Fraction(0)
+    positive = False
+    seen = set()
+    for entry in y:
+        if not isinstance(entry, list) or len(entry) != 2:
+            raise Rejected(f"{where}: multiplier entry {entry!r} is not [row, value]")
+        i = L.row(entry[0], where)
+        if i in seen:
+            raise Rejected(f"{where}: row {i} repeated in y")
+        seen.add(i)
+        if i not in sigma:
+            raise Rejected(f"{where}: row {i} may not be used in this leaf")
+        v = _q(entry[1])
+        if v < 0:
+            raise Rejected(f"{where}: negative multiplier for row {i}")
+        if v > 0:
+            positive = True
+        c = v * sigma[i] / L.scale[i]
+        row = L.Wint[i]
+        for k in range(L.n):
+            if row[k]:
+                total_w[k] += c * row[k]
+        total_b += c * L.bint[i]
+    if not positive:
+        raise Rejected(f"{where}: all multipliers are zero")
+    if any(t != 0 for t in total_w):
+        raise Rejected(f"{where}: sum of y_i sigma_i w_i is not zero")
+    if total_b > 0:
+        raise Rejected(f"{where}: sum of y_i sigma_i b_i is positive ({total_b})")
+
+
+def _independent_positive(L, node, sigma, count, where):
+    """'rows' assigned positive on the path, plus 'pairs': rows of unassigned
+    two-sided classes (one member of such a class is positive at every
+    generic x, and all members span the same line). Together: ``count``
+    independent rows. Returns the list of all of them."""
+    rows, pairs = node.get("rows"), node.get("pairs", [])
+    if not isinstance(rows, list) or not isinstance(pairs, list) or len(rows) + len(pairs) != count:
+        raise Rejected(f"{where}: 'rows' and 'pairs' must list {count} row indices")
+    for i in rows:
+        L.row(i, where)
+        if sigma.get(i) != 1:
+            raise Rejected(f"{where}: row {i} is not assigned positive on this path")
+    for i in pairs:
+        L.row(i, where)
+        if not L.nonzero[i] or L.key[i] not in L.two_sided or i in sigma:
+            raise Rejected(f"{where}: row {i} is not in an unassigned two-sided class")
+    every = rows + pairs
+    if len(set(every)) != count or (count and _rank([L.Wint[i] for i in every]) != count):
+        raise Rejected(f"{where}: rows {every} are not linearly independent")
+    return every
+
+
+def _check_leaf(L, node, sigma, where):
+    kind = node.get("leaf")
+    if kind == "basis":
+        _independent_positive(L, node, sigma, L.n, where)
+    elif kind == "gordan":
+        _check_gordan(L, node.get("y"), sigma, where)
+    elif kind == "hyperplane":
+        every = _independent_positive(L, node, sigma, L.n - 1, where)
+        normal = node.get("normal")
+        if not isinstance(normal, list) or len(normal) != L.n:
+            raise Rejected(f"{where}: 'normal' must have {L.n} entries")
+        v = [_q(s) for s in normal]
+        if all(x == 0 for x in v):
+            raise Rejected(f"{where}: normal is zero")
+        den = 1  # integer multiple of the normal: same orthogonality
+        for x in v:
+            den = den * x.denominator // math.gcd(den, x.denominator)
+        v_int = [int(x * den) for x in v]
+        for i in every:
+            if L.dot_int(i, v_int) != 0:
+                raise Rejected(f"{where}: normal not orthogonal to row {i}")
+        allowed = dict(sigma)
+        for j in range(L.m):
+            if j not in sigma and L.dot_int(j, v_int) != 0:
+                allowed[j] = -1
+        _check_gordan(L, node.get("y"), allowed, where)
+    else:
+        raise Rejected(f"{where}: unknown leaf kind {kind!r}")
+
+
+def check_certificate(W, b, cert, *, check_fingerprint=True):
+    """Verify an injectivity certificate against the layer ``(W, b)``.
+
+    Returns ``(True, "valid")`` or ``(False, reason)``; never raises on a
+    malformed certificate.
+    """
+    try:
+        L = _Layer(W, b)
+        if not isinstance(cert, dict):
+            raise Rejected("certificate is not a JSON object")
+        if cert.get("format") != FORMAT or cert.get("version") != VERSION:
+            raise Rejected(f"not a {FORMAT} version {VERSION} document")
+        if cert.get("claim") != "injective":
+            raise Rejected(f"claim is {cert.get('claim')!r}, expected 'injective'")
+        if cert.get("m") != L.m or cert.get("n") != L.n:
+            raise Rejected(f"certificate is for a {cert.get('m')}x{cert.get('n')} layer, "
+                           f"this layer is {L.m}x{L.n}")
+        if check_fingerprint and cert.get("layer_sha256") != layer_fingerprint(W, b):
+            raise Rejected("layer fingerprint does not match (certificate made for another layer)")
+        # iterative depth-first walk: (node, path sigma, where)
+        stack = [(cert.get("tree"), {}, "root")]
+        leaves = 0
+        while stack:
+            node, sigma, where = stack.pop()
+            if not isinstance(node, dict):
+                raise Rejected(f"{where}: node is not an object (truncated?)")
+            if "branch" in node:
+                i = L.row(node["branch"], where)
+                if i in sigma:
+                    raise Rejected(f"{where}: row {i} branched on twice")
+                if not L.nonzero[i]:
+                    raise Rejected(f"{where}: branch on zero row {i}")
+                for key, s in (("pos", 1), ("neg", -1)):
+                    child = dict(sigma)
+                    for j in L.members[L.key[i]]:  # the whole coincident class
+                        child[j] = s * L.orient[j] * L.orient[i]
+                    stack.append((node.get(key), child, f"{where}/{key}{i}"))
+            else:
+                _check_leaf(L, node, sigma, where)
+                leaves += 1
+        return True, f"valid ({leaves} leaves)"
+    except Rejected as exc:
+        return False, str(exc)
+    except (RecursionError, MemoryError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        return False, f"malformed certificate: {type(exc).__name__}: {exc}"
+
+
+def check_witness(W, b, witness):
+    """Verify ``{"x1": [...], "x2": [...]}``: x1 != x2 and equal outputs, exactly."""
+    try:
+        L = _Layer(W, b)
+        if not isinstance(witness, dict):
+            raise Rejected("witness is not a JSON object")
+        x1 = witness.get("x1")
+        x2 = witness.get("x2")
+        if not isinstance(x1, list) or not isinstance(x2, list):
+            raise Rejected("witness needs lists 'x1' and 'x2'")
+        if len(x1) != L.n or len(x2) != L.n:
+            raise Rejected(f"witness points must have {L.n} coordinates")
+        x1 = [_q(s) for s in x1]
+        x2 = [_q(s) for s in x2]
+        if x1 == x2:
+            raise Rejected("x1 equals x2")
+        for i in range(L.m):
+            a = sum((w * x for w, x in zip(L.W[i], x1)), L.b[i])
+            c = sum((w * x for w, x in zip(L.W[i], x2)), L.b[i])
+            if max(a, 0) != max(c, 0):
+                raise Rejected(f"outputs differ at row {i}: {max(a, 0)} != {max(c, 0)}")
+        return True, "valid"
+    except Rejected as exc:
+        return False, str(exc)
+    except (TypeError, ValueError) as exc:
+        return False, f"malformed witness: {exc}"
+
+
+def check_document(W, b, doc, *, check_fingerprint=True):
+    """Dispatch on ``doc["claim"]``: an injectivity certificate or a witness."""
+    if isinstance(doc, dict) and doc.get("claim") == "not_injective":
+        return check_witness(W, b, doc.get("witness", doc))
+    return check_certificate(W, b, doc, check_fingerprint=check_fingerprint)
+
+
+def check_file(W, b, path):
+    """Load a JSON document and check it. Returns ``(ok, reason)``."""
+    try:
+        with open(path) as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError) as exc:
+        return False, f"cannot read certificate: {exc}"
+    return check_document(W, b, doc)

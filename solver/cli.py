@@ -1,0 +1,164 @@
+"""Command line: ``reluinj check | verify | ...`` (also ``python -m solver``).
+
+Bad input prints one line ``reluinj: error: ...`` on stderr and exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import CertificateError, InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage too)
+        self.exit(2, f"reluinj: error: {message}\n")
+
+
+def _fmt_vec(v, k=6):
+    vals = ", ".join(f"{x:.6g}" for x in v[:k])
+    return f"[{vals}{', ...' if len(v) > k else ''}]"
+
+
+def _print_layer_result(res, args):
+    if args.json:
+        print(json.dumps(res.to_json()))
+        return
+    print(f"verdict: {res.verdict.value}")
+    if res.witness is not None:
+        f1, f2 = res.witness.floats()
+        print(f"witness: x1 ~ {_fmt_vec(f1)}")
+        print(f"         x2 ~ {_fmt_vec(f2)}")
+        print("         ReLU(W x1 + b) == ReLU(W x2 + b) checked exactly (--json for exact rationals)")
+    if res.certificate is not None:
+        leaves = res.stats.get("leaves")
+        size = (f"{sum(leaves.values())} leaves" if leaves
+                else f"{res.stats['cells']} cells" if "cells" in res.stats else "a tree")
+        print(f"proof:   certificate tree ({size})"
+              + ("" if args.certificate else " (--certificate FILE to save it)"))
+    print(f"method:  {res.method}  ({res.message})")
+    print(f"time:    {res.seconds:.3f} s")
+
+
+def _cmd_check(args):
+    from .io import load_layer
+    from .layer import check_layer
+    from .network import is_network_file
+    if is_network_file(args.model) or args.domain != "all" or args.box is not None:
+        from .network_cli import format_network_result, run_check_network
+        doc = run_check_network(args.model, args)
+        print(json.dumps(doc) if args.json else format_network_result(doc))
+        return 0
+    W, b = load_layer(args.model)
+    res = check_layer(W, b, time_limit=args.time_limit, backend=args.backend,
+                      method=args.method, max_cells=args.max_cells,
+                      max_nodes=args.max_nodes, progress=not args.json and sys.stderr.isatty(),
+                      workers=args.workers or os.cpu_count() or 1)
+    if args.certificate:
+        doc = res.certificate if res.certificate is not None else res.witness_document()
+        if doc is not None:
+            try:
+                with open(args.certificate, "w") as fh:
+                    json.dump(doc, fh)
+            except OSError as exc:
+                raise InputError(f"cannot write {args.certificate}: {exc}") from None
+    _print_layer_result(res, args)
+    return 0
+
+
+def _cmd_verify(args):
+    from .certificates.checker import check_document
+    from .io import load_layer
+    W, b = load_layer(args.layer)
+    try:
+        with open(args.certificate) as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"no such file: {args.certificate}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {args.certificate} as JSON: {exc}") from None
+    ok, reason = check_document(W, b, doc)
+    if args.json:
+        print(json.dumps({"valid": ok, "reason": reason}))
+    else:
+        print("valid" if ok else f"invalid: {reason}")
+    return 0 if ok else 1
+
+
+def build_parser():
+    p = _Parser(prog="reluinj", description="Exact injectivity of ReLU layers and networks.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    c = sub.add_parser("check", help="decide injectivity of a layer (.npz with W, b) or a "
+                                     "network (.npz with W0, b0, W1, ... or .onnx)")
+    c.add_argument("model")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    c.add_argument("--backend", default=None,
+                   help="MILP engine for the witness search: scip, highs, cbc, pulp-cbc, "
+                        "pulp-highs, scipy-highs (implies --method milp)")
+    c.add_argument("--method", default="auto",
+                   choices=["auto", "tree", "milp", "enumerate", "bruteforce"])
+    c.add_argument("--max-cells", type=int, default=None)
+    c.add_argument("--max-nodes", type=int, default=None)
+    c.add_argument("--workers", type=int, default=1,
+                   help="processes for the sign-tree search (0 = all cores)")
+    c.add_argument("--box", type=float, default=None, metavar="R",
+                   help="networks: decide injectivity on the latent box [-R, R]^n")
+    c.add_argument("--domain", default="all", choices=["all", "nonneg"],
+                   help="nonneg: injectivity on x >= 0 (Remark 1)")
+    c.add_argument("--all-layers", action="store_true",
+                   help="networks: decide every layer even after a first-layer witness")
+    c.add_argument("--certificate", default=None, metavar="FILE",
+                   help="write the proof: a certificate (injective) or the witness")
+    c.set_defaults(func=_cmd_check)
+    v = sub.add_parser("verify", help="re-check a certificate or witness file against a layer")
+    v.add_argument("layer")
+    v.add_argument("certificate")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=_cmd_verify)
+    _optional_subcommands(sub)
+    return p
+
+
+def _optional_subcommands(sub):
+    """``invert`` (solver.inversion_cli) and ``bench`` (the benchmarks
+    package next to solver/, installed with it)."""
+    try:
+        from .inversion_cli import add_invert_subparser
+    except ImportError:
+        pass
+    else:
+        add_invert_subparser(sub)
+    try:
+        from benchmarks.cli import add_bench_subparser
+    except ImportError:
+        pass
+    else:
+        add_bench_subparser(sub)
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (InputError, CertificateError) as exc:
+        print(f"reluinj: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+    except KeyboardInterrupt:
+        print("reluinj: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: still one line, unless debugging
+        if os.environ.get("RELUINJ_DEBUG"):
+            raise
+        print(f"reluinj: internal error: {type(exc).__name__}: {exc} "
+              "(set RELUINJ_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

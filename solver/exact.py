@@ -1,0 +1,151 @@
+"""Exact rational arithmetic on binary64 data.
+
+Every binary64 number is a dyadic rational, so a row ``[w_i, b_i]`` times a
+power of two is an integer vector with the same sign pattern and the same
+span. The search works on these integer rows (python-flint's ``fmpz_mat`` for
+rank and kernels: a C library, far faster than ``fractions`` for the
+elimination the search repeats thousands of times). Witness checks use plain
+Python integers and :class:`fractions.Fraction`, which are exact by
+construction.
+"""
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+
+import flint
+import numpy as np
+
+_RATIONAL = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?\d+\s*/\s*\d+\s*$")
+
+
+def parse_rational(s) -> Fraction:
+    """Parse ``"p/q"``, an integer or a decimal string (or an int) exactly.
+
+    Floats are refused on purpose: a JSON float has already been rounded.
+    """
+    if isinstance(s, bool):
+        raise ValueError(f"not a rational: {s!r}")
+    if isinstance(s, int):
+        return Fraction(s)
+    if not isinstance(s, str) or not _RATIONAL.match(s):
+        raise ValueError(f"not an exact rational string: {s!r}")
+    f = Fraction(s.replace(" ", ""))
+    return f
+
+
+def fmt_rational(q) -> str:
+    """Format a Fraction/int/fmpq as ``"p/q"`` or ``"p"``."""
+    q = Fraction(int(q.p), int(q.q)) if isinstance(q, flint.fmpq) else Fraction(q)
+    return str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
+
+
+def fractions_of(a) -> list:
+    """Exact Fractions of a float array (nested lists for 2-D)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        return [Fraction(float(v)) for v in a]
+    return [[Fraction(float(v)) for v in row] for row in a]
+
+
+def integer_rows(W, b=None):
+    """Scale each row of ``[W | b]`` by a power of two to make it integral.
+
+    Returns ``(rows, scales)``: ``rows[i]`` is a list of Python ints equal to
+    ``scales[i] * [w_i, b_i]`` exactly, ``scales[i]`` a positive int.
+    Positive row scaling changes neither sign patterns nor spans.
+    """
+    W = np.asarray(W, dtype=np.float64)
+    m, n = W.shape
+    b = np.zeros(m) if b is None else np.asarray(b, dtype=np.float64)
+    rows, scales = [], []
+    for i in range(m):
+        fr = [Fraction(float(v)) for v in W[i]] + [Fraction(float(b[i]))]
+        den = 1
+        for f in fr:
+            den = max(den, f.denominator)  # all denominators are powers of 2
+        rows.append([int(f * den) for f in fr])
+        scales.append(den)
+    return rows, scales
+
+
+def rank(int_rows) -> int:
+    """Exact rank of a list of integer vectors (0 for an empty list)."""
+    if len(int_rows) == 0:
+        return 0
+    return flint.fmpz_mat(int_rows).rank()
+
+
+def kernel(int_rows, n: int) -> list:
+    """An integer basis (list of int vectors) of ``{v : r.v = 0 for r in rows}``."""
+    if len(int_rows) == 0:
+        return [[1 if j == k else 0 for j in range(n)] for k in range(n)]
+    M = flint.fmpz_mat(int_rows)
+    N, nullity = M.nullspace()
+    basis = []
+    for k in range(nullity):
+        v = [int(N[j, k]) for j in range(n)]
+        g = math.gcd(*v)
+        basis.append([x // g for x in v] if g > 1 else v)
+    return basis
+
+
+def dot(a, b):
+    return sum(x * y for x, y in zip(a, b))
+
+
+def common_denominator(x):
+    """Write a rational vector as ``(X, d)``: integers X and d > 0, x = X / d."""
+    x = [Fraction(v) for v in x]
+    d = 1
+    for v in x:
+        d = d * v.denominator // math.gcd(d, v.denominator)
+    return [int(v * d) for v in x], d
+
+
+def layer_preactivations(W, b, x) -> list:
+    """Exact ``W x + b`` for binary64 ``W, b`` and a rational vector ``x``."""
+    Wf = fractions_of(W)
+    bf = fractions_of(b) if b is not None else [Fraction(0)] * len(Wf)
+    x = [Fraction(v) for v in x]
+    return [sum((wij * xj for wij, xj in zip(wi, x)), Fraction(0)) + bi
+            for wi, bi in zip(Wf, bf)]
+
+
+def apply_activation(values, activation: str = "relu"):
+    """Exact activation of a list of Fractions: ``relu``, ``identity`` or
+    ``leaky_relu:<slope>`` (slope read as its exact binary64 value)."""
+    if activation == "relu":
+        return [v if v > 0 else Fraction(0) for v in values]
+    if activation == "identity":
+        return list(values)
+    if activation.startswith("leaky_relu:"):
+        slope = Fraction(float(activation.split(":", 1)[1]))
+        return [v if v > 0 else slope * v for v in values]
+    raise ValueError(f"unknown activation {activation!r}")
+
+
+def layer_output(W, b, x, activation: str = "relu") -> list:
+    """Exact ``act(W x + b)`` as a list of Fractions."""
+    return apply_activation(layer_preactivations(W, b, x), activation)
+
+
+def check_layer_witness(W, b, x1, x2):
+    """Check ``x1 != x2`` and ``ReLU(W x1 + b) == ReLU(W x2 + b)`` exactly.
+
+    Returns ``(ok, reason)``.
+    """
+    x1 = [Fraction(v) for v in x1]
+    x2 = [Fraction(v) for v in x2]
+    n = np.asarray(W).shape[1]
+    if len(x1) != n or len(x2) != n:
+        return False, f"witness has length {len(x1)}/{len(x2)}, layer input has {n}"
+    if x1 == x2:
+        return False, "x1 == x2"
+    y1 = layer_output(W, b, x1)
+    y2 = layer_output(W, b, x2)
+    for i, (a, c) in enumerate(zip(y1, y2)):
+        if a != c:
+            return False, f"outputs differ at row {i}: {a} != {c}"
+    return True, "valid"

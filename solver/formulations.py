@@ -1,0 +1,338 @@
+"""MILP formulations of the non-injectivity witness search, as plain data
+(:class:`solver.backends.base.MilpModel`); no engine is imported here.
+
+Background (Puthawala et al., *Globally injective ReLU networks*, Thm 1, in
+its affine form): ``x -> ReLU(W x + b)`` is injective on R^n iff for every
+``x`` the *active* rows ``{i : w_i.x + b_i >= 0}`` span R^n. A witness of
+non-injectivity is therefore a point ``x`` whose active rows have rank < n.
+
+Both formulations are **search tools only**
+-------------------------------------------
+* A solution is a *candidate sign pattern*: :meth:`Formulation.decode` returns
+  the rows with ``z_i = 1``, and the caller must re-check it exactly (e.g.
+  :func:`solver.witness.witness_from_active_set`). Engine tolerances (1e-6 on
+  rows, on integrality) against big-M constants of size ``box * ||w_i||_1``
+  can yield patterns that no point realises.
+* An "infeasible" answer proves **nothing**: the search is confined to the box
+  ``[-box, box]^n`` and to points whose inactive rows are at least ``margin``
+  below zero, while bad cells may be unbounded-but-thin, lie outside any box,
+  or exist only where some inactive row is within ``margin`` of zero.
+
+Big-M constants are never guessed: each row is scaled to unit l1 norm
+(``a_i = w_i / ||w_i||_1``, ``c_i = b_i / ||w_i||_1``, same sign as
+``w_i.x + b_i``); for ``x`` in the box, ``a_i.x + c_i`` lies in
+``[c_i - box, c_i + box]`` (interval arithmetic, widened by a few ulps), and
+``|a_i.v| <= 1`` for ``||v||_inf <= 1``.
+
+Numerics (measured: the literal big-M model is unusable)
+---------------------------------------------------------
+Engines accept ``z_i`` within ~1e-6 of an integer and rows within ~1e-6.
+Against a big-M of ``box * ||w_i||_1 = 1e3`` that is a leak of ~1e-3, far
+above a margin of 1e-6: with the literal model CBC and HiGHS return
+"solutions" for ``W = [1; -1]`` (injective) with ``x = 1e-6`` and no active
+row. So the margin applies to the scaled row (``|a_i.x + c_i|`` is the
+l-infinity distance from ``x`` to the row's hyperplane) and the margin of row
+``i`` is ``mu_i = max(margin, rel_margin * M_i, 1e-5)``, with
+``M_i = box + |c_i|`` its big-M (see :attr:`Formulation.row_margin`).
+Then a tolerance-level ``z_i = 0`` row is still strictly negative at ``x``, and
+a tolerance-level ``z_i = 1`` row is at worst slightly negative, so the
+decoded set *contains* the true active set at ``x``: its rank deficiency
+carries over. The kernel rows keep a ~1e-6 slack, harmless for rows whose
+smallest singular value is far above 1e-6 (e.g. small integer rows).
+
+Zero rows (``w_i = 0``) never contribute to a span: they get no constraint,
+and their ``z_i`` is fixed to their exact sign (1 iff ``b_i >= 0``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .backends.base import MilpModel
+from .errors import InputError
+from .io import validate_layer
+
+__all__ = ["Formulation", "rank_deficient_milp", "few_active_milp"]
+
+_WIDEN = 1e-12  # relative widening of interval bounds (floating-point rounding)
+#: default relative margin: 10x the engines' integrality tolerance (1e-6)
+REL_MARGIN = 1e-5
+#: absolute floor of a row's margin: 10x the engines' row tolerance (1e-6)
+ABS_MARGIN = 1e-5
+
+
+@dataclass(frozen=True, eq=False)
+class Formulation:
+    """A witness-search MILP together with the map back to the layer.
+
+    Attributes
+    ----------
+    model : the MILP (see :mod:`solver.backends.base`).
+    n, m : the layer's input dimension and number of rows.
+    x_index : (n,) column indices of the point ``x``.
+    v_index : (n,) column indices of the kernel vector ``v`` (empty for
+        :func:`few_active_milp`).
+    z_index : (m,) column indices of the activity binaries ``z``.
+    kind : ``"rankdef"`` or ``"fewactive"``.
+    box, margin : the search parameters the model was built with.
+    row_margin : (m,) effective margin of each row, on the row scaled to unit
+        l1 norm (see "Numerics" in the module docstring); 0 for zero rows.
+    """
+
+    model: MilpModel
+    n: int
+    m: int
+    x_index: np.ndarray
+    v_index: np.ndarray
+    z_index: np.ndarray
+    kind: str
+    box: float
+    margin: float
+    row_margin: np.ndarray
+
+    def _vec(self, solution_x) -> np.ndarray:
+        s = np.asarray(solution_x, dtype=np.float64)
+        if s.shape != (self.model.num_vars,):
+            raise InputError(f"solution vector must have shape ({self.model.num_vars},); "
+                             f"got {s.shape}")
+        return s
+
+    def decode(self, solution_x) -> tuple[int, ...]:
+        """Indices of the rows with ``z_i = 1`` (the candidate active set).
+
+        Parameters
+        ----------
+        solution_x : the full MILP solution vector (``MilpSolution.x``).
+
+        Returns
+        -------
+        Sorted tuple of row indices; binaries are rounded at 0.5.
+        """
+        z = self._vec(solution_x)[self.z_index]
+        return tuple(int(i) for i in np.flatnonzero(z > 0.5))
+
+    def x_part(self, solution_x) -> np.ndarray:
+        """The point ``x`` (n,) of a MILP solution vector."""
+        return self._vec(solution_x)[self.x_index].copy()
+
+    def v_part(self, solution_x) -> np.ndarray | None:
+        """The kernel direction ``v`` (n,), or None for ``"fewactive"``."""
+        if self.v_index.size == 0:
+            return None
+        return self._vec(solution_x)[self.v_index].copy()
+
+
+def _check_params(box, margin, rel_margin):
+    try:
+        box, margin, rel_margin = float(box), float(margin), float(rel_margin)
+    except (TypeError, ValueError):
+        raise InputError(f"box, margin and rel_margin must be numbers; "
+                         f"got {box!r}, {margin!r}, {rel_margin!r}") from None
+    if not (np.isfinite(box) and box > 0):
+        raise InputError(f"box must be a finite number > 0; got {box!r}")
+    if not (np.isfinite(margin) and margin >= 0):
+        raise InputError(f"margin must be a finite number >= 0; got {margin!r}")
+    if not (np.isfinite(rel_margin) and 0 <= rel_margin < 1):
+        raise InputError(f"rel_margin must be a number in [0, 1); got {rel_margin!r}")
+    return box, margin, rel_margin
+
+
+class _Builder:
+    """Accumulates columns and rows of a MILP in COO form."""
+
+    def __init__(self):
+        self.lb, self.ub, self.integ, self.names = [], [], [], []
+        self.rows, self.cols, self.vals = [], [], []
+        self.row_lb, self.row_ub = [], []
+
+    def add_vars(self, k, lb, ub, integer, prefix):
+        start = len(self.lb)
+        self.lb.extend(np.broadcast_to(np.asarray(lb, dtype=np.float64), (k,)).tolist())
+        self.ub.extend(np.broadcast_to(np.asarray(ub, dtype=np.float64), (k,)).tolist())
+        self.integ.extend([integer] * k)
+        self.names.extend(f"{prefix}{j}" for j in range(k))
+        return np.arange(start, start + k)
+
+    def add_row(self, cols, vals, lo, hi):
+        r = len(self.row_lb)
+        cols = np.asarray(cols, dtype=np.int64)
+        vals = np.asarray(vals, dtype=np.float64)
+        keep = vals != 0
+        self.rows.append(np.full(int(keep.sum()), r))
+        self.cols.append(cols[keep])
+        self.vals.append(vals[keep])
+        self.row_lb.append(float(lo))
+        self.row_ub.append(float(hi))
+
+    def model(self, c=None) -> MilpModel:
+        N, M = len(self.lb), len(self.row_lb)
+        cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
+        rows, cols = cat(self.rows, np.int64), cat(self.cols, np.int64)
+        A = sp.coo_array((cat(self.vals, np.float64), (rows, cols)), shape=(M, N)).tocsr()
+        return MilpModel(c=np.zeros(N) if c is None else c, A=A, row_lb=np.array(self.row_lb),
+                         row_ub=np.array(self.row_ub), lb=np.array(self.lb), ub=np.array(self.ub),
+                         integrality=np.array(self.integ, dtype=bool), names=tuple(self.names))
+
+
+class _Rows:
+    """Rows scaled to unit l1 norm and their interval data over the box.
+
+    For a non-zero row, ``a_i = w_i / ||w_i||_1``, ``c_i = b_i / ||w_i||_1``;
+    over ``[-box, box]^n`` the value ``a_i.x + c_i`` lies in ``[L_i, U_i]`` =
+    ``[c_i - box, c_i + box]`` (interval arithmetic, widened by a few ulps).
+    ``mu_i`` is the row's effective margin, ``always_on`` / ``always_off``
+    rows have a sign forced by the box, ``zero`` rows are ``w_i = 0``.
+    """
+
+    def __init__(self, W, b, box, margin, rel_margin):
+        norm1 = np.abs(W).sum(axis=1)
+        self.zero = norm1 == 0
+        scale = np.where(self.zero, 1.0, norm1)
+        self.a = W / scale[:, None]
+        self.c = b / scale
+        widen = _WIDEN * (np.abs(self.c) + box)
+        self.L = self.c - box - widen
+        self.U = self.c + box + widen
+        self.mu = np.maximum.reduce([np.full_like(self.c, margin),
+                                     rel_margin * (box + np.abs(self.c)),
+                                     np.full_like(self.c, ABS_MARGIN)])
+        self.mu[self.zero] = 0.0
+        self.always_on = ~self.zero & (self.L >= 0)
+        self.always_off = ~self.zero & (self.U <= -self.mu)
+        # z_i fixed by the data: zero rows by the sign of b_i, others by the box
+        self.z_lb = np.where(self.always_on | (self.zero & (b >= 0)), 1.0, 0.0)
+        self.z_ub = np.where(self.always_off | (self.zero & (b < 0)), 0.0, 1.0)
+
+    def free(self, i) -> bool:
+        return not (self.zero[i] or self.always_on[i] or self.always_off[i])
+
+    def sign_rows(self, B, i, x_idx, z_col):
+        """Indicator rows for row ``i`` (scaled):
+        ``z_i = 1 => a_i.x + c_i >= 0`` as ``a_i.x + L_i z_i >= L_i - c_i`` and
+        ``z_i = 0 => a_i.x + c_i <= -mu_i`` as
+        ``a_i.x - (U_i + mu_i) z_i <= -mu_i - c_i``."""
+        cols = np.append(x_idx, z_col)
+        L, U, mu, c = self.L[i], self.U[i], self.mu[i], self.c[i]
+        B.add_row(cols, np.append(self.a[i], L), L - c, np.inf)
+        B.add_row(cols, np.append(self.a[i], -(U + mu)), -np.inf, -mu - c)
+
+
+def rank_deficient_milp(W, b=None, *, box: float = 1e3, margin: float = 1e-6,
+                        rel_margin: float = REL_MARGIN) -> Formulation:
+    """MILP whose solutions are candidate points with rank-deficient active rows.
+
+    Variables: ``x`` in ``[-box, box]^n``, ``v`` in ``[-1, 1]^n``, binaries
+    ``p_k`` (``v_k = 1``) and ``z_i`` (row ``i`` active). Constraints::
+
+        sum_k p_k = 1,   v_k >= -1 + 2 p_k          (so ||v||_inf = 1)
+        z_i = 1  =>  w_i.x + b_i >= 0
+        z_i = 0  =>  w_i.x + b_i <= -mu_i ||w_i||_1   (mu_i >= margin, see below)
+        z_i = 1  =>  w_i.v = 0      (|w_i.v| <= ||w_i||_1 (1 - z_i))
+
+    so the rows with ``z_i = 1`` are exactly the active rows at ``x`` and
+    ``v != 0`` lies in their kernel: rank < n, a violation of the spanning
+    condition of Puthawala et al., *Globally injective ReLU networks*, Thm 1.
+    Since ``v`` and ``-v`` are both kernel vectors, the largest coordinate is
+    taken to be ``+1`` (one family of binaries ``p`` instead of two), which
+    halves the search without losing solutions. Objective: 0 (feasibility).
+
+    Parameters
+    ----------
+    W : (m, n) array; b : (m,) array or None (zeros).
+    box : half-width of the search box for ``x`` (> 0).
+    margin : how far below zero an inactive row must be, on the row scaled to
+        unit l1 norm (>= 0).
+    rel_margin : the margin actually used for row ``i`` is
+        ``max(margin, rel_margin * M_i, 1e-5)`` with ``M_i`` its big-M; see
+        "Numerics" in the module docstring (the per-row values are
+        ``Formulation.row_margin``).
+
+    Returns
+    -------
+    Formulation (``kind="rankdef"``). Search tool only: a solution must be
+    re-checked exactly, and infeasibility proves nothing (module docstring).
+
+    Raises
+    ------
+    InputError for bad shapes, NaN/inf, ``box <= 0`` or ``margin < 0``.
+    """
+    W, b = validate_layer(W, b)
+    box, margin, rel_margin = _check_params(box, margin, rel_margin)
+    m, n = W.shape
+    R = _Rows(W, b, box, margin, rel_margin)
+    B = _Builder()
+    x_idx = B.add_vars(n, -box, box, False, "x")
+    v_idx = B.add_vars(n, -1.0, 1.0, False, "v")
+    p_idx = B.add_vars(n, 0.0, 1.0, True, "p")
+    z_idx = B.add_vars(m, R.z_lb, R.z_ub, True, "z")
+    B.add_row(p_idx, np.ones(n), 1.0, 1.0)
+    for k in range(n):
+        B.add_row([v_idx[k], p_idx[k]], [1.0, -2.0], -1.0, np.inf)
+    for i in range(m):
+        if R.zero[i] or R.always_off[i]:
+            continue  # z_i fixed to 0 or irrelevant: no sign or kernel constraint
+        if R.free(i):
+            R.sign_rows(B, i, x_idx, z_idx[i])
+        # kernel, scaled row (||a_i||_1 = 1): -(1 - z_i) <= a_i.v <= 1 - z_i
+        N = 1.0 + _WIDEN
+        cols = np.append(v_idx, z_idx[i])
+        B.add_row(cols, np.append(R.a[i], N), -np.inf, N)
+        B.add_row(cols, np.append(R.a[i], -N), -N, np.inf)
+    return Formulation(B.model(), n, m, x_idx, v_idx, z_idx, "rankdef", box, margin, R.mu)
+
+
+def few_active_milp(W, b=None, *, box: float = 1e3, margin: float = 1e-6,
+                    rel_margin: float = REL_MARGIN, minimize_active: bool = False) -> Formulation:
+    """MILP whose solutions are points with fewer than n active non-zero rows.
+
+    Variables: ``x`` in ``[-box, box]^n`` and binaries ``z_i``::
+
+        z_i = 1  =>  w_i.x + b_i >= 0
+        z_i = 0  =>  w_i.x + b_i <= -mu_i ||w_i||_1   (mu_i >= margin)
+        sum_{i : w_i != 0} z_i <= n - 1
+
+    Fewer than n rows can never span R^n, so every exact solution is a
+    witness (Puthawala et al., *Globally injective ReLU networks*, Thm 1).
+    The converse holds only for rows in **general position** (every n of
+    them linearly independent): then rank-deficient active sets are exactly
+    the ones with fewer than n rows. Otherwise (parallel rows, rows in a
+    common hyperplane) a non-injective layer may have no such point, and this
+    MILP misses it; :func:`rank_deficient_milp` does not have that blind spot.
+
+    Parameters
+    ----------
+    W : (m, n) array; b : (m,) array or None (zeros).
+    box, margin, rel_margin : as in :func:`rank_deficient_milp`.
+    minimize_active : if True the objective is ``sum z_i`` over non-zero rows
+        (a maximum-feasible-subsystem flavour: the engine then also tries to
+        prove the fewest-active point optimal, which costs time); by default
+        the objective is 0 and the first point found ends the search.
+
+    Returns
+    -------
+    Formulation (``kind="fewactive"``, empty ``v_index``). Search tool only.
+
+    Raises
+    ------
+    InputError for bad shapes, NaN/inf, ``box <= 0`` or ``margin < 0``.
+    """
+    W, b = validate_layer(W, b)
+    box, margin, rel_margin = _check_params(box, margin, rel_margin)
+    m, n = W.shape
+    R = _Rows(W, b, box, margin, rel_margin)
+    B = _Builder()
+    x_idx = B.add_vars(n, -box, box, False, "x")
+    z_idx = B.add_vars(m, R.z_lb, R.z_ub, True, "z")
+    for i in range(m):
+        if R.free(i):
+            R.sign_rows(B, i, x_idx, z_idx[i])
+    counted = z_idx[~R.zero]
+    B.add_row(counted, np.ones(counted.size), -np.inf, n - 1)
+    c = None
+    if minimize_active:
+        c = np.zeros(len(B.lb))
+        c[counted] = 1.0
+    return Formulation(B.model(c), n, m, x_idx, np.zeros(0, dtype=np.int64), z_idx,
+                       "fewactive", box, margin, R.mu)

@@ -1,0 +1,1283 @@
+"""Inverting ReLU generators by mixed-integer programming.
+
+Given a generator ``G`` (a :class:`solver.network.Network`) and a target
+``x``, :func:`invert` finds a latent ``z`` in a box with ``G(z) = x``, proves
+that no ``z`` in the box is closer when ``x`` is off the range (the nearest
+point in the L-infinity or L1 norm), and says whether the preimage is unique.
+
+Why an integer program: ``G`` is affine on each activation region
+(Balestriero et al., Prop. 4), so ``min_z ||G(z) - x||`` is a minimum over
+regions of LPs; one binary per *unstable* unit selects the region, with
+big-M constants from bounds propagated over the box (:mod:`solver.bounds`,
+:mod:`solver.netmilp`). The baselines of :mod:`solver.inversion_baselines`
+(region enumeration, gradient descent, layer-by-layer LP) solve the same
+problem for comparison.
+
+The output layer is not encoded as ``u = act(y)``; its residual is encoded
+directly. For an output unit with negative slope ``a`` and target ``x_i``,
+``|act(y_i) - x_i| <= r_i`` is, for ReLU (``a = 0``),
+
+* ``y_i <= x_i + r_i`` and ``r_i >= -x_i`` (always; convex);
+* nothing more if ``x_i <= 0``;
+* ``y_i >= x_i - r_i`` (the unit is active) if ``x_i > r_ub``, where
+  ``r_ub`` is an upper bound on the optimal residual: **the target fixes the
+  unit's sign, no binary**;
+* otherwise (``0 < x_i <= r_ub``) the disjunction ``y_i >= x_i - r_i`` or
+  ``r_i >= x_i``, one binary.
+
+(Leaky and identity outputs are handled the same way, see
+:func:`encode_residual`.) With ``x = G(z0)`` and ``r_ub`` tiny, every output
+with ``x_i > 0`` pins its pre-activation and the remaining binaries are those
+of the unstable hidden units only.
+
+Algorithm of :func:`invert`:
+
+1. Bounds: interval arithmetic, then LP tightening of the hidden layers;
+   output units are LP-tightened only where a binary needs a big-M.
+2. *Sign fixing under the target* (:func:`target_tighten`): LPs over the
+   relaxation of the MIP with ``r <= r_ub`` fix hidden units whose
+   post-activation must be positive (or pre-activation negative); with
+   ``x = G(z0)`` the positive outputs pin the hidden layer and usually every
+   binary disappears.
+3. *Exact phase*: the MIP with ``r <= tol_abs``. A solution is polished by
+   the LP of its activation region and a Gauss-Newton step, and re-checked by
+   a floating-point forward pass: status ``exact``. If the MIP (or already its
+   LP relaxation) is infeasible, no ``z`` in the box reproduces ``x`` to the
+   tolerance.
+4. *Nearest phase*: heuristic points (layer-wise LP, gradient descent from
+   it and from a few random starts, the box centre, all polished) give
+   ``r_ub``; ``r <= r_ub`` cannot cut off a minimiser. For L-infinity the
+   residual range is cut at the target values ``|x_i|``: inside one interval
+   no output needs a binary (:func:`_interval_search`); LP screening, the
+   incumbent's interval, then bisection below it. For L1, MIPs with growing
+   levels ``rho`` (:func:`_level_search`). Status ``nearest``; ``optimal``
+   is the MIP's optimality proof (to the backend's tolerances; pywraplp's
+   default relative gap is 1e-4) together with the infeasibility proofs of
+   the lower intervals; ``bound`` is the proved lower bound.
+5. *Uniqueness*: a feasibility MIP for ``z'`` with residual ``<= eps`` and
+   ``||z' - z||_inf >= delta`` (two binaries per latent coordinate). Found:
+   ``unique = False`` and, for exact targets, an attempt to turn
+   ``(z, z')`` into an exact non-injectivity witness (rational arithmetic,
+   :meth:`Network.check_witness`). Proved infeasible: ``unique = True``,
+   which means *no second preimage farther than delta within the box, to
+   solver tolerance*. Otherwise ``None``. For a ``nearest`` answer the
+   question is whether another point is equally near (L-infinity nearest
+   points are often not unique: the residual is set by one coordinate).
+
+The default latent box is ``[-5, 5]^n`` (:data:`DEFAULT_LATENT_BOX`): for
+``N(0, I)`` latents a coordinate leaves it with probability 5.7e-7. It is
+always reported.
+
+References
+----------
+R. Balestriero, S. Paris, R. Baraniuk, "Max-affine spline insights into deep
+generative networks", Proposition 4 (inversion is a search over regions,
+i.e. an integer program).
+Q. Lei, A. Jalal, I. Dhillon, A. Dimakis, "Inverting deep generative models,
+one layer at a time", NeurIPS 2019 (layer-wise LP baseline).
+A. Bora, A. Jalal, E. Price, A. Dimakis, "Compressed sensing using
+generative models", ICML 2017 (gradient descent baseline).
+V. Tjeng, K. Xiao, R. Tedrake, "Evaluating robustness of neural networks with
+mixed integer programming", ICLR 2019 (big-M encoding, bounds).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping
+
+import numpy as np
+from scipy.optimize import linprog
+
+from .errors import InputError
+from .network import activation_slope
+
+#: default half-width of the latent box ``[-R, R]^n``
+DEFAULT_LATENT_BOX = 5.0
+#: default relative tolerance: exact means ``||G(z) - x||_inf <= tol * max(1, ||x||_inf)``
+DEFAULT_TOL = 1e-6
+#: default separation for the uniqueness MIP (latent units, L-infinity)
+DEFAULT_DELTA = 1e-3
+NORMS = ("linf", "l1")
+
+
+# ---------------------------------------------------------------------------
+# result
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InversionResult:
+    """Outcome of :func:`invert` (or of a baseline).
+
+    Attributes
+    ----------
+    status : ``"exact"`` (``G(z)`` reproduces ``x`` to ``tol``, re-checked in
+        floating point), ``"nearest"`` (best point found; ``optimal`` says
+        whether no point of the box is closer), ``"unknown"`` (no point
+        certified by the method; ``z`` is the best heuristic point, if any).
+    z : tuple of floats or None.
+    residual : float, ``||G(z) - x||_inf`` in floating point.
+    optimal : bool, the residual in ``norm`` is proved minimal over the box
+        (for ``exact``: True).
+    unique : True / False / None (see :func:`invert`).
+    second_preimage : tuple of floats or None, ``z'`` with residual ``<= eps``
+        and ``||z' - z||_inf >= delta``.
+    seconds : float, wall time.
+    method : str.
+    latent_box : ``(lo, hi)`` tuples of floats.
+    norm : ``"linf"`` or ``"l1"``.
+    objective : float, ``||G(z) - x||`` in ``norm``.
+    bound : float or None, proved lower bound on the minimal residual in ``norm``.
+    witness : :class:`solver.result.Witness` or None, an exact non-injectivity
+        witness ``(z1, z2)`` (``G(z1) = G(z2)`` in rational arithmetic).
+    message : str.
+    stats : mapping of counters.
+    """
+    status: str
+    z: tuple | None
+    residual: float
+    optimal: bool
+    unique: bool | None
+    second_preimage: tuple | None
+    seconds: float
+    method: str
+    latent_box: tuple
+    norm: str = "linf"
+    objective: float = float("nan")
+    bound: float | None = None
+    witness: Any = None
+    message: str = ""
+    delta: float | None = None
+    target_norm: float = 0.0
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def relative_residual(self) -> float:
+        return self.residual / max(self.target_norm, 1e-300) if self.target_norm > 0 \
+            else self.residual
+
+    def box_json(self):
+        lo, hi = self.latent_box
+        if len(set(hi)) == 1 and all(a == -b for a, b in zip(lo, hi)):
+            return hi[0]
+        return {"lo": list(lo), "hi": list(hi)}
+
+    def to_json(self) -> dict:
+        def num(v):
+            return None if v is None or not math.isfinite(v) else float(v)
+        return {
+            "status": self.status,
+            "z": None if self.z is None else [float(v) for v in self.z],
+            "residual": num(self.residual),
+            "relative_residual": num(self.relative_residual),
+            "optimal": bool(self.optimal),
+            "unique": self.unique,
+            "second_preimage": None if self.second_preimage is None
+            else [float(v) for v in self.second_preimage],
+            "second_preimage_exact": None if self.second_preimage is None
+            else self.witness is not None,
+            "witness": None if self.witness is None else self.witness.to_json(),
+            "seconds": round(self.seconds, 6),
+            "method": self.method,
+            "latent_box": self.box_json(),
+            "norm": self.norm,
+            "objective": num(self.objective),
+            "bound": num(self.bound),
+            "delta": self.delta,
+            "message": self.message,
+            "stats": dict(self.stats),
+        }
+
+
+# ---------------------------------------------------------------------------
+# validation and small helpers
+# ---------------------------------------------------------------------------
+
+def validate_target(network, x):
+    """``x`` as a float array of length ``network.n_out``, or :class:`InputError`."""
+    try:
+        x = np.asarray(x, dtype=float).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"target is not numeric: {exc}") from None
+    if x.shape[0] != network.n_out:
+        raise InputError(f"target has length {x.shape[0]}, the generator has "
+                         f"{network.n_out} outputs")
+    if not np.all(np.isfinite(x)):
+        raise InputError("target contains NaN or inf")
+    return x
+
+
+def latent_box_arrays(network, latent_box):
+    """The latent box as two float arrays ``(lo, hi)``.
+
+    ``latent_box`` is a number ``R > 0`` (box ``[-R, R]^n``), a list/array of
+    per-coordinate half-widths, or a *tuple* ``(lo, hi)`` of scalars/arrays.
+    """
+    from .bounds import box_arrays
+    if latent_box is None:
+        latent_box = DEFAULT_LATENT_BOX
+    if isinstance(latent_box, tuple) and len(latent_box) == 2:
+        lo, hi = latent_box
+    else:
+        try:
+            R = np.asarray(latent_box, dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"latent box must be a number; got {latent_box!r}") from None
+        if np.any(~np.isfinite(R)) or np.any(R <= 0):
+            raise InputError(f"latent box half-width must be finite and > 0; got {latent_box!r}")
+        lo, hi = -R, R
+    return box_arrays(network, lo, hi)
+
+
+def _check_norm(norm):
+    if norm not in NORMS:
+        raise InputError(f"norm must be one of {', '.join(NORMS)}; got {norm!r}")
+    return norm
+
+
+def residual_norm(r, norm):
+    r = np.abs(np.asarray(r, float))
+    return float(r.max()) if norm == "linf" else float(r.sum())
+
+
+def tolerance(x, tol=DEFAULT_TOL):
+    """Absolute tolerance ``tol * max(1, ||x||_inf)``."""
+    return float(tol) * max(1.0, float(np.max(np.abs(x))) if len(x) else 1.0)
+
+
+def _remaining(deadline):
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _make(status, z, network, x, norm, lo, hi, start, method, *, optimal=False, unique=None,
+          second=None, bound=None, witness=None, message="", delta=None, stats=None):
+    if z is not None:
+        z = np.asarray(z, float)
+        r = network.forward(z) - x
+        residual = float(np.max(np.abs(r))) if len(r) else 0.0
+        obj = residual_norm(r, norm)
+    else:
+        residual = obj = float("inf")
+    return InversionResult(
+        status=status, z=None if z is None else tuple(float(v) for v in z),
+        residual=residual, optimal=bool(optimal), unique=unique,
+        second_preimage=None if second is None else tuple(float(v) for v in second),
+        seconds=time.monotonic() - start, method=method,
+        latent_box=(tuple(float(v) for v in lo), tuple(float(v) for v in hi)),
+        norm=norm, objective=obj, bound=bound, witness=witness, message=message,
+        delta=delta, target_norm=float(np.max(np.abs(x))) if len(x) else 0.0,
+        stats=dict(stats or {}))
+
+
+# ---------------------------------------------------------------------------
+# activation regions (Prop. 4: G is affine on each)
+# ---------------------------------------------------------------------------
+
+def activation_pattern(network, z):
+    """Per layer a bool array, True where the pre-activation is ``>= 0``
+    (identity layers: all True)."""
+    h = np.asarray(z, float)
+    pat = []
+    for L in network.layers:
+        y = L.W @ h + L.b
+        pat.append(np.ones(len(y), bool) if L.activation == "identity" else y >= 0)
+        a = activation_slope(L.activation)
+        h = np.where(y > 0, y, a * y)
+    return pat
+
+
+def region_affine(network, pattern):
+    """Affine maps of an activation region.
+
+    Returns ``(pres, A, c)``: ``pres[k] = (P_k, p_k)`` with the pre-activations
+    of layer ``k`` equal to ``P_k z + p_k`` on the region, and
+    ``G(z) = A z + c`` there (Balestriero et al., Eq. 5).
+    """
+    n = network.n_in
+    A = np.eye(n)
+    c = np.zeros(n)
+    pres = []
+    for L, s in zip(network.layers, pattern):
+        P = L.W @ A
+        p = L.W @ c + L.b
+        pres.append((P, p))
+        a = activation_slope(L.activation)
+        D = np.where(s, 1.0, a)
+        A = D[:, None] * P
+        c = D * p
+    return pres, A, c
+
+
+def region_constraints(network, pattern, pres=None):
+    """Rows ``(M, m)`` with ``M z <= m`` describing the closed region of
+    ``pattern`` (sign constraints of every non-identity unit)."""
+    if pres is None:
+        pres, _, _ = region_affine(network, pattern)
+    Ms, ms = [], []
+    for L, s, (P, p) in zip(network.layers, pattern, pres):
+        if L.activation == "identity":
+            continue
+        sg = np.where(s, -1.0, 1.0)  # active: -(Pz+p) <= 0; inactive: Pz+p <= 0
+        Ms.append(sg[:, None] * P)
+        ms.append(-sg * p)
+    if not Ms:
+        return np.zeros((0, network.n_in)), np.zeros(0)
+    return np.vstack(Ms), np.concatenate(ms)
+
+
+def region_lp(network, pattern, x, lo, hi, norm="linf", *, extra=None):
+    """Minimise ``||A z + c - x||`` over the closed region of ``pattern``
+    intersected with the box (one LP, HiGHS).
+
+    Returns ``(z, value)`` or ``(None, None)`` if the region misses the box.
+    ``extra``: optional ``(M, m)`` rows ``M z <= m`` added to the LP.
+    """
+    pres, A, c = region_affine(network, pattern)
+    M, m = region_constraints(network, pattern, pres)
+    if extra is not None:
+        M = np.vstack([M, extra[0]])
+        m = np.concatenate([m, extra[1]])
+    n = network.n_in
+    k = A.shape[0]
+    d = x - c
+    if norm == "linf":
+        # vars (z, t): A z - t <= d ; -A z - t <= -d
+        Aub = np.vstack([np.hstack([A, -np.ones((k, 1))]), np.hstack([-A, -np.ones((k, 1))]),
+                         np.hstack([M, np.zeros((M.shape[0], 1))])])
+        bub = np.concatenate([d, -d, m])
+        cost = np.zeros(n + 1)
+        cost[-1] = 1.0
+        bounds = [(lo[j], hi[j]) for j in range(n)] + [(0, None)]
+    else:
+        I = np.eye(k)
+        Aub = np.vstack([np.hstack([A, -I]), np.hstack([-A, -I]),
+                         np.hstack([M, np.zeros((M.shape[0], k))])])
+        bub = np.concatenate([d, -d, m])
+        cost = np.concatenate([np.zeros(n), np.ones(k)])
+        bounds = [(lo[j], hi[j]) for j in range(n)] + [(0, None)] * k
+    res = linprog(cost, A_ub=Aub, b_ub=bub, bounds=bounds, method="highs")
+    if res.status != 0 or res.x is None:
+        return None, None
+    return np.clip(res.x[:n], lo, hi), float(res.fun)
+
+
+def polish(network, z, x, lo, hi, norm="linf", *, patterns=(), keep_far=None):
+    """Improve a candidate: the LP of its closed activation region (and of
+    any extra ``patterns``), then Gauss-Newton steps ``z += lstsq(A, x - G(z))``
+    inside the region. Only improvements of the floating-point residual in
+    ``norm`` are kept. ``keep_far=(z_ref, delta)`` rejects points closer than
+    ``delta`` to ``z_ref``."""
+    z = np.clip(np.asarray(z, float), lo, hi)
+
+    def score(v):
+        if keep_far is not None and np.max(np.abs(v - keep_far[0])) < keep_far[1] * (1 - 1e-9):
+            return math.inf
+        return residual_norm(network.forward(v) - x, norm)
+
+    best, best_s = z, score(z)
+    for pat in [activation_pattern(network, z), *patterns]:
+        try:
+            zp, _ = region_lp(network, pat, x, lo, hi, norm)
+        except ValueError:
+            zp = None
+        if zp is not None:
+            s = score(zp)
+            if s < best_s:
+                best, best_s = zp, s
+    for _ in range(3):  # Gauss-Newton in the region of the current best
+        _, A, c = region_affine(network, activation_pattern(network, best))
+        r = x - network.forward(best)
+        try:
+            step = np.linalg.lstsq(A, r, rcond=None)[0]
+        except np.linalg.LinAlgError:
+            break
+        cand = np.clip(best + step, lo, hi)
+        s = score(cand)
+        if s < best_s:
+            best, best_s = cand, s
+        else:
+            break
+    return best
+
+
+# ---------------------------------------------------------------------------
+# MIP model
+# ---------------------------------------------------------------------------
+
+def ambiguous_outputs(network, x, r_ub, r_lb=0.0):
+    """Output units whose activation piece the target does not decide when the
+    residual lies in ``[r_lb, r_ub]`` (they need a binary and a big-M).
+
+    For ReLU-like outputs (slope ``a < 1``) these are ``r_lb < x_i < r_ub``
+    with ``r_lb >= 0``: ``x_i <= r_lb`` means ``x_i - r <= 0`` (the inactive
+    piece suffices), ``x_i >= r_ub`` means ``x_i - r >= 0`` (the unit must
+    be active). Mirrored for slopes ``a > 1``; none for identity outputs.
+    """
+    a = activation_slope(network.layers[-1].activation)
+    if network.layers[-1].activation == "identity":
+        return np.zeros(len(x), bool)
+    r_lb = max(0.0, float(r_lb))
+    if a < 1:
+        return (x > r_lb) & (x < r_ub)
+    return (x < -r_lb) & (x > -r_ub)
+
+
+def encode_residual(builder, network, y, x, ylo, yhi, norm, r_ub, *, r_lb=0.0,
+                    order_chain=True):
+    """Add ``|act(y_i) - x_i| <= r_i`` for the output layer.
+
+    Parameters
+    ----------
+    builder : :class:`solver.netmilp.MilpBuilder`
+    y : int array, output pre-activation variables.
+    x : target.
+    ylo, yhi : bounds on ``y`` (only used for the big-M of ambiguous units).
+    norm : ``"linf"`` (one variable ``t``, ``r_i = t``) or ``"l1"`` (one
+        ``r_i`` per unit, objective ``sum r_i``).
+    r_ub : upper bound on the residual (``t <= r_ub``; for L1
+        ``sum r_i <= r_ub``); it must be at least the optimum for the model to
+        contain a minimiser.
+    r_lb : lower bound on ``t`` (L-infinity only; ignored for L1). With
+        ``[r_lb, r_ub]`` between two consecutive values of ``|x_i|`` no
+        output unit is ambiguous: the model has no output binaries.
+    order_chain : for L-infinity and ReLU outputs, add ``d_j <= d_i`` for
+        ambiguous ``x_j <= x_i`` (valid: ``d_i = [x_i > t]`` is always a
+        feasible choice), which removes symmetric branches.
+
+    Returns
+    -------
+    ``(r_vars, binaries)``: the residual variable(s) (length 1 for linf) and
+    the binaries of ambiguous units (-1 elsewhere). The objective (sum of
+    ``r_vars``) is set.
+
+    Notes
+    -----
+    With slope ``a`` (0 relu, 1 identity) and ``act(y) = max(y, a y)`` for
+    ``a <= 1`` (``min`` for ``a > 1``), ``act(y) <= x + r`` and
+    ``act(y) >= x - r`` are each either convex (both pieces at once) or a
+    disjunction of the two pieces that the sign of ``x`` decides unless
+    ``|x| <= r_ub``.
+    """
+    m = len(x)
+    a = activation_slope(network.layers[-1].activation)
+    ident = network.layers[-1].activation == "identity"
+    if norm == "linf":
+        r_lb = min(max(0.0, float(r_lb)), r_ub)
+        t = builder.add_var(r_lb, r_ub, name="t", cost=1.0)
+        r = np.full(m, t)
+        rv = np.array([t])
+    else:
+        r = builder.add_vars(m, 0.0, r_ub, names=[f"r{i}" for i in range(m)], cost=1.0)
+        builder.add_row(r, 1.0, hi=r_ub)  # the total, not only each term, is <= r_ub
+        rv = r
+        r_lb = 0.0
+    binv = np.full(m, -1, dtype=int)
+    amb = ambiguous_outputs(network, x, r_ub, r_lb)
+    idx = np.arange(m)
+    if ident:
+        builder.add_rows([(1.0, y), (-1.0, r)], -np.inf, x)   # y - r <= x
+        builder.add_rows([(1.0, y), (1.0, r)], x, np.inf)     # y + r >= x
+        return rv, binv
+    if a < 1:
+        # upper side, convex: y - r <= x, a y - r <= x (a = 0: r >= -x)
+        builder.add_rows([(1.0, y), (-1.0, r)], -np.inf, x)
+        if a > 0:
+            builder.add_rows([(a, y), (-1.0, r)], -np.inf, x)
+        else:
+            neg = x < 0
+            if neg.any():
+                if norm == "linf":  # a row, so that -x_i > r_ub makes the model infeasible
+                    builder.add_row([t], [1.0], lo=float(np.max(-x[neg])))
+                else:
+                    builder.add_rows([(1.0, r[neg])], -x[neg], np.inf)
+        # lower side
+        sure_neg = (x <= r_lb) & ~amb   # x - r <= 0: the inactive piece suffices
+        sure_pos = (x > r_lb) & ~amb    # x >= r_ub: x - r >= 0, must be active
+        if a > 0 and sure_neg.any():
+            builder.add_rows([(a, y[sure_neg]), (1.0, r[sure_neg])], x[sure_neg], np.inf)
+        if sure_pos.any():
+            builder.add_rows([(1.0, y[sure_pos]), (1.0, r[sure_pos])], x[sure_pos], np.inf)
+        ai = idx[amb]
+        if len(ai):
+            d = builder.add_binaries(len(ai), names=[f"o{i}" for i in ai])
+            binv[ai] = d
+            xa = x[ai]
+            M1 = np.maximum(0.0, xa - ylo[ai])
+            M2 = np.maximum(0.0, xa - a * ylo[ai])
+            if not (np.all(np.isfinite(M1)) and np.all(np.isfinite(M2))):
+                raise InputError("missing output bound for an ambiguous unit")
+            # d = 1: y + r >= x ;  d = 0: a y + r >= x
+            builder.add_rows([(1.0, y[ai]), (1.0, r[ai]), (-M1, d)], xa - M1, np.inf)
+            builder.add_rows([(a, y[ai]), (1.0, r[ai]), (M2, d)], xa, np.inf)
+            if order_chain and norm == "linf" and a == 0 and len(ai) > 1:
+                o = np.argsort(xa, kind="stable")
+                builder.add_rows([(1.0, d[o[:-1]]), (-1.0, d[o[1:]])], -np.inf, 0.0)
+    else:
+        # a > 1: act = min(y, a y); lower side convex
+        builder.add_rows([(1.0, y), (1.0, r)], x, np.inf)
+        builder.add_rows([(a, y), (1.0, r)], x, np.inf)
+        sure_pos = (x >= -r_lb) & ~amb  # x + r >= 0
+        sure_neg = (x < -r_lb) & ~amb   # x <= -r_ub: x + r <= 0
+        if sure_pos.any():
+            builder.add_rows([(1.0, y[sure_pos]), (-1.0, r[sure_pos])], -np.inf, x[sure_pos])
+        if sure_neg.any():
+            builder.add_rows([(a, y[sure_neg]), (-1.0, r[sure_neg])], -np.inf, x[sure_neg])
+        ai = idx[amb]
+        if len(ai):
+            d = builder.add_binaries(len(ai), names=[f"o{i}" for i in ai])
+            binv[ai] = d
+            xa = x[ai]
+            M1 = np.maximum(0.0, yhi[ai] - xa)
+            M2 = np.maximum(0.0, a * yhi[ai] - xa)
+            # d = 1: y - r <= x ; d = 0: a y - r <= x
+            builder.add_rows([(1.0, y[ai]), (-1.0, r[ai]), (M1, d)], -np.inf, xa + M1)
+            builder.add_rows([(a, y[ai]), (-1.0, r[ai]), (-M2, d)], -np.inf, xa)
+    return rv, binv
+
+
+def inversion_model(network, x, lo, hi, bounds, norm, r_ub, *, away=None, fixed=None,
+                    r_lb=0.0):
+    """Build the inversion MIP.
+
+    Parameters
+    ----------
+    network, x, lo, hi, norm : as in :func:`invert` (box as arrays).
+    bounds : pre-activation bounds (finite) valid over the box.
+    r_ub, r_lb : residual bounds (see :func:`encode_residual`).
+    away : optional ``(z_ref, delta)``: add ``||z - z_ref||_inf >= delta``
+        with two binaries per coordinate (the uniqueness MIP).
+    fixed : optional per-layer sign arrays (+1/-1/0) for the hidden layers
+        (see :func:`solver.netmilp.encode_network`), e.g. from
+        :func:`target_tighten`.
+
+    Returns
+    -------
+    ``(builder, encoding, r_vars, out_binaries)``.
+    """
+    from .netmilp import MilpBuilder, encode_network
+    B = MilpBuilder()
+    enc = encode_network(B, network, bounds, box=(lo, hi), encode_output=False, fixed=fixed)
+    ylo, yhi = bounds[-1]
+    rv, ob = encode_residual(B, network, enc.pre[-1], x, ylo, yhi, norm, r_ub, r_lb=r_lb)
+    if away is not None:
+        zr, delta = away
+        zr = np.asarray(zr, float)
+        picks = []
+        for j, zj in enumerate(enc.z):
+            if zr[j] + delta <= hi[j]:
+                p = B.add_var(0, 1, integer=True, name=f"far_up{j}")
+                # z_j >= (zr_j + delta) p + lo_j (1 - p)
+                B.add_row([zj, p], [1.0, -(zr[j] + delta - lo[j])], lo=lo[j])
+                picks.append(p)
+            if zr[j] - delta >= lo[j]:
+                q = B.add_var(0, 1, integer=True, name=f"far_dn{j}")
+                # z_j <= (zr_j - delta) q + hi_j (1 - q)
+                B.add_row([zj, q], [1.0, hi[j] - (zr[j] - delta)], hi=hi[j])
+                picks.append(q)
+        if not picks:
+            return None
+        B.add_row(picks, 1.0, lo=1.0)
+    return B, enc, rv, ob
+
+
+def _output_subnetwork(network, keep):
+    """The network with only the output units in ``keep`` (a relaxation of any
+    constraint set on the outputs: fewer rows)."""
+    from .network import DenseLayer, Network
+    L = network.layers[-1]
+    return Network(network.layers[:-1] + (DenseLayer(L.W[keep], L.b[keep], L.activation),))
+
+
+def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max_rounds=6,
+                   stats=None, full_rows=True, big_m=True):
+    """Sign fixing and bound tightening *under the target*: LPs over the
+    relaxation of the inversion MIP (residual ``<= r_ub``, binaries relaxed).
+
+    For each hidden unit with a binary: if ``min u_j > 0`` the unit is active
+    (``act(y) > 0`` implies ``y > 0``); else if ``max y_j < 0`` it is
+    inactive. Rounds repeat (the model is rebuilt with the fixed units linear,
+    a tighter relaxation) until nothing new is fixed; then the units still
+    free get ``[min y_j, max y_j]`` as bounds (smaller big-M). With
+    ``x = G(z0)`` the outputs ``x_i > 0`` usually pin the last hidden layer,
+    and then the layers below, so most or all binaries disappear.
+
+    Speed: the first rounds use only the output rows that must be active
+    (``x_i >= r_ub``), then those that can be (``x_i > 0``; ReLU-like
+    outputs): relaxations with far fewer rows;
+    the final rounds use every row (unless ``full_rows=False``). ``big_m``
+    switches the final bound pass off. An LP is skipped when the last LP point
+    already shows it cannot fix the unit (``u_j <= 0`` there, resp.
+    ``y_j >= 0``).
+
+    The results hold on the whole feasible set of the MIP with this ``r_ub``,
+    so they are valid for this ``r_ub`` and any smaller one, not a larger one.
+    LP values are padded by ``LP_PAD (1 + |v|)``; soundness is up to LP
+    tolerance, like the MIP itself.
+
+    Returns
+    -------
+    ``(bounds, fixed, infeasible)``: tightened bounds, per-layer sign arrays
+    for :func:`inversion_model`, and True if the relaxation itself is
+    infeasible (then so is the MIP, to LP tolerance).
+    """
+    from .bounds import LP_PAD, PersistentLP
+    bounds = [(np.array(a, float), np.array(b, float)) for a, b in bounds]
+    nh = len(network.layers) - 1
+    fixed = [np.zeros(len(b[0]), dtype=np.int8) for b in bounds]
+    st = {"rounds": 0, "lps": 0, "fixed_active": 0, "fixed_inactive": 0, "tightened": 0}
+    t0 = time.monotonic()
+
+    def pad(v):
+        return LP_PAD * (1 + abs(v))
+
+    def out_of_time():
+        return deadline is not None and time.monotonic() > deadline
+
+    stages = []
+    a = activation_slope(network.layers[-1].activation)
+    if network.layers[-1].activation != "identity" and a < 1:
+        for keep in (x >= r_ub, x > 0):  # sure-active rows, then all that can be active
+            if 0 < keep.sum() < len(x) and not any(np.array_equal(keep, s) for s in stages):
+                stages.append(keep)
+    if full_rows or not stages:
+        stages.append(None)
+    last_keep = stages[-1]
+
+    def model(keep):
+        if keep is None:
+            net, xs, bs = network, x, bounds
+        else:
+            net = _output_subnetwork(network, keep)
+            xs = x[keep]
+            bs = bounds[:-1] + [(bounds[-1][0][keep], bounds[-1][1][keep])]
+        B, enc, _, _ = inversion_model(net, xs, lo, hi, bs, norm, r_ub, fixed=fixed)
+        return PersistentLP(B.matrix(), B.row_lb, B.row_ub, B.lb, B.ub), enc
+
+    if nh == 0:
+        return bounds, fixed, False
+    for keep in stages:
+        for _ in range(max_rounds):
+            if out_of_time():
+                break
+            st["rounds"] += 1
+            lp, enc = model(keep)
+            v, s = lp.extreme(enc.z[0], +1, _remaining(deadline))
+            st["lps"] += 1
+            if s == "infeasible":
+                st["seconds"] = round(time.monotonic() - t0, 4)
+                if stats is not None:
+                    stats.update(st)
+                return bounds, fixed, True
+            new = 0
+            for k in reversed(range(nh)):  # the target pins the last layer first
+                for j in np.flatnonzero(enc.binaries[k] >= 0):
+                    if out_of_time():
+                        break
+                    d, y, u = enc.binaries[k][j], enc.pre[k][j], enc.post[k][j]
+                    p = lp.point()
+                    if p is None:
+                        break
+                    if p[u] > pad(p[u]):
+                        umin, s = lp.extreme(u, +1, _remaining(deadline))
+                        st["lps"] += 1
+                        if umin is not None and umin > pad(umin):
+                            fixed[k][j] = 1
+                            lp.set_bounds(d, 1.0, 1.0)
+                            new += 1
+                            st["fixed_active"] += 1
+                    elif p[y] < -pad(p[y]):
+                        ymax, s = lp.extreme(y, -1, _remaining(deadline))
+                        st["lps"] += 1
+                        if ymax is not None and ymax < -pad(ymax):
+                            fixed[k][j] = -1
+                            lp.set_bounds(d, 0.0, 0.0)
+                            new += 1
+                            st["fixed_inactive"] += 1
+            if new == 0:
+                break
+    # big-M of the units still free, over the full relaxation
+    if big_m and not out_of_time() and any((f == 0).any() for f in fixed[:nh]):
+        lp, enc = model(last_keep)
+        for k in range(nh):
+            for j in np.flatnonzero(enc.binaries[k] >= 0):
+                if out_of_time():
+                    break
+                y = enc.pre[k][j]
+                ymin, _ = lp.extreme(y, +1, _remaining(deadline))
+                ymax, _ = lp.extreme(y, -1, _remaining(deadline))
+                st["lps"] += 2
+                blo, bhi = bounds[k]
+                nlo = blo[j] if ymin is None else max(blo[j], ymin - pad(ymin))
+                nhi = bhi[j] if ymax is None else min(bhi[j], ymax + pad(ymax))
+                if nlo > blo[j] or nhi < bhi[j]:
+                    st["tightened"] += 1
+                    blo[j], bhi[j] = nlo, min(max(nhi, nlo), bhi[j])
+                    lp.set_bounds(y, blo[j], bhi[j])
+    st["seconds"] = round(time.monotonic() - t0, 4)
+    if stats is not None:
+        stats.update(st)
+    return bounds, fixed, False
+
+
+def _relaxation_infeasible(network, x, lo, hi, bounds, norm, rho):
+    """True if the LP relaxation of the inversion MIP with residual ``<= rho``
+    is infeasible (then no ``z`` in the box has residual ``<= rho``, to LP
+    tolerance)."""
+    from .bounds import PersistentLP
+    B, enc, rv, _ = inversion_model(network, x, lo, hi, bounds, norm, rho)
+    lp = PersistentLP(B.matrix(), B.row_lb, B.row_ub, B.lb, B.ub)
+    _, s = lp.extreme(int(rv[0]), +1)
+    return s == "infeasible"
+
+
+def _solve(builder, backend, deadline, threads=1, verbose=False):
+    from .netmilp import solve_model
+    left = _remaining(deadline)
+    return solve_model(builder.build(), backend, time_limit=left, threads=threads,
+                       verbose=verbose)
+
+
+def _output_bounds(network, lo, hi, bounds, amb, deadline, stats, key):
+    """LP-tighten the ambiguous output units (big-M), within a time share."""
+    from .bounds import tighten_units
+    if not amb.any():
+        return bounds
+    left = _remaining(deadline)
+    share = None if left is None else 0.25 * left
+    st = {}
+    out = tighten_units(network, lo, hi, bounds, len(network.layers) - 1, amb,
+                        time_limit=share, stats=st)
+    stats[key] = {"units": int(amb.sum()), "lps": st.get("lps", 0),
+                  "seconds": round(st.get("lp_seconds", 0.0), 4)}
+    return out
+
+
+# ---------------------------------------------------------------------------
+# exact witnesses from a floating pair
+# ---------------------------------------------------------------------------
+
+def _fmpq(v):
+    import flint
+    f = Fraction(float(v))
+    return flint.fmpq(f.numerator, f.denominator)
+
+
+def _exact_region_rows(network, pattern, near_zero):
+    """Exact (flint) rows: output map ``(A, c)`` and the pre-activation rows of
+    units listed in ``near_zero`` (``[(layer, unit), ...]``)."""
+    import flint
+    n = network.n_in
+    A = flint.fmpq_mat(n, n, [1 if i == j else 0 for i in range(n) for j in range(n)])
+    c = flint.fmpq_mat(n, 1, [0] * n)
+    zero_rows = []
+    for k, (L, s) in enumerate(zip(network.layers, pattern)):
+        m = L.W.shape[0]
+        W = flint.fmpq_mat(m, L.W.shape[1], [_fmpq(v) for v in L.W.reshape(-1)])
+        b = flint.fmpq_mat(m, 1, [_fmpq(v) for v in L.b])
+        P = W * A
+        p = W * c + b
+        for (kk, i) in near_zero:
+            if kk == k:
+                zero_rows.append(([P[i, j] for j in range(n)], p[i, 0]))
+        a = activation_slope(L.activation)
+        fa = _fmpq(a)
+        D = [1 if s[i] else fa for i in range(m)]
+        A = flint.fmpq_mat(m, n, [D[i] * P[i, j] for i in range(m) for j in range(n)])
+        c = flint.fmpq_mat(m, 1, [D[i] * p[i, 0] for i in range(m)])
+    return A, c, zero_rows
+
+
+def exact_pair(network, z1, z2, *, zero_tol=1e-9):
+    """Try to turn a floating pair with ``G(z1) ~ G(z2)`` into an exact
+    non-injectivity witness.
+
+    The activation patterns of ``z1`` and ``z2`` give exact affine maps
+    ``G = A_i z + c_i``; the pair ``w = (z1, z2)`` is moved to the exact
+    rational solution of ``A_1 z1 + c_1 = A_2 z2 + c_2`` (plus ``pre = 0``
+    for hidden units within ``zero_tol`` of their kink) nearest to it
+    (minimal-norm correction on independent rows, python-flint), and the
+    result is checked by :meth:`Network.check_witness` (exact forward pass).
+    Short rationals near the floats are tried first (shorter witnesses).
+
+    Returns ``(x1, x2)`` lists of Fractions, or None.
+    """
+    import flint
+    n = network.n_in
+    z1 = np.asarray(z1, float)
+    z2 = np.asarray(z2, float)
+    attempts = []
+    for use_zero in (True, False):
+        rows, rhs = [], []
+        blocks = []
+        for side, z in ((0, z1), (1, z2)):
+            pat = activation_pattern(network, z)
+            near = []
+            if use_zero:
+                h = z
+                for k, L in enumerate(network.layers[:-1]):
+                    y = L.W @ h + L.b
+                    if L.activation != "identity":
+                        scale = np.abs(L.W) @ np.abs(h) + np.abs(L.b) + 1.0
+                        near += [(k, i) for i in np.flatnonzero(np.abs(y) <= zero_tol * scale)]
+                    h = L.forward(h)
+            A, c, zr = _exact_region_rows(network, pat, near)
+            blocks.append((A, c))
+            for coeffs, const in zr:
+                row = [0] * (2 * n)
+                for j in range(n):
+                    row[side * n + j] = coeffs[j]
+                rows.append(row)
+                rhs.append(-const)
+        (A1, c1), (A2, c2) = blocks
+        for i in range(A1.nrows()):
+            row = [A1[i, j] for j in range(n)] + [-A2[i, j] for j in range(n)]
+            r = c2[i, 0] - c1[i, 0]
+            if all(v == 0 for v in row):
+                if r != 0:
+                    rows = None
+                    break
+                continue
+            rows.append(row)
+            rhs.append(r)
+        if rows is None:
+            continue
+        attempts.append((rows, rhs))
+    exact0 = [Fraction(float(v)) for v in np.concatenate([z1, z2])]
+    starts = [[v.limit_denominator(d) for v in exact0] for d in (10**3, 10**6, 10**9)] + [exact0]
+    for (rows, rhs), w0f in ((a, w) for a in attempts for w in starts):
+        w0 = [flint.fmpq(v.numerator, v.denominator) for v in w0f]
+        if rows:
+            E = flint.fmpq_mat(len(rows), 2 * n, [v for row in rows for v in row])
+            # independent rows: pivots of rref(E^T)
+            R, rank = E.transpose().rref()
+            piv, col = [], 0
+            for i in range(rank):
+                while col < R.ncols() and R[i, col] == 0:
+                    col += 1
+                piv.append(col)
+                col += 1
+            Er = flint.fmpq_mat(len(piv), 2 * n, [E[i, j] for i in piv for j in range(2 * n)])
+            W0 = flint.fmpq_mat(2 * n, 1, w0)
+            f = flint.fmpq_mat(len(piv), 1, [rhs[i] for i in piv])
+            resid = f - Er * W0
+            try:
+                yv = (Er * Er.transpose()).solve(resid)
+            except (ZeroDivisionError, ValueError):
+                continue
+            W = W0 + Er.transpose() * yv
+            w = [W[j, 0] for j in range(2 * n)]
+        else:
+            w = w0
+        x1 = [Fraction(int(v.p), int(v.q)) for v in w[:n]]
+        x2 = [Fraction(int(v.p), int(v.q)) for v in w[n:]]
+        ok, _ = network.check_witness(x1, x2)
+        if ok:
+            return x1, x2
+    return None
+
+
+# ---------------------------------------------------------------------------
+# the solver
+# ---------------------------------------------------------------------------
+
+def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadline,
+                     backend, threads, verbose, stats):
+    """Nearest point in L-infinity: search over the intervals between
+    consecutive target values.
+
+    With ``t`` restricted to ``[e_k, e_{k+1}]`` (consecutive values of
+    ``|x_i|`` of the relevant sign) every output unit's piece is decided, so
+    the model has only the hidden units' binaries (and target tightening
+    fixes most of those, once, at ``upper``: valid for every smaller ``t``).
+    Feasibility is monotone in ``k``. The LP relaxation screens intervals
+    (bisection; an LP-infeasible interval is a proof). The MIP of the
+    incumbent's interval is solved first (fast: it is feasible), then
+    bisection over the intervals below proves or improves it; the MIP optimum
+    of the smallest feasible interval is the global optimum. Proving an
+    interval just below the optimum infeasible is the expensive step, so each
+    of those MIPs gets at most half of the remaining time; when one stops, the
+    best point is returned unproved.
+
+    Returns ``(status, sol, enc, lower, phase)`` with status ``"solved"``,
+    ``"infeasible"`` or ``"stopped"``.
+    """
+    from .backends import MilpStatus
+    from .bounds import PersistentLP
+    a = activation_slope(network.layers[-1].activation)
+    vals = x[x > 0] if a < 1 else -x[x < 0]
+    edges = np.unique(np.concatenate([[lower, upper], vals[(vals > lower) & (vals < upper)]]))
+    K = len(edges) - 1
+    info = stats["nearest_phase"] = {"intervals": int(K), "r_ub": upper, "mips": 0,
+                                     "mip_seconds": 0.0}
+    bnd, fx = bounds, None
+    if tighten:
+        left = _remaining(deadline)
+        tst = {}
+        b2, f2, infeasible = target_tighten(
+            network, x, lo, hi, bounds, "linf", upper, stats=tst,
+            deadline=None if left is None else time.monotonic() + 0.3 * left)
+        info["tightening"] = tst
+        if not infeasible:  # infeasible would contradict the incumbent: ignore
+            bnd, fx = b2, f2
+
+    def model(k):
+        return inversion_model(network, x, lo, hi, bnd, "linf", float(edges[k + 1]),
+                               r_lb=float(edges[k]), fixed=fx)
+
+    def lp_feasible(k):
+        B, enc, rv, _ = model(k)
+        lp = PersistentLP(B.matrix(), B.row_lb, B.row_ub, B.lb, B.ub)
+        return lp.extreme(int(rv[0]), +1)[1] != "infeasible"
+
+    lo_k, hi_k = 0, K - 1
+    screens = 0
+    while lo_k < hi_k and _remaining(deadline) != 0.0:
+        mid = (lo_k + hi_k) // 2
+        screens += 1
+        if lp_feasible(mid):
+            hi_k = mid
+        else:
+            lo_k = mid + 1
+    info["lp_screens"] = screens
+    if lo_k > 0:
+        lower = max(lower, float(edges[lo_k]))
+    results = {}
+
+    def mip(k, cap=None):
+        """'optimal' / 'feasible' (limit hit with a point) / 'infeasible' / 'unknown'."""
+        B, enc, rv, ob = model(k)
+        left = _remaining(deadline)
+        dl = None if left is None else time.monotonic() + (left if cap is None else cap * left)
+        sol, name = _solve(B, backend, dl, threads, verbose)
+        info["mips"] += 1
+        info["mip_seconds"] = round(info["mip_seconds"] + sol.seconds, 4)
+        info.setdefault("binaries", B.stats()["binaries"])
+        results[k] = (sol, enc, name)
+        if sol.status is MilpStatus.INFEASIBLE:
+            return "infeasible"
+        if sol.status is MilpStatus.OPTIMAL:
+            return "optimal"
+        return "feasible" if sol.x is not None else "unknown"
+
+    # (a) the incumbent's interval (feasible: it contains the incumbent), or the
+    # first feasible one above it
+    inc_k = int(np.clip(np.searchsorted(edges, upper * (1 - 1e-6), side="right") - 1, 0, K - 1))
+    k = max(lo_k, inc_k)
+    good = None
+    while True:
+        s1 = mip(k)
+        if s1 in ("optimal", "feasible"):
+            good = k
+            break
+        if s1 == "unknown" or k == K - 1:
+            break
+        lower = max(lower, float(edges[k + 1]))
+        k += 1
+    if good is None:
+        sol, enc, name = results.get(k, (None, None, None))
+        return "stopped", sol, enc, lower, None
+    # (b) bisection over the intervals below. Infeasibility of interval j proves
+    # every interval below it infeasible too (monotone), so ``lower`` only grows.
+    # A MIP that stops (at most a quarter of the remaining time each: proofs
+    # just below the optimum are the hard part) is passed over as if
+    # infeasible, unproved: the search still finds the smallest interval whose
+    # MIP is quickly feasible.
+    lo_b = lo_k
+    while lo_b < good and _remaining(deadline) != 0.0:
+        mid = (lo_b + good) // 2
+        s2 = mip(mid, cap=0.25)
+        if s2 in ("optimal", "feasible"):
+            good = mid
+        else:
+            lo_b = mid + 1
+            if s2 == "infeasible":
+                lower = max(lower, float(edges[mid + 1]))
+    sol, enc, name = results[good]
+    proved = lower >= edges[good] and sol.status is MilpStatus.OPTIMAL
+    info["interval"] = [float(edges[good]), float(edges[good + 1])]
+    info["proved_lower"] = lower
+    return ("solved" if proved else "stopped"), sol, enc, lower, \
+        (bnd, fx, float(edges[good + 1]), name, float(edges[good]))
+
+
+def _level_search(solve_at, lower, upper, norm_tol, network, x, lo, hi, bounds, norm,
+                  tighten, deadline, stats):
+    """Nearest point for L1 (or identity outputs): MIPs with residual
+    ``<= rho``; the LP relaxation screens levels (bisection on a log scale),
+    then ``rho`` grows by 4x until the MIP is feasible, and that MIP's
+    optimum is the global one. Returns like :func:`_interval_search`."""
+    rho = upper
+    if lower < upper / 4 and tighten:
+        lo0 = max(lower, norm_tol)
+        lo_r, hi_r = lo0, upper
+        screens = 0
+        while hi_r / lo_r > 4 and screens < 12 and _remaining(deadline) != 0.0:
+            mid = math.sqrt(lo_r * hi_r)
+            screens += 1
+            if _relaxation_infeasible(network, x, lo, hi, bounds, norm, mid):
+                lo_r = mid
+            else:
+                hi_r = mid
+        if lo_r > lo0:
+            lower = max(lower, lo_r)
+        stats["screening"] = {"lps": screens, "lower": lower, "first_level": hi_r}
+        rho = hi_r
+    levels = 0
+    while True:
+        levels += 1
+        key = "nearest_phase" if levels == 1 else f"nearest_phase_{levels}"
+        st, sol, enc, ph = solve_at(rho, key)
+        if st == "infeasible" and rho < upper:
+            lower = max(lower, rho)
+            rho = min(upper, 4 * rho)
+            continue
+        break
+    stats["levels"] = levels
+    if st == "stopped" and sol is not None and sol.bound is not None and np.isfinite(sol.bound):
+        # no point of the model (residual <= rho) is below the MIP bound, and
+        # points outside the model have residual > rho
+        lower = max(lower, min(float(sol.bound), rho))
+    return st, sol, enc, lower, ph
+
+
+def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit=None,
+           backend=None, uniqueness=True, delta=DEFAULT_DELTA, tol=DEFAULT_TOL,
+           tighten=True, threads=1, verbose=False, seed=0) -> InversionResult:
+    """Invert a ReLU generator: ``z`` in the latent box with ``G(z) = x``, or
+    the nearest point of the range, by mixed-integer programming.
+
+    Parameters
+    ----------
+    network : :class:`solver.network.Network` (relu / leaky / identity layers).
+    x : array of length ``network.n_out``, the target.
+    norm : ``"linf"`` (default) or ``"l1"``: the residual minimised.
+    latent_box : float R (box ``[-R, R]^n``; default 5.0), array of R's, or
+        ``(lo, hi)``. Always reported in the result.
+    time_limit : seconds for everything (bounds, MIPs), or None.
+    backend : MILP backend name (default :data:`solver.backends.DEFAULT_BACKEND`).
+    uniqueness : run the uniqueness MIP (default True).
+    delta : separation for uniqueness, ``||z' - z||_inf >= delta`` (default 1e-3).
+    tol : relative tolerance: ``exact`` means
+        ``||G(z) - x||_inf <= tol * max(1, ||x||_inf)`` in floating point.
+    tighten : LP bound tightening (default True); interval bounds otherwise.
+    threads : passed to the backend.
+    seed : for the gradient-descent restarts that seed the nearest phase.
+
+    Returns
+    -------
+    :class:`InversionResult`; ``to_json()`` gives ``{"status", "z",
+    "residual", "optimal", "unique", "second_preimage", "seconds", "method",
+    "latent_box", ...}``.
+
+    Notes
+    -----
+    ``optimal`` and ``unique`` are statements about the box and hold to the
+    MILP backend's feasibility and gap tolerances: the MIP is solved in
+    floating point. The residual of the returned ``z`` is recomputed by a
+    floating-point forward pass; a non-injectivity witness is checked in exact
+    rational arithmetic. See the module docstring for the formulation.
+
+    References
+    ----------
+    Balestriero et al., "Max-affine spline insights into deep generative
+    networks", Prop. 4. Tjeng et al. 2019 (big-M MIP). Lei et al. 2019 and
+    Bora et al. 2017 for the heuristics used as incumbents.
+    """
+    from .backends import DEFAULT_BACKEND, MilpStatus
+    from .bounds import propagate_bounds
+    start = time.monotonic()
+    deadline = None if time_limit is None else start + float(time_limit)
+    norm = _check_norm(norm)
+    x = validate_target(network, x)
+    lo, hi = latent_box_arrays(network, latent_box)
+    if delta is not None and (not np.isfinite(delta) or delta <= 0):
+        raise InputError(f"delta must be > 0; got {delta!r}")
+    if not (np.isfinite(tol) and tol > 0):
+        raise InputError(f"tol must be > 0; got {tol!r}")
+    from .backends import get_backend
+    be_name = backend or DEFAULT_BACKEND
+    backend = get_backend(be_name)  # an unknown/unavailable name fails here, before any work
+    method = f"mip[{getattr(backend, 'name', be_name)}]"
+    stats: dict = {}
+    tol_abs = tolerance(x, tol)
+    norm_tol = tol_abs if norm == "linf" else tol_abs * len(x)
+
+    # 1. bounds (hidden layers tightened; output units later, only ambiguous ones)
+    bst = {}
+    left = _remaining(deadline)
+    bounds = propagate_bounds(network, lo, hi, tighten=tighten, output_units=[],
+                              time_limit=None if left is None else 0.3 * left, stats=bst)
+    stats["bounds"] = {"seconds": round(bst["seconds"], 4), "lps": bst["lps"],
+                       "unstable_hidden": int(sum(
+                           ((l < 0) & (h > 0)).sum() for (l, h), L in
+                           zip(bounds[:-1], network.layers[:-1]) if L.activation != "identity"))}
+
+    def finish_mip(sol, enc):
+        z = np.clip(sol.x[enc.z], lo, hi)
+        pats = [enc.decode_pattern(sol.x)[:-1]]
+        # decoded pattern lacks the output layer: take it from the float point
+        full = []
+        for p in pats:
+            op = activation_pattern(network, z)[-1]
+            full.append(list(p) + [op])
+        return polish(network, z, x, lo, hi, norm, patterns=full)
+
+    def solve_at(rho, key):
+        """The MIP with residual <= rho: output big-M bounds for the ambiguous
+        units, sign fixing under the target, then the backend. Returns
+        ``(status, sol, enc, phase)`` with status "infeasible", "solved" or
+        "stopped"."""
+        amb = ambiguous_outputs(network, x, rho)
+        bnd = _output_bounds(network, lo, hi, bounds, amb, deadline, stats, key + "_bounds") \
+            if tighten else bounds
+        fx = None
+        info = stats.setdefault(key, {})
+        info["r_ub"] = rho
+        if tighten:
+            left = _remaining(deadline)
+            tst = {}
+            bnd, fx, infeasible = target_tighten(
+                network, x, lo, hi, bnd, norm, rho, stats=tst,
+                deadline=None if left is None else time.monotonic() + 0.3 * left)
+            info["tightening"] = tst
+            if infeasible:
+                info["status"] = "infeasible (LP relaxation under the target)"
+                return "infeasible", None, None, None
+        B, enc, rv, ob = inversion_model(network, x, lo, hi, bnd, norm, rho, fixed=fx)
+        info.update(B.stats(), output_binaries=int((ob >= 0).sum()))
+        sol, name = _solve(B, backend, deadline, threads, verbose)
+        info.update(status=sol.status.value, seconds=round(sol.seconds, 4))
+        st = "infeasible" if sol.status is MilpStatus.INFEASIBLE else \
+            "solved" if sol.status is MilpStatus.OPTIMAL else "stopped"
+        return st, sol, enc, (bnd, fx, rho, name, 0.0)
+
+    z_best = None
+    status = "unknown"
+    optimal = False
+    bound = None
+    message = ""
+    phase = None  # (bounds, fixed, r_ub, backend, r_lb) of the model that produced z_best
+    # 2. exact phase: residual <= tolerance
+    st, sol, enc, ph = solve_at(norm_tol, "exact_phase")
+    if ph is not None:
+        method = f"mip[{ph[3]}]"
+    lower = norm_tol if st == "infeasible" else 0.0  # proved: optimum > lower
+    if sol is not None and sol.x is not None:
+        z = finish_mip(sol, enc)
+        res = float(np.max(np.abs(network.forward(z) - x)))
+        if res <= tol_abs:
+            z_best, status, optimal, bound, phase = z, "exact", True, 0.0, ph
+            message = "G(z) reproduces the target to tolerance (floating-point forward pass)"
+        else:
+            z_best = z
+            message = f"exact-phase MIP point has residual {res:.3g} after polishing"
+
+    # 3. nearest phase
+    if status != "exact":
+        from .inversion_baselines import gradient_descent, layerwise_lp
+        cands = [np.clip(np.zeros(network.n_in), lo, hi)]
+        if z_best is not None:
+            cands.append(z_best)
+        starts = []
+        try:
+            r = layerwise_lp(network, x, norm=norm, latent_box=(lo, hi))
+            if r.z is not None:
+                cands.append(np.array(r.z))
+                starts.append(np.array(r.z))
+        except Exception:  # a heuristic failing must not stop the exact method
+            pass
+        # gradient descent from the layer-wise point and a few random starts
+        r = gradient_descent(network, x, norm=norm, latent_box=(lo, hi), restarts=4,
+                             steps=500, seed=seed, z_init=np.array(starts) if starts else None)
+        cands.append(np.array(r.z))
+        cands = [polish(network, c, x, lo, hi, norm) for c in cands]
+        scores = [residual_norm(network.forward(c) - x, norm) for c in cands]
+        inc = cands[int(np.argmin(scores))]
+        inc_val = float(min(scores))
+        stats["incumbent"] = inc_val
+        upper = inc_val * (1 + 1e-6) + norm_tol
+        z_best, status, optimal, phase = inc, "nearest", False, None
+        if norm == "linf" and network.layers[-1].activation != "identity":
+            st, sol, good, lower, ph = _interval_search(
+                network, x, lo, hi, bounds, lower, upper, tighten=tighten, deadline=deadline,
+                backend=backend, threads=threads, verbose=verbose, stats=stats)
+        else:
+            st, sol, good, lower, ph = _level_search(solve_at, lower, upper, norm_tol,
+                                                     network, x, lo, hi, bounds, norm,
+                                                     tighten, deadline, stats)
+        if ph is not None:
+            method = f"mip[{ph[3]}]"
+        if sol is not None and sol.x is not None:
+            z = finish_mip(sol, good)
+            if residual_norm(network.forward(z) - x, norm) <= \
+                    residual_norm(network.forward(z_best) - x, norm):
+                z_best = z
+        obj = residual_norm(network.forward(z_best) - x, norm)
+        if st == "solved":
+            optimal, phase, bound = True, ph, obj
+            message = "no z in the box is closer (to the MILP backend's tolerances)"
+        elif st == "infeasible":
+            bound = lower
+            message = ("MIP reported infeasible at the incumbent's level (numerical "
+                       "trouble); returning the incumbent")
+        else:  # (a MIP's own bound is only global in the level search, which folds it in)
+            bound = lower
+            message = "best point found, not proved optimal (a MIP stopped at its time share)"
+        if not optimal and obj <= lower * (1 + 1e-9) + 1e-12:
+            # the point attains the proved lower bound
+            optimal, bound = True, lower
+            message = "the residual equals the proved lower bound: no z in the box is closer"
+        if lower >= norm_tol:
+            message += f"; proved: no z in the box has residual < {lower:.6g}"
+        res = float(np.max(np.abs(network.forward(z_best) - x)))
+        if res <= tol_abs:
+            status, optimal = "exact", True
+
+    # 4. uniqueness
+    unique, second, witness = None, None, None
+    if uniqueness and z_best is not None and status in ("exact", "nearest") and optimal:
+        if _remaining(deadline) == 0.0:
+            stats["uniqueness"] = {"status": "skipped (time limit)"}
+        else:
+            obj = residual_norm(network.forward(z_best) - x, norm)
+            eps = norm_tol if status == "exact" else obj * (1 + 1e-6) + norm_tol
+            pb, pfx, pr, _, plb = phase if phase is not None else \
+                (bounds, None, -np.inf, None, 0.0)
+            if eps > pr:  # the phase's tightening is only valid up to its r_ub
+                pb, pfx = bounds, None
+            # r_lb: a proved lower bound on every residual (linf only)
+            plb = min(plb, eps) if norm == "linf" else 0.0
+            amb = ambiguous_outputs(network, x, eps, plb)
+            if amb.any() and tighten:
+                pb = _output_bounds(network, lo, hi, pb, amb, deadline, stats,
+                                    "uniqueness_bounds")
+            built = inversion_model(network, x, lo, hi, pb, norm, eps, away=(z_best, delta),
+                                    fixed=pfx, r_lb=plb)
+            if built is None:
+                unique = True  # the box is narrower than delta around z
+                stats["uniqueness"] = {"status": "box narrower than delta"}
+            else:
+                B, enc, rv, ob = built
+                B.cost = [0.0] * B.nvars  # pure feasibility: stop at the first z'
+                sol, be_name = _solve(B, backend, deadline, threads, verbose)
+                stats["uniqueness"] = {**B.stats(), "status": sol.status.value,
+                                       "seconds": round(sol.seconds, 4), "eps": eps}
+                if sol.status is MilpStatus.INFEASIBLE:
+                    unique = True
+                elif sol.x is not None:
+                    z2 = np.clip(sol.x[enc.z], lo, hi)
+                    z2 = polish(network, z2, x, lo, hi, norm, keep_far=(z_best, delta))
+                    unique = False
+                    second = z2
+                    if status == "exact":
+                        pair = exact_pair(network, z_best, z2)
+                        if pair is not None:
+                            from .result import Witness
+                            witness = Witness.of(pair)
+                    stats["uniqueness"]["second_residual"] = float(
+                        np.max(np.abs(network.forward(z2) - x)))
+    return _make(status, z_best, network, x, norm, lo, hi, start, method, optimal=optimal,
+                 unique=unique, second=second, bound=bound, witness=witness, message=message,
+                 delta=delta if uniqueness else None, stats=stats)

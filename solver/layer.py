@@ -1,0 +1,143 @@
+"""``check_layer``: the public entry point for one layer.
+
+Methods (one contract, like networkx's ``flow_func``):
+
+* ``"tree"``  sign-tree search (:mod:`solver.search`); proves both ways.
+* ``"milp"``  MILP witness search through a backend (:mod:`solver.backends`,
+  :mod:`solver.formulations`), every candidate re-derived by a scale-free LP
+  and checked exactly; if no witness is found, the sign-tree search proves
+  (or not) injectivity. A MILP "infeasible" is never taken as a proof: its box
+  and big-M constants make it unsound on thin cells.
+* ``"enumerate"``  every open cell (:mod:`solver.enumeration`).
+* ``"bruteforce"``  hyperplane enumeration with the exact simplex
+  (:mod:`solver.bruteforce`); tiny layers only.
+* ``"auto"``  ``"milp"`` when a backend is named, otherwise ``"tree"``.
+"""
+from __future__ import annotations
+
+import time
+
+from . import exact
+from .io import validate_layer
+from .errors import InputError
+from .result import LayerResult, Verdict, Witness
+from .search import sign_tree_search
+
+METHODS = ("auto", "tree", "milp", "enumerate", "bruteforce")
+
+
+def _result(verdict, witness, method, start, message, W, certificate=None, stats=None):
+    m, n = W.shape
+    return LayerResult(Verdict(verdict), Witness.of(witness), method, time.monotonic() - start,
+                       message, m, n, certificate, dict(stats or {}))
+
+
+def _remaining(start, time_limit):
+    return None if time_limit is None else max(0.0, time_limit - (time.monotonic() - start))
+
+
+def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1):
+    out = sign_tree_search(W, b, time_limit=_remaining(start, time_limit), max_nodes=max_nodes,
+                           workers=workers)
+    s = out.stats
+    stats = {"nodes": s.nodes, "lps": s.lps, "exact_lps": s.exact_lps, "leaves": dict(s.leaves)}
+    stats.update(extra or {})
+    return _result(out.verdict, out.witness, label, start, out.reason, W, out.certificate, stats)
+
+
+def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers=1):
+    from .backends import DEFAULT_BACKEND, get_backend
+    from .milp_search import milp_witness_search
+    be = get_backend(backend or DEFAULT_BACKEND)
+    budget = _remaining(start, time_limit)
+    found, info = milp_witness_search(W, b, be, formulation=formulation, box=box,
+                                      time_limit=budget)
+    label = f"milp-{formulation}[{be.name}]"
+    if found is not None:
+        return _result("not_injective", found, label, start,
+                       "MILP candidate sign pattern turned into an exact witness", W,
+                       stats=info)
+    return _tree(W, b, start, time_limit, max_nodes, label=label + "+sign-tree", extra=info,
+                 workers=workers)
+
+
+def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
+                max_nodes=None, max_cells=None, formulation="rankdef", box=1e3,
+                progress=False, workers=1) -> LayerResult:
+    """Decide whether ``x -> ReLU(W x + b)`` is injective on all of R^n.
+
+    Parameters
+    ----------
+    W : array (m, n); b : array (m,) or None (zeros).
+    time_limit : seconds or None. When it is hit the verdict is ``unknown``.
+    backend : MILP engine name (``"scip"``, ``"highs"``, ``"cbc"``, ...);
+        implies ``method="milp"`` under ``"auto"``.
+    method : one of ``METHODS``.
+    max_nodes, max_cells : search budgets (tree / enumeration).
+    workers : processes for the sign-tree search (subtrees in parallel).
+    formulation, box : MILP witness search only (``"rankdef"`` or
+        ``"fewactive"``); the box bounds the *search*, never the verdict.
+
+    Returns
+    -------
+    LayerResult. ``not_injective`` carries a witness checked in exact
+    rational arithmetic against the binary64 weights; ``injective`` carries a
+    certificate accepted by :func:`solver.certificates.check_certificate`.
+
+    Raises
+    ------
+    InputError for bad shapes, NaN/inf, empty matrices, unknown options.
+
+    References
+    ----------
+    Puthawala et al., *Globally injective ReLU networks*, Theorem 1 (affine
+    form; the paper's Lemma 1 "only if" is not used: it is false, e.g.
+    W = [1; -1], b = [1; -1] is injective).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_layer(np.array([[1.0], [-1.0]]), np.array([1.0, -1.0])).verdict.value
+    'injective'
+    >>> r = check_layer(np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]))
+    >>> r.verdict.value, r.witness is not None
+    ('not_injective', True)
+    """
+    W, b = validate_layer(W, b)
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    if time_limit is not None and not (time_limit >= 0):
+        raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
+    start = time.monotonic()
+    if method == "auto":
+        method = "milp" if backend else "tree"
+    if method == "tree":
+        return _tree(W, b, start, time_limit, max_nodes, workers=workers)
+    if method == "milp":
+        return _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers)
+    if method == "enumerate":
+        from .enumeration import decide_by_enumeration
+        d = decide_by_enumeration(W, b, max_cells=max_cells,
+                                  time_limit=_remaining(start, time_limit), progress=progress)
+        return _result(d.verdict, d.witness, "enumerate", start, d.reason, W, d.certificate,
+                       {"cells": d.cells, "complete": d.complete})
+    from .bruteforce import decide_bruteforce
+    verdict, w = decide_bruteforce(W, b, time_limit=_remaining(start, time_limit))
+    msg = {"injective": "no hyperplane spanned by rows admits a bad point (exact simplex)",
+           "not_injective": "a hyperplane spanned by rows admits a bad point",
+           "unknown": "time_limit"}[verdict]
+    if verdict == "not_injective" and w is None:
+        verdict, msg = "unknown", "no exact witness produced"
+    return _result(verdict, w, "bruteforce", start, msg, W)
+
+
+def verify_result(W, b, result: LayerResult):
+    """Re-check a result's witness or certificate independently.
+    Returns ``(ok, reason)``; ``unknown`` results verify trivially."""
+    from .certificates import check_certificate
+    W, b = validate_layer(W, b)
+    if result.verdict is Verdict.NOT_INJECTIVE:
+        return exact.check_layer_witness(W, b, result.witness.x1, result.witness.x2)
+    if result.verdict is Verdict.INJECTIVE:
+        return check_certificate(W, b, result.certificate)
+    return True, "nothing claimed"

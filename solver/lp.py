@@ -1,0 +1,212 @@
+"""Scale-free LPs for strict sign systems, and exact Gordan certificates.
+
+A sign system asks for ``x`` with ``g_k . (x, 1) < 0`` for a list of integer
+rows ``g_k`` (a row ``[w, b]`` times ``-sigma``). Homogenising with ``t > 0``
+makes it a cone question: is there ``z = (x, t)`` with ``g_k . z < 0`` and
+``-t < 0``? Such a ``z`` can be scaled freely, so no box is involved: we solve
+``min s`` subject to ``g_k . z - s <= -1``, ``-t - s <= -1``, ``s >= 0``.
+
+* ``s* = 0``: a point with margin 1 in homogeneous coordinates (floating point;
+  it is only ever used as a *candidate*, checked exactly afterwards).
+* ``s* > 0``: the optimal dual ``y >= 0`` has ``sum_k y_k g_k + y_t (0,-1) = 0``
+  and ``y != 0`` (Gordan's alternative). We recompute ``y`` exactly on its
+  support with integer kernels, so a pruned branch is proved, not guessed.
+
+References
+----------
+Gordan's theorem of the alternative: exactly one of ``A z < 0`` and
+``A^T y = 0, y >= 0, y != 0`` is solvable (Schrijver, *Theory of Linear and
+Integer Programming*, §7.8).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import linprog
+
+from . import exact
+
+
+def _normalised(G):
+    G = np.asarray(G, dtype=np.float64)
+    norms = np.linalg.norm(G, axis=1)
+    norms[norms == 0] = 1.0
+    return G / norms[:, None]
+
+
+def strict_system(Gfloat, *, want_point=True):
+    """Solve the homogenised LP for rows ``Gfloat`` (k x (n+1), floats).
+
+    Returns ``(feasible, z, y)``: ``feasible`` is a float judgement,
+    ``z`` the homogeneous point (or None), ``y`` approximate dual multipliers
+    (length k+1, last entry for ``-t < 0``) when ``s* > 0``.
+    """
+    F = _normalised(Gfloat)
+    k, n1 = F.shape
+    t_row = np.zeros(n1)
+    t_row[-1] = -1.0
+    A = np.vstack([F, t_row])
+    A = np.hstack([A, -np.ones((k + 1, 1))])
+    c = np.zeros(n1 + 1)
+    c[-1] = 1.0
+    bounds = [(None, None)] * n1 + [(0, None)]
+    res = linprog(c, A_ub=A, b_ub=-np.ones(k + 1), bounds=bounds, method="highs")
+    if res.status != 0:
+        return None, None, None
+    s = res.x[-1]
+    if s <= 1e-9:
+        return True, res.x[:n1], None
+    y = -np.asarray(res.ineqlin.marginals)
+    return False, res.x[:n1], y
+
+
+def exact_gordan(G_int, y_approx, *, tol=1e-9):
+    """Exact Gordan multipliers for integer rows ``G_int`` (k rows of length
+    n+1) plus the implicit row ``(0, ..., 0, -1)``, guided by ``y_approx``.
+
+    Returns a dict ``{row index: positive int}`` over the rows of ``G_int``
+    with ``sum y_k G_k[:n] = 0`` and ``sum y_k G_k[n] >= 0``, or ``None`` if no
+    exact certificate was recovered from this support (then nothing is pruned).
+    """
+    y_approx = np.asarray(y_approx, dtype=np.float64)
+    k = len(G_int)
+    if k == 0 or not np.all(np.isfinite(y_approx)):
+        return None
+    n1 = len(G_int[0])
+    top = float(np.max(y_approx)) if y_approx.size else 0.0
+    if top <= 0:
+        return None
+    support = [i for i in range(k + 1) if y_approx[i] > tol * top]
+    t_row = [0] * (n1 - 1) + [-1]
+    cols = [G_int[i] if i < k else t_row for i in support]
+    # kernel of the (n+1) x |S| matrix whose columns are the support rows
+    M = [[cols[j][r] for j in range(len(cols))] for r in range(n1)]
+    basis = exact.kernel(M, len(cols))
+    if not basis:
+        return None
+    if len(basis) == 1:
+        u = basis[0]
+        if sum(u) < 0:
+            u = [-v for v in u]
+    else:
+        # several directions: fit the LP dual in the exact basis, round the
+        # coefficients to rationals, and recombine exactly
+        B = np.array(basis, dtype=np.float64).T
+        target = y_approx[support]
+        coef, *_ = np.linalg.lstsq(B, target, rcond=None)
+        from fractions import Fraction
+        cf = [Fraction(float(c)).limit_denominator(10**12) for c in coef]
+        u = [sum(cf[j] * basis[j][i] for j in range(len(basis))) for i in range(len(cols))]
+        den = 1
+        for v in u:
+            den = den * v.denominator // math.gcd(den, v.denominator)
+        u = [int(v * den) for v in u]
+    if any(v < 0 for v in u) or not any(v > 0 for i, v in zip(support, u) if i < k):
+        return None
+    out = {i: v for i, v in zip(support, u) if i < k and v != 0}
+    # exact re-check (cheap, integer arithmetic)
+    n = n1 - 1
+    for r in range(n):
+        if sum(v * G_int[i][r] for i, v in out.items()) != 0:
+            return None
+    if sum(v * G_int[i][n] for i, v in out.items()) < 0:
+        return None
+    g = math.gcd(*out.values())
+    return {i: v // g for i, v in out.items()}
+
+
+class PersistentSignLP:
+    """One HiGHS LP held for a whole search; sign constraints are switched on
+    and off by changing row bounds, and every solve warm-starts from the
+    previous basis.
+
+    The model has two rows per layer row (one per sign) and the ``t`` row;
+    ``solve(signed)`` activates exactly the rows listed. Same LP and the same
+    contract as :func:`strict_system`, only faster.
+
+    Why a private binding: highspy (the public HiGHS binding) and ortools both
+    ship libhighs and cannot be loaded in one process, and the MILP backends
+    use ortools. scipy bundles its own HiGHS binding
+    (``scipy.optimize._highspy._core._Highs``) that coexists with ortools; we use
+    it when present and fall back to :func:`strict_system` (scipy.linprog,
+    a fresh LP per call) when a scipy release moves it. Nothing here decides a
+    verdict: answers are checked exactly by the caller.
+    """
+
+    def __init__(self, F):
+        self.F = np.asarray(F, dtype=np.float64)
+        self.m, self.n1 = self.F.shape
+        self.active = {}
+        self.coef = {}
+        self.h = None
+        try:
+            from scipy.optimize._highspy import _core
+            h = _core._Highs()
+            h.setOptionValue("output_flag", False)
+            inf = h.getInfinity()
+            n1 = self.n1
+            h.addVars(n1 + 1, np.array([-inf] * n1 + [0.0]), np.array([inf] * (n1 + 1)))
+            h.changeColCost(n1, 1.0)
+            idx = np.arange(n1 + 1, dtype=np.int32)
+            for i in range(self.m):
+                for sgn in (1.0, -1.0):  # row 2i: sigma=-1 (F z < 0); row 2i+1: sigma=+1
+                    h.addRow(-inf, inf, n1 + 1, idx, np.append(sgn * self.F[i], -1.0))
+            h.addRow(-inf, -1.0, 2, np.array([n1 - 1, n1], dtype=np.int32), np.array([-1.0, -1.0]))
+            self.inf = inf
+            self.h = h
+            self._ok = _core.HighsModelStatus.kOptimal
+        except Exception:  # pragma: no cover - depends on the scipy build
+            self.h = None
+
+    def _row(self, i, s):
+        return 2 * i + (1 if s == 1 else 0)
+
+    def solve(self, signed, weights=None):
+        """signed: list of (row, sigma). Returns ``(feasible, z, y)`` with ``y``
+        aligned to ``signed`` plus a last entry for the t row.
+
+        ``weights`` (optional, aligned with ``signed``, >= 1) scale the slack
+        column in each row: feasibility is unchanged, but the dual then
+        prefers Gordan circuits through low-weight rows."""
+        if self.h is None:
+            G = np.array([-s * self.F[i] for i, s in signed]) if signed else np.zeros((0, self.n1))
+            if not signed:
+                z = np.zeros(self.n1)
+                z[-1] = 1.0
+                return True, z, None
+            return strict_system(G)
+        want = {self._row(i, s) for i, s in signed}
+        h = self.h
+        for r in list(self.active):
+            if r not in want:
+                h.changeRowBounds(r, -self.inf, self.inf)
+                del self.active[r]
+        for r in want:
+            if r not in self.active:
+                h.changeRowBounds(r, -self.inf, -1.0)
+                self.active[r] = True
+        if weights is not None or self.coef:
+            wmap = {} if weights is None else {self._row(i, sg): w for (i, sg), w in zip(signed, weights) if w != 1.0}
+            for r in list(self.coef):
+                if wmap.get(r, 1.0) != self.coef[r]:
+                    h.changeCoeff(r, self.n1, -wmap.get(r, 1.0))
+                    if r in wmap:
+                        self.coef[r] = wmap[r]
+                    else:
+                        del self.coef[r]
+            for r, w in wmap.items():
+                if r not in self.coef:
+                    h.changeCoeff(r, self.n1, -w)
+                    self.coef[r] = w
+        h.run()
+        if h.getModelStatus() != self._ok:
+            return None, None, None
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value)
+        z, s = x[:self.n1], x[self.n1]
+        if s <= 1e-9:
+            return True, z, None
+        rd = np.asarray(sol.row_dual)
+        y = np.array([-rd[self._row(i, sg)] for i, sg in signed] + [-rd[2 * self.m]])
+        return False, z, y

@@ -1,0 +1,33 @@
+"""MILP witness search: a MILP proposes a sign pattern, exact arithmetic
+decides. Nothing here can produce an "injective" verdict.
+
+A MILP over a box [-R, R]^n with big-M constants is not a decision
+procedure: thin bad cells may lie entirely outside any fixed box (a miss), and
+large boxes push the solver past its tolerances (spurious "witnesses").
+So a solution is decoded to its active set only; the witness is rebuilt from
+an exact kernel vector and a scale-free LP and checked in rational
+arithmetic (:func:`solver.witness.witness_from_active_set`).
+"""
+from __future__ import annotations
+
+from .witness import witness_from_active_set
+
+
+def milp_witness_search(W, b, backend, *, formulation="rankdef", box=1e3, margin=1e-6,
+                        time_limit=None):
+    """Return ``(witness_pair or None, info dict)``."""
+    from .formulations import few_active_milp, rank_deficient_milp
+    build = {"rankdef": rank_deficient_milp, "fewactive": few_active_milp}.get(formulation)
+    if build is None:
+        from .errors import InputError
+        raise InputError(f"formulation must be 'rankdef' or 'fewactive'; got {formulation!r}")
+    F = build(W, b, box=box, margin=margin)
+    sol = backend.solve(F.model, time_limit=time_limit)
+    info = {"milp_status": sol.status.value, "milp_seconds": round(sol.seconds, 6),
+            "milp_backend": backend.name, "milp_box": box}
+    if sol.x is None:
+        return None, info
+    active = F.decode(sol.x)
+    w = witness_from_active_set(W, b, active)
+    info["milp_candidate_verified"] = w is not None
+    return w, info

@@ -1,0 +1,129 @@
+"""Exact non-injectivity witnesses for one layer.
+
+A witness is a generic point x whose positive rows are all orthogonal to
+some v != 0 (Puthawala et al., Thm 1, affine form; see the Lemma in
+:mod:`solver.certificates.checker`). Then x1 = x and x2 = x + a v with
+a > 0 small enough have the same image; we compute the largest such a
+exactly and check the pair in rational arithmetic before returning it.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from . import exact
+
+
+def _candidates(x_float):
+    """Exact rationals near a float point: the binary64 values themselves,
+    then simpler rationals (shorter witnesses when they also pass)."""
+    xs = [v if isinstance(v, Fraction) else Fraction(float(v)) for v in x_float]
+    out = []
+    for den in (1, 1000, 10**6, 10**9):
+        out.append([v.limit_denominator(den) for v in xs])
+    out.append(xs)
+    return out
+
+
+def _simple_below(a):
+    """A short rational in (0, a]: any step in that range gives a witness."""
+    for den in (1, 10, 1000, 10**6, 10**12):
+        c = Fraction(int(a * den), den)
+        if c > 0:
+            return c
+    return a
+
+
+def witness_from_normal(G, v, x_float, W, b):
+    """Build and verify ``(x1, x2)`` from a normal ``v`` and a candidate point.
+
+    Parameters
+    ----------
+    G : list of int rows ``scale_i * [w_i, b_i]`` (see :func:`exact.integer_rows`).
+    v : exact nonzero integer (or rational) vector.
+    x_float : floating-point candidate for x (e.g. from an LP).
+    W, b : the layer, for the final independent check.
+
+    Returns
+    -------
+    ``(x1, x2)`` as lists of Fractions, verified exactly, or ``None``.
+    """
+    n = len(v)
+    if all(c == 0 for c in v):
+        return None
+    # scale v by a power of two to unit size: same direction, shorter numbers
+    big = max(abs(Fraction(c)) for c in v)
+    shift = big.numerator.bit_length() - big.denominator.bit_length()
+    v = [Fraction(c) / Fraction(2) ** shift for c in v]
+    wv = [exact.dot(g[:n], v) for g in G]
+    for x in _candidates(x_float):
+        X, d = exact.common_denominator(x)
+        ok = True
+        alpha = None
+        for g, gv in zip(G, wv):
+            if gv == 0:
+                continue
+            val = exact.dot(g[:n], X) + g[n] * d  # = d * scale * (w.x + b)
+            if val >= 0:
+                ok = False
+                break
+            if gv > 0:
+                a = Fraction(-val, d * gv)  # scale cancels
+                alpha = a if alpha is None or a < alpha else alpha
+        if not ok:
+            continue
+        if alpha is None:
+            alpha = Fraction(1)
+        alpha = _simple_below(alpha)
+        x2 = [xi + alpha * vi for xi, vi in zip(x, v)]
+        good, _ = exact.check_layer_witness(W, b, x, x2)
+        if good:
+            return list(x), x2
+    return None
+
+
+def witness_from_kernel(W, b, v):
+    """Rank-deficient W: x1 = 0, x2 = v with W v = 0 exactly."""
+    x1 = [Fraction(0)] * len(v)
+    x2 = [Fraction(c) for c in v]
+    good, _ = exact.check_layer_witness(W, b, x1, x2)
+    return (x1, x2) if good else None
+
+
+def witness_for_normal_lp(W, b, G, v):
+    """Scale-free LP for a given normal ``v``: is there x with every row not
+    orthogonal to v strictly negative? Returns a verified witness or None.
+    Floating LP first, the exact simplex if its answer is not usable."""
+    import numpy as np
+
+    from . import exactlp, lp
+    n = len(v)
+    outside = [j for j, g in enumerate(G) if exact.dot(g[:n], v) != 0]
+    if not outside:
+        return None
+    Gf = np.array([[float(c) for c in G[j]] for j in outside])
+    feas, z, _ = lp.strict_system(Gf)
+    if feas:
+        w = witness_from_normal(G, v, z[:n] / z[n], W, b)
+        if w is not None:
+            return w
+    status, zx = exactlp.strict_feasibility([list(G[j]) for j in outside])
+    if status == "feasible":
+        return witness_from_normal(G, v, [zx[k] / zx[n] for k in range(n)], W, b)
+    return None
+
+
+def witness_from_active_set(W, b, active, *, max_normals=8):
+    """Turn a candidate active set (e.g. decoded from a MILP solution) into an
+    exactly verified witness, or None. The candidate is only a hint: x is
+    recomputed by a scale-free LP for each exact kernel vector v of the
+    active rows (no box, no big-M)."""
+    G, _ = exact.integer_rows(W, b)
+    n = len(G[0]) - 1
+    rows = [G[i][:n] for i in active]
+    if exact.rank(rows) >= n:
+        return None
+    for v in exact.kernel(rows, n)[:max_normals]:
+        w = witness_for_normal_lp(W, b, G, v)
+        if w is not None:
+            return w
+    return None
