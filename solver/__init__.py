@@ -6,6 +6,7 @@ check_layer(W, b=None, ...)       -> LayerResult (verdict, exact witness, certif
 check_certificate(W, b, cert)     -> (ok, reason), independent checker
 check_witness(W, b, witness)      -> (ok, reason)
 load_layer(path)                  -> (W, b)
+check_layer_snapped(W, b, rtol)   -> (Snap, LayerResult): rows coincident up to rounding made exact
 """
 from .certificates import check_certificate, check_witness
 from .errors import InputError
@@ -19,6 +20,7 @@ _LAZY = {
     "check_network": "networks", "check_layer_nonneg": "networks",
     "check_conv": "conv", "load_network": "network", "Network": "network",
     "invert": "inversion",
+    "snap_coincident_rows": "snap", "check_layer_snapped": "snap",
 }
 
 
@@ -33,5 +35,6 @@ def __getattr__(name):  # lazy: heavier modules load on first use
 __all__ = ["check_layer", "check_certificate", "check_witness", "load_layer",
            "validate_layer", "LayerResult", "Verdict", "Witness", "InputError",
            "enumerate_cells", "decide_by_enumeration", "check_network", "check_layer_nonneg",
-           "check_conv", "load_network", "Network", "invert"]
+           "check_conv", "load_network", "Network", "invert", "snap_coincident_rows",
+           "check_layer_snapped"]
 __version__ = "0.1.0"

@@ -23,14 +23,13 @@ def _fmt_vec(v, k=6):
 
 
 def _print_layer_result(res, args):
-    if args.json:
-        print(json.dumps(res.to_json()))
-        return
     print(f"verdict: {res.verdict.value}")
     if res.witness is not None:
         f1, f2 = res.witness.floats()
         print(f"witness: x1 ~ {_fmt_vec(f1)}")
         print(f"         x2 ~ {_fmt_vec(f2)}")
+        gap = max(abs(a - c) for a, c in zip(res.witness.x1, res.witness.x2))
+        print(f"         |x2 - x1|_inf = {float(gap):.3g}")
         print("         ReLU(W x1 + b) == ReLU(W x2 + b) checked exactly (--json for exact rationals)")
     if res.certificate is not None:
         leaves = res.stats.get("leaves")
@@ -48,6 +47,8 @@ def _cmd_check(args):
     from .network import is_network_file
     if is_network_file(args.model) or args.domain != "all" or args.box is not None:
         from .network_cli import format_network_result, run_check_network
+        if args.snap_parallel is not None:
+            raise InputError("--snap-parallel applies to a single layer on all of R^n")
         doc = run_check_network(args.model, args)
         print(json.dumps(doc) if args.json else format_network_result(doc))
         return 0
@@ -56,16 +57,82 @@ def _cmd_check(args):
                       method=args.method, max_cells=args.max_cells,
                       max_nodes=args.max_nodes, progress=not args.json and sys.stderr.isatty(),
                       workers=args.workers or os.cpu_count() or 1)
-    if args.certificate:
+    _write_proof(res, args.certificate)
+    snap_doc = _snapped(W, b, res, args)
+    if args.json:
+        doc = res.to_json()
+        if snap_doc is not None:
+            doc["snapped"] = snap_doc
+        print(json.dumps(doc))
+    else:
+        _print_layer_result(res, args)
+        _print_snap(snap_doc, args)
+    return 0
+
+
+def _write_json(path, doc):
+    try:
+        with open(path, "w") as fh:
+            json.dump(doc, fh)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc}") from None
+
+
+def _write_proof(res, path):
+    """The certificate (injective) or the witness document (not_injective)."""
+    if path:
         doc = res.certificate if res.certificate is not None else res.witness_document()
         if doc is not None:
-            try:
-                with open(args.certificate, "w") as fh:
-                    json.dump(doc, fh)
-            except OSError as exc:
-                raise InputError(f"cannot write {args.certificate}: {exc}") from None
-    _print_layer_result(res, args)
-    return 0
+            _write_json(path, doc)
+
+
+def _snapped(W, b, res, args):
+    """``--snap-parallel``: decide the layer whose rows coincident up to
+    rounding are made exactly coincident (solver.snap). Without the flag,
+    a not_injective layer with such rows gets a hint (``{"hint": ...}``)."""
+    from .snap import check_layer_snapped, snap_coincident_rows
+    if args.snap_parallel is None:
+        if res.verdict.value != "not_injective" or W.shape[0] > 5000:
+            return None
+        snap = snap_coincident_rows(W, b)
+        if not snap.changed:
+            return None
+        return {"hint": f"{len(snap.rows)} row(s) are parallel or antiparallel to another row only "
+                        f"up to rounding (max relative deviation {snap.max_rel_change:.1e}); "
+                        "--snap-parallel decides the layer with them made exact"}
+    snap, sres = check_layer_snapped(W, b, rtol=args.snap_parallel,
+                                     time_limit=args.time_limit, method=args.method,
+                                     backend=args.backend, max_nodes=args.max_nodes,
+                                     max_cells=args.max_cells,
+                                     workers=args.workers or os.cpu_count() or 1)
+    if args.snapped_out:
+        import numpy as np
+        try:
+            np.savez(args.snapped_out, W=snap.W, b=snap.b)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.snapped_out}: {exc}") from None
+    doc = {**snap.to_json(), "result": None if sres is None else sres.to_json()}
+    if sres is not None:
+        _write_proof(sres, args.snapped_certificate)
+    return doc
+
+
+def _print_snap(doc, args):
+    if doc is None:
+        return
+    if "hint" in doc:
+        print(f"note:    {doc['hint']}")
+        return
+    if doc["result"] is None:
+        print(f"snapped: no rows coincident up to rtol {doc['rtol']:g}; nothing to snap")
+        return
+    r = doc["result"]
+    rows = ", ".join(f"{e['row']}->{e['scale']:g}*row{e['from']}" for e in doc["rows"][:6])
+    print(f"snapped: {r['verdict']} for the layer with rows made exactly coincident "
+          f"({rows}{', ...' if len(doc['rows']) > 6 else ''}; max relative change "
+          f"{doc['max_relative_change']:.1e}){'; layer in ' + args.snapped_out if args.snapped_out else ''}")
+    print("         (a claim about the snapped layer, not the weights above; "
+          "its proof verifies against --snapped-out)")
 
 
 def _cmd_verify(args):
@@ -112,6 +179,15 @@ def build_parser():
                    help="networks: decide every layer even after a first-layer witness")
     c.add_argument("--certificate", default=None, metavar="FILE",
                    help="write the proof: a certificate (injective) or the witness")
+    c.add_argument("--snap-parallel", type=float, nargs="?", const=1e-12, default=None,
+                   metavar="RTOL",
+                   help="also decide the layer whose rows are parallel/antiparallel up to RTOL "
+                        "(default 1e-12) made exactly coincident (e.g. [B; -DB] computed in "
+                        "floating point); the verdict on the original weights is unchanged")
+    c.add_argument("--snapped-out", default=None, metavar="FILE",
+                   help="with --snap-parallel: write the snapped layer (.npz)")
+    c.add_argument("--snapped-certificate", default=None, metavar="FILE",
+                   help="with --snap-parallel: write the snapped layer's proof")
     c.set_defaults(func=_cmd_check)
     v = sub.add_parser("verify", help="re-check a certificate or witness file against a layer")
     v.add_argument("layer")

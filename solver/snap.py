@@ -1,0 +1,153 @@
+"""Rows that are coincident only up to rounding, and the layer with them snapped.
+
+A construction ``[B; -D B]`` computed in floating point (``D B`` rounded
+entry by entry) has rows that are antiparallel only to within an ulp or so.
+For the exact binary64 weights such a layer is usually *not* injective: the
+two hyperplanes ``b.x = 0`` and ``fl(-d b).x = 0`` differ, and the thin wedge
+between them (relative width ~1e-16) is a bad cell. reluinj reports that
+verdict with an exact witness, because it is the truth about the weights the
+user holds. What the user usually also wants to know is whether this is the
+*only* reason: is the layer injective once such rows are made exactly
+coincident? :func:`snap_coincident_rows` builds that layer, so it can be
+decided (and certified) separately, and never in place of the original.
+
+The snapped layer is exactly representable: a near-copy ``[w_j, b_j]`` of a
+representative ``[w_i, b_i]`` (``[w_j, b_j] ~ c [w_i, b_i]``) becomes
+``s [w_i, b_i]`` with ``s = sign(c) 2^round(log2 |c|)``, a power of two, so
+the product is exact. Injectivity does not depend on the positive scale of a
+row together with its bias (``ReLU(s t) = s ReLU(t)`` for ``s > 0``), so the
+snapped layer is injective iff the layer with ``[w_j, b_j] := c [w_i, b_i]``
+exactly is, whatever the exact ``c`` of that sign.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Snap:
+    """The snapped layer ``(W, b)`` and what changed.
+
+    ``rows`` lists ``(j, i, s, rel_dev)``: row j was replaced by ``s`` times
+    row i (``s`` a signed power of two) and differed from the exact line of
+    row i by ``rel_dev`` (max-norm, relative to row j).
+    """
+    W: np.ndarray
+    b: np.ndarray
+    rows: tuple
+    rtol: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.rows)
+
+    @property
+    def max_rel_change(self) -> float:
+        return max((r[3] for r in self.rows), default=0.0)
+
+    def to_json(self) -> dict:
+        return {"rtol": self.rtol, "max_relative_change": self.max_rel_change,
+                "rows": [{"row": j, "from": i, "scale": s, "relative_deviation": d}
+                         for j, i, s, d in self.rows]}
+
+
+def _exact_multiple(a, r) -> bool:
+    """Is ``a`` an exact rational multiple of ``r`` (binary64 values read exactly)?"""
+    k = int(np.argmax(np.abs(r)))
+    c = Fraction(a[k]) / Fraction(r[k])
+    return all(Fraction(x) == c * Fraction(y) for x, y in zip(a, r))
+
+
+def snap_coincident_rows(W, b=None, rtol=1e-12) -> Snap:
+    """Make rows whose ``[w, b]`` are parallel or antiparallel up to ``rtol``
+    exactly coincident (see the module docstring).
+
+    Parameters
+    ----------
+    W : (m, n) array; b : (m,) array or None.
+    rtol : relative tolerance, ``0 < rtol < 1e-3``: row j snaps to the line
+        of an earlier row i when ``max_k |a_jk - c a_ik| <= rtol max_k |a_jk|``
+        for ``a = [w, b]`` and ``c`` the ratio at the largest entry of row i.
+
+    Returns
+    -------
+    Snap. Rows that are already exact multiples of their representative are
+    left as they are; zero rows are never touched.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = np.array([[1.0, 0.1], [0.3, 1.0]])
+    >>> W = np.vstack([B, -0.3 * B])     # -0.3 * B is rounded: not exactly antiparallel
+    >>> s = snap_coincident_rows(W)
+    >>> [(j, i, sc) for j, i, sc, _ in s.rows]
+    [(2, 0, -0.25), (3, 1, -0.25)]
+    """
+    if not (0 < rtol < 1e-3):
+        raise InputError(f"rtol must lie in (0, 1e-3); got {rtol!r}")
+    W = np.asarray(W, dtype=float)
+    m, n = W.shape
+    b = np.zeros(m) if b is None else np.asarray(b, dtype=float)
+    A = np.hstack([W, b[:, None]])
+    norms = np.linalg.norm(A, axis=1)
+    nz = norms > 0
+    U = np.zeros_like(A)
+    U[nz] = A[nz] / norms[nz, None]
+    # candidates by cosine (cheap, m x m); the componentwise test decides
+    near = np.abs(U @ U.T) > 1.0 - 1e-6
+    rep = list(range(m))
+    rows = []
+    A2 = A.copy()
+    for j in range(m):
+        if not nz[j]:
+            continue
+        for i in np.nonzero(near[j, :j])[0]:
+            i = int(i)
+            if rep[i] != i:
+                continue                      # compare with class representatives only
+            k = int(np.argmax(np.abs(A[i])))
+            c = A[j, k] / A[i, k]
+            dev = float(np.max(np.abs(A[j] - c * A[i])) / np.max(np.abs(A[j])))
+            if dev > rtol:
+                continue
+            rep[j] = i
+            if not _exact_multiple(A[j], A[i]):
+                s = math.copysign(2.0 ** round(math.log2(abs(c))), c)
+                A2[j] = s * A[i]               # exact: s is a power of two
+                rows.append((j, i, s, dev))
+            break
+    return Snap(A2[:, :n].copy(), A2[:, n].copy(), tuple(rows), rtol)
+
+
+def check_layer_snapped(W, b=None, *, rtol=1e-12, **options):
+    """Decide the layer with its near-coincident rows snapped (see
+    :func:`snap_coincident_rows`).
+
+    Returns ``(snap, result)``: ``result`` is the :class:`LayerResult` of
+    :func:`solver.check_layer` on ``(snap.W, snap.b)`` (its certificate or
+    witness is about the *snapped* layer and verifies against it), or None
+    when nothing was snapped (then the snapped layer is the layer itself).
+    This never replaces the verdict on the original weights; it says whether
+    a bad cell there is only a rounding artefact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = np.array([[1.0, 0.1], [0.3, 1.0]])
+    >>> snap, res = check_layer_snapped(np.vstack([B, -0.3 * B]))
+    >>> len(snap.rows), res.verdict.value
+    (2, 'injective')
+    """
+    from .io import validate_layer
+    from .layer import check_layer
+    W, b = validate_layer(W, b)
+    snap = snap_coincident_rows(W, b, rtol)
+    if not snap.changed:
+        return snap, None
+    return snap, check_layer(snap.W, snap.b, **options)
