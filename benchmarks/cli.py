@@ -45,6 +45,8 @@ def _add_arguments(p):
     p.add_argument("--max-n", type=int, default=None, metavar="N", help="largest n to try")
     p.add_argument("--family", action="append", default=None, metavar="NAME",
                    help="restrict the layers suite to these families (repeatable)")
+    p.add_argument("--ratio", action="append", type=float, default=None, metavar="C",
+                   help="restrict the layers suite to m/n = C (repeatable)")
     p.add_argument("--method", action="append", default=None, metavar="LABEL",
                    help="restrict the layers suite to methods with this label or prefix "
                         "(tree, milp, milp[scip], enumerate, bruteforce; repeatable)")
@@ -73,7 +75,7 @@ def cmd_bench(args):
         extra["phase_seeds"] = args.phase_seeds
     cfg = Config(quick=args.quick, time_limit=args.time_limit, seeds=args.seeds,
                  max_n=args.max_n, backends=args.backend, methods=args.method,
-                 families=args.family, extra=extra)
+                 families=args.family, ratios=args.ratio, extra=extra)
     _, code = run_benchmark(args.out, suites=args.suite, cfg=cfg, workers=args.workers,
                             dask=args.dask, progress=not args.no_progress,
                             plots=not args.no_plots)

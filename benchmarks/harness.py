@@ -483,6 +483,7 @@ class Config:
     backends: list | None = None       # None: available ones
     methods: list | None = None        # restrict methods (labels or prefixes)
     families: list | None = None
+    ratios: list | None = None         # restrict the layers suite to these m/n
     extra: dict = field(default_factory=dict)
 
     def tl(self):
@@ -574,6 +575,8 @@ def layer_ladders(cfg, methods):
     ladders = []
     for fam, c, eps, sizes in table:
         if cfg.families and fam not in cfg.families:
+            continue
+        if cfg.ratios and not any(abs(c - r) < 1e-9 for r in cfg.ratios):
             continue
         sizes = [n for n in sizes if cfg.max_n is None or n <= cfg.max_n]
         for meth in methods:

@@ -269,3 +269,13 @@ def test_inversion_suite_tiny():
     # off range: the MIP's optimum equals enumeration's (the harness cross-checks it)
     noise = {r["method"]: r["objective"] for r in glob if r["target"] == "noise"}
     assert max(noise.values()) - min(noise.values()) < 1e-5
+
+
+def test_ratio_filter_keeps_only_the_named_expansivities():
+    cfg = H.Config(quick=False, families=["gauss", "construct"], ratios=[6.0, 4.0])
+    lads = H.layer_ladders(cfg, ["tree"])
+    got = {(ld.key[1], ld.key[2]) for ld in lads}
+    assert got == {("gauss", 6), ("gauss", 4), ("construct", 4)}
+    for ld in lads:
+        for rung in ld.rungs:
+            assert all(t["m"] == round(t["ratio"] * t["n"]) for t in rung)
