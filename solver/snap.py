@@ -64,6 +64,14 @@ def _exact_multiple(a, r) -> bool:
     return all(Fraction(x) == c * Fraction(y) for x, y in zip(a, r))
 
 
+def _exact_deviation(a, r, k) -> float:
+    """``max_l |a_l - c r_l| / max_l |a_l|`` in exact arithmetic, ``c = a_k / r_k``
+    (floating point rounds the deviation of a one-ulp tilt to 0)."""
+    c = Fraction(a[k]) / Fraction(r[k])
+    top = max(abs(Fraction(v)) for v in a)
+    return float(max(abs(Fraction(x) - c * Fraction(y)) for x, y in zip(a, r)) / top)
+
+
 def snap_coincident_rows(W, b=None, rtol=1e-12) -> Snap:
     """Make rows whose ``[w, b]`` are parallel or antiparallel up to ``rtol``
     exactly coincident (see the module docstring).
@@ -120,7 +128,7 @@ def snap_coincident_rows(W, b=None, rtol=1e-12) -> Snap:
             if not _exact_multiple(A[j], A[i]):
                 s = math.copysign(2.0 ** round(math.log2(abs(c))), c)
                 A2[j] = s * A[i]               # exact: s is a power of two
-                rows.append((j, i, s, dev))
+                rows.append((j, i, s, _exact_deviation(A[j], A[i], k)))
             break
     return Snap(A2[:, :n].copy(), A2[:, n].copy(), tuple(rows), rtol)
 
