@@ -56,6 +56,10 @@ def _add_arguments(p):
                    help="papers suite: the n of the exact phase transition")
     p.add_argument("--phase-seeds", type=int, default=None, metavar="K",
                    help="papers suite: instances per (n, m) of the phase transition")
+    p.add_argument("--budget", type=float, default=None, metavar="S",
+                   help="wall-clock budget: after S seconds no larger size is started; the "
+                        "solves running finish and the results are written (Ctrl-C also "
+                        "writes what has finished)")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-progress", action="store_true")
 
@@ -78,7 +82,7 @@ def cmd_bench(args):
                  families=args.family, ratios=args.ratio, extra=extra)
     _, code = run_benchmark(args.out, suites=args.suite, cfg=cfg, workers=args.workers,
                             dask=args.dask, progress=not args.no_progress,
-                            plots=not args.no_plots)
+                            plots=not args.no_plots, budget=args.budget)
     return code
 
 

@@ -429,9 +429,19 @@ def _error_row(task, exc):
     return row
 
 
-def run_ladders(ladders, executor, progress=True):
-    """Run every ladder to its end on ``executor``; returns the rows."""
+def run_ladders(ladders, executor, progress=True, budget=None, status=None):
+    """Run every ladder to its end on ``executor``; returns the rows.
+
+    ``budget`` (wall seconds, or None): after it, no further rung is
+    submitted; rungs already running finish (each solve is bounded by its
+    own time limit), so every row that is returned is complete. A
+    KeyboardInterrupt stops waiting and returns the rows finished so far.
+    ``status`` (a dict, optional) receives ``stopped_by``: None, ``"budget"``
+    or ``"interrupt"``."""
     from tqdm import tqdm
+    status = {} if status is None else status
+    status["stopped_by"] = None
+    deadline = None if budget is None else time.monotonic() + float(budget)
     rows = []
     pending = {}
     rung_rows = {}
@@ -464,9 +474,15 @@ def run_ladders(ladders, executor, progress=True):
                 ld = ladders[li]
                 if (len(rung_rows[(li, ri)]) == len(ld.rungs[ri]) and ri + 1 < len(ld.rungs)
                         and ld.keep_going(rung_rows[(li, ri)])):
+                    if deadline is not None and time.monotonic() > deadline:
+                        status["stopped_by"] = "budget"
+                        continue
                     bar.total += len(ld.rungs[ri + 1])
                     bar.refresh()
                     submit(li, ri + 1)
+    except KeyboardInterrupt:
+        status["stopped_by"] = "interrupt"
+        print(f"[bench] interrupted: keeping the {len(rows)} finished solves", file=sys.stderr)
     finally:
         bar.close()
     return rows
@@ -1046,6 +1062,10 @@ def report_text(results):
     lines = [f"reluinj bench: {s['rows']} rows, verdicts {s['verdicts']}, "
              f"executor {results['config'].get('executor')}, "
              f"{results['config'].get('wall_seconds', 0):.1f} s wall"]
+    stopped = results["config"].get("stopped_by")
+    if stopped:
+        lines.append(f"  stopped early ({stopped}): larger sizes were not started; "
+                     "'largest n' figures are lower bounds")
     ld = s.get("largest_decided") or []
     if ld:
         lines.append("\nLargest n decided (>= half of the seeds) per family / ratio / method:")
@@ -1304,7 +1324,7 @@ def build_plan(cfg, suites):
 
 def run_benchmark(out=None, *, suites=None, quick=False, workers=None, dask=None, client=None,
                   time_limit=None, seeds=None, max_n=None, progress=True, plots=True,
-                  ladders=None, cfg=None, verbose=True):
+                  ladders=None, cfg=None, verbose=True, budget=None):
     """Run the suites and write ``out/results.json`` (+ plots, summary.txt).
 
     Returns ``(results, exit_code)``; the exit code is 1 if any method
@@ -1324,8 +1344,9 @@ def run_benchmark(out=None, *, suites=None, quick=False, workers=None, dask=None
     if papers and verbose:
         print(f"[bench] Theorem 6: c* = {papers['c_star']:.6f}", file=sys.stderr)
     executor = make_executor(workers, dask, client)
+    status = {}
     try:
-        rows = run_ladders(ladders, executor, progress=progress)
+        rows = run_ladders(ladders, executor, progress=progress, budget=budget, status=status)
     finally:
         executor.close()
     rows.sort(key=row_key)
@@ -1337,6 +1358,7 @@ def run_benchmark(out=None, *, suites=None, quick=False, workers=None, dask=None
                "config": {"suites": suites, "quick": cfg.quick, "time_limit": cfg.tl(),
                           "seeds": cfg.seeds, "max_n": cfg.max_n, "executor": executor.name,
                           "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
+                          "budget": budget, "stopped_by": status.get("stopped_by"),
                           "wall_seconds": time.perf_counter() - t0, **info}}
     text = report_text(results)
     if out is not None:

@@ -279,3 +279,15 @@ def test_ratio_filter_keeps_only_the_named_expansivities():
     for ld in lads:
         for rung in ld.rungs:
             assert all(t["m"] == round(t["ratio"] * t["n"]) for t in rung)
+
+
+def test_budget_stops_new_rungs_but_keeps_finished_rows():
+    lads = tiny_ladders(methods=("tree",), families=("gauss",), ns=(2, 3))
+    assert all(len(ld.rungs) == 2 for ld in lads)
+    status = {}
+    rows = H.run_ladders(lads, H.SerialExecutor(), progress=False, budget=0.0, status=status)
+    assert status["stopped_by"] == "budget"
+    assert rows and {r["n"] for r in rows} == {2}           # only the first rung ran
+    assert all(r["verdict"] in H.DECIDED for r in rows)
+    full = H.run_ladders(lads, H.SerialExecutor(), progress=False, budget=None, status=status)
+    assert status["stopped_by"] is None and {r["n"] for r in full} == {2, 3}
