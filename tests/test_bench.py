@@ -291,3 +291,20 @@ def test_budget_stops_new_rungs_but_keeps_finished_rows():
     assert all(r["verdict"] in H.DECIDED for r in rows)
     full = H.run_ladders(lads, H.SerialExecutor(), progress=False, budget=None, status=status)
     assert status["stopped_by"] is None and {r["n"] for r in full} == {2, 3}
+
+
+def test_interrupt_keeps_the_finished_rows():
+    class InterruptedAfterOne(H.SerialExecutor):
+        calls = 0
+
+        def wait(self, fs):
+            InterruptedAfterOne.calls += 1
+            if InterruptedAfterOne.calls > 1:
+                raise KeyboardInterrupt
+            return set(list(fs)[:1])
+
+    lads = tiny_ladders(methods=("tree",), families=("gauss",), ns=(2, 3))
+    status = {}
+    rows = H.run_ladders(lads, InterruptedAfterOne(), progress=False, status=status)
+    assert status["stopped_by"] == "interrupt"
+    assert len(rows) == 1 and rows[0]["verdict"] in H.DECIDED
