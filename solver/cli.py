@@ -10,6 +10,7 @@ import os
 import sys
 
 from .errors import CertificateError, InputError
+from .snap import DEFAULT_RTOL as SNAP_RTOL
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,15 +59,20 @@ def _cmd_check(args):
                       max_nodes=args.max_nodes, progress=not args.json and sys.stderr.isatty(),
                       workers=args.workers or os.cpu_count() or 1)
     _write_proof(res, args.certificate)
-    snap_doc = _snapped(W, b, res, args)
+    snap_doc = _snapped(W, b, args)
+    note = None if snap_doc is not None else _rounding_note(W, b, res)
     if args.json:
         doc = res.to_json()
         if snap_doc is not None:
             doc["snapped"] = snap_doc
+        if note is not None:
+            doc["notes"] = [note]
         print(json.dumps(doc))
     else:
         _print_layer_result(res, args)
         _print_snap(snap_doc, args)
+        if note is not None:
+            print(f"note:    {note}")
     return 0
 
 
@@ -86,20 +92,26 @@ def _write_proof(res, path):
             _write_json(path, doc)
 
 
-def _snapped(W, b, res, args):
+def _rounding_note(W, b, res):
+    """A not_injective layer whose rows are coincident only up to rounding:
+    say so, since its bad cells may be rounding artefacts (solver.snap)."""
+    from .snap import snap_coincident_rows
+    if res.verdict.value != "not_injective" or W.shape[0] > 5000:  # m x m cosines
+        return None
+    snap = snap_coincident_rows(W, b)
+    if not snap.changed:
+        return None
+    return (f"{len(snap.rows)} row(s) are parallel or antiparallel to another row only up to "
+            f"rounding (max relative deviation {snap.max_rel_change:.1e}); --snap-parallel "
+            "decides the layer with them made exact")
+
+
+def _snapped(W, b, args):
     """``--snap-parallel``: decide the layer whose rows coincident up to
-    rounding are made exactly coincident (solver.snap). Without the flag,
-    a not_injective layer with such rows gets a hint (``{"hint": ...}``)."""
-    from .snap import check_layer_snapped, snap_coincident_rows
+    rounding are made exactly coincident (solver.snap); None without the flag."""
+    from .snap import check_layer_snapped
     if args.snap_parallel is None:
-        if res.verdict.value != "not_injective" or W.shape[0] > 5000:
-            return None
-        snap = snap_coincident_rows(W, b)
-        if not snap.changed:
-            return None
-        return {"hint": f"{len(snap.rows)} row(s) are parallel or antiparallel to another row only "
-                        f"up to rounding (max relative deviation {snap.max_rel_change:.1e}); "
-                        "--snap-parallel decides the layer with them made exact"}
+        return None
     snap, sres = check_layer_snapped(W, b, rtol=args.snap_parallel,
                                      time_limit=args.time_limit, method=args.method,
                                      backend=args.backend, max_nodes=args.max_nodes,
@@ -119,9 +131,6 @@ def _snapped(W, b, res, args):
 
 def _print_snap(doc, args):
     if doc is None:
-        return
-    if "hint" in doc:
-        print(f"note:    {doc['hint']}")
         return
     if doc["result"] is None:
         print(f"snapped: no rows coincident up to rtol {doc['rtol']:g}; nothing to snap")
@@ -179,10 +188,10 @@ def build_parser():
                    help="networks: decide every layer even after a first-layer witness")
     c.add_argument("--certificate", default=None, metavar="FILE",
                    help="write the proof: a certificate (injective) or the witness")
-    c.add_argument("--snap-parallel", type=float, nargs="?", const=1e-12, default=None,
+    c.add_argument("--snap-parallel", type=float, nargs="?", const=SNAP_RTOL, default=None,
                    metavar="RTOL",
                    help="also decide the layer whose rows are parallel/antiparallel up to RTOL "
-                        "(default 1e-12) made exactly coincident (e.g. [B; -DB] computed in "
+                        f"(default {SNAP_RTOL:g}) made exactly coincident (e.g. [B; -DB] computed in "
                         "floating point); the verdict on the original weights is unchanged")
     c.add_argument("--snapped-out", default=None, metavar="FILE",
                    help="with --snap-parallel: write the snapped layer (.npz)")

@@ -29,6 +29,9 @@ import numpy as np
 
 from .errors import InputError
 
+#: default relative tolerance: about 4,500 ulps of binary64, far below any deliberate tilt
+DEFAULT_RTOL = 1e-12
+
 
 @dataclass(frozen=True)
 class Snap:
@@ -72,7 +75,7 @@ def _exact_deviation(a, r, k) -> float:
     return float(max(abs(Fraction(x) - c * Fraction(y)) for x, y in zip(a, r)) / top)
 
 
-def snap_coincident_rows(W, b=None, rtol=1e-12) -> Snap:
+def snap_coincident_rows(W, b=None, rtol=DEFAULT_RTOL) -> Snap:
     """Make rows whose ``[w, b]`` are parallel or antiparallel up to ``rtol``
     exactly coincident (see the module docstring).
 
@@ -133,7 +136,7 @@ def snap_coincident_rows(W, b=None, rtol=1e-12) -> Snap:
     return Snap(A2[:, :n].copy(), A2[:, n].copy(), tuple(rows), rtol)
 
 
-def check_layer_snapped(W, b=None, *, rtol=1e-12, **options):
+def check_layer_snapped(W, b=None, *, rtol=DEFAULT_RTOL, **options):
     """Decide the layer with its near-coincident rows snapped (see
     :func:`snap_coincident_rows`).
 

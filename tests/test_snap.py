@@ -96,8 +96,12 @@ def test_cli_snap_keeps_the_original_verdict_and_certifies_the_snapped_layer(tmp
     assert doc["snapped"]["max_relative_change"] < 1e-15
     assert run("verify", out_layer, cert)[0] == 0
     assert run("verify", layer, cert)[0] == 1
-    # without the flag a human reader is told why
+    # without the flag the reader is told why, in both output forms
     code, out, _ = run("check", layer)
     assert code == 0 and "--snap-parallel" in out
+    doc = json.loads(run("check", layer, "--json")[1])
+    assert "snapped" not in doc and any("--snap-parallel" in s for s in doc["notes"])
+    doc = json.loads(run("check", INSTANCES / "gauss_n2_m5_0.npz", "--json")[1])
+    assert "notes" not in doc and "snapped" not in doc
     code, _, err = run("check", layer, "--snap-parallel", "2")
     assert code == 2 and err.count("\n") == 1
