@@ -60,19 +60,13 @@ class Snap:
                          for j, i, s, d in self.rows]}
 
 
-def _exact_multiple(a, r) -> bool:
-    """Is ``a`` an exact rational multiple of ``r`` (binary64 values read exactly)?"""
-    k = int(np.argmax(np.abs(r)))
-    c = Fraction(a[k]) / Fraction(r[k])
-    return all(Fraction(x) == c * Fraction(y) for x, y in zip(a, r))
-
-
-def _exact_deviation(a, r, k) -> float:
-    """``max_l |a_l - c r_l| / max_l |a_l|`` in exact arithmetic, ``c = a_k / r_k``
-    (floating point rounds the deviation of a one-ulp tilt to 0)."""
+def _exact_deviation(a, r, k) -> Fraction:
+    """``max_l |a_l - c r_l| / max_l |a_l|`` in exact arithmetic, ``c = a_k / r_k``:
+    zero iff ``a`` is an exact multiple of ``r`` (binary64 values read exactly);
+    floating point would round the deviation of a one-ulp tilt to 0."""
     c = Fraction(a[k]) / Fraction(r[k])
     top = max(abs(Fraction(v)) for v in a)
-    return float(max(abs(Fraction(x) - c * Fraction(y)) for x, y in zip(a, r)) / top)
+    return max(abs(Fraction(x) - c * Fraction(y)) for x, y in zip(a, r)) / top
 
 
 def snap_coincident_rows(W, b=None, rtol=DEFAULT_RTOL) -> Snap:
@@ -128,10 +122,11 @@ def snap_coincident_rows(W, b=None, rtol=DEFAULT_RTOL) -> Snap:
             if dev > rtol:
                 continue
             rep[j] = i
-            if not _exact_multiple(A[j], A[i]):
+            exact_dev = _exact_deviation(A[j], A[i], k)
+            if exact_dev != 0:                 # not already exactly coincident
                 s = math.copysign(2.0 ** round(math.log2(abs(c))), c)
                 A2[j] = s * A[i]               # exact: s is a power of two
-                rows.append((j, i, s, _exact_deviation(A[j], A[i], k)))
+                rows.append((j, i, s, float(exact_dev)))
             break
     return Snap(A2[:, :n].copy(), A2[:, n].copy(), tuple(rows), rtol)
 
