@@ -26,11 +26,6 @@ from solver.exact import check_layer_witness
 
 from conftest import load_instance, manifest
 
-# Shared labels that are wrong for the exact binary64 weights (see
-# tests/test_layer.py): [B; -DB] with D B rounded, so the "antiparallel" rows
-# are not exactly antiparallel and thin non-spanning cells exist.
-EXACT_DISAGREEMENTS = {"construct_n3_m10_0.npz", "construct_n4_m11_1.npz",
-                       "construct_n4_m9_2.npz"}
 
 
 # ---------------------------------------------------------------------------
@@ -282,10 +277,7 @@ def test_manifest_instances(entry):
     assert r.verdict in ("injective", "not_injective")
     assert_decision_proved(W, b, r)
     expected = "injective" if entry["injective"] else "not_injective"
-    if entry["file"] in EXACT_DISAGREEMENTS:
-        assert r.verdict == "not_injective" and expected == "injective"
-    else:
-        assert r.verdict == expected
+    assert r.verdict == expected
 
 
 def test_exact_construction_is_injective_with_certificate():
