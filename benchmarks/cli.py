@@ -55,7 +55,24 @@ def _add_arguments(p):
     p.add_argument("--phase-n", type=int, nargs="+", default=None, metavar="N",
                    help="papers suite: the n of the exact phase transition")
     p.add_argument("--phase-seeds", type=int, default=None, metavar="K",
-                   help="papers suite: instances per (n, m) of the phase transition")
+                   help="papers suite: layers per m on the first (coarse) grid")
+    p.add_argument("--phase-curve", action="append", default=None, metavar="CURVE",
+                   help="papers suite: gauss (b = 0), bias:S (b ~ N(0, S^2)), nonneg "
+                        "(injectivity on x >= 0); repeatable; default gauss")
+    p.add_argument("--phase-ci", type=float, default=None, metavar="H",
+                   help="papers suite: sample until the 95%% interval of c50 is within +-H "
+                        "(default 0.1; 0.5 with --quick)")
+    p.add_argument("--phase-max-layers", type=int, default=None, metavar="K",
+                   help="papers suite: at most K layers per (curve, n)")
+    p.add_argument("--phase-c-min", type=float, default=None, metavar="C",
+                   help="papers suite: smallest c (default 2; 1 for nonneg)")
+    p.add_argument("--phase-c-max", type=float, default=None, metavar="C",
+                   help="papers suite: largest c (default 10)")
+    p.add_argument("--phase-c-step", type=float, default=None, metavar="C",
+                   help="papers suite: step of the coarse grid in c (default 0.5)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out DIR: the rows in DIR/rows.jsonl (written as "
+                        "solves finish) are reused, the rest is solved")
     p.add_argument("--budget", type=float, default=None, metavar="S",
                    help="wall-clock budget: after S seconds no larger size is started; the "
                         "solves running finish and the results are written (Ctrl-C also "
@@ -77,12 +94,27 @@ def cmd_bench(args):
         extra["phase_ns"] = args.phase_n
     if args.phase_seeds:
         extra["phase_seeds"] = args.phase_seeds
+    if args.phase_curve:
+        from .phase import parse_curve
+        try:
+            extra["phase_curves"] = [parse_curve(c)["name"] for c in args.phase_curve]
+        except ValueError as exc:
+            print(f"reluinj: error: {exc}", file=sys.stderr)
+            return 2
+    for key in ("ci", "max_layers", "c_min", "c_max", "c_step"):
+        v = getattr(args, "phase_" + key)
+        if v is not None:
+            if not v > 0:
+                print(f"reluinj: error: --phase-{key.replace('_', '-')} must be positive",
+                      file=sys.stderr)
+                return 2
+            extra["phase_" + key] = v
     cfg = Config(quick=args.quick, time_limit=args.time_limit, seeds=args.seeds,
                  max_n=args.max_n, backends=args.backend, methods=args.method,
                  families=args.family, ratios=args.ratio, extra=extra)
     _, code = run_benchmark(args.out, suites=args.suite, cfg=cfg, workers=args.workers,
                             dask=args.dask, progress=not args.no_progress,
-                            plots=not args.no_plots, budget=args.budget)
+                            plots=not args.no_plots, budget=args.budget, resume=args.resume)
     return code
 
 

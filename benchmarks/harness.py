@@ -56,8 +56,8 @@ NO_CERTIFICATE = {"bruteforce"}
 QUICK_BACKENDS = ("scip", "highs", "cbc")
 
 _FAMILY_CODE = {"gauss": 1, "gaussbias": 2, "construct": 3, "shifted": 4, "tilt": 5,
-                "int": 6, "intbias": 7, "phase": 8}
-FAMILIES = tuple(f for f in _FAMILY_CODE if f != "phase")
+                "int": 6, "intbias": 7, "phase": 8, "phasebias": 9, "phasenonneg": 10}
+FAMILIES = tuple(f for f in _FAMILY_CODE if not f.startswith("phase"))
 
 
 # ================================================================ instances
@@ -110,10 +110,18 @@ def make_layer(spec):
     ``tilt`` (a construct with one antiparallel row moved by ``eps``
     relative: a thin bad cell), ``int`` / ``intbias`` (small-integer
     degenerate layers), ``phase`` (Gaussian, b = 0, a separate stream for
-    the phase-transition study).
+    the phase-transition study), ``phasenonneg`` (the same ``W`` as
+    ``phase``, to be decided on x >= 0) and ``phasebias`` (the same ``W`` as
+    ``phase`` with ``b = s z``, ``z ~ N(0, I)`` from its own stream, ``s =
+    spec["s"]``): the phase curves are paired on one set of matrices.
     """
     fam, n, m, seed = spec["family"], int(spec["n"]), int(spec["m"]), int(spec["seed"])
     rng = np.random.default_rng([_FAMILY_CODE[fam], n, m, seed])
+    if fam in ("phasebias", "phasenonneg"):
+        W, _ = make_layer({"family": "phase", "n": n, "m": m, "seed": seed})
+        if fam == "phasenonneg":
+            return W, np.zeros(m)
+        return W, float(spec["s"]) * rng.standard_normal(m)
     if fam in ("gauss", "phase"):
         return rng.standard_normal((m, n)), np.zeros(m)
     if fam == "gaussbias":
@@ -138,6 +146,8 @@ def instance_name(spec):
     s = f"{spec['family']}_n{spec['n']}_m{spec['m']}_s{spec['seed']}"
     if spec.get("eps"):
         s += f"_eps{spec['eps']:g}"
+    if spec.get("s") is not None:
+        s += f"_bias{spec['s']:g}"
     return s
 
 
@@ -164,6 +174,9 @@ def _solve(label, W, b, time_limit):
     if label == "dss-mean":
         from .papers import dss_at_minus_mean
         return dss_at_minus_mean(W, b, time_limit)
+    if label == "nonneg":
+        from solver import check_layer_nonneg
+        return check_layer_nonneg(W, b, time_limit=time_limit)
     if label.startswith("milp") and label.endswith("]"):
         path, backend = label[:-1].split("[", 1)
         formulation = path.split("-", 1)[1] if "-" in path else "rankdef"
@@ -201,6 +214,7 @@ def _base_row(task):
                 "check": None, "cells": None, "nodes": None, "lps": None, "cert_bytes": None,
                 "cert_leaves": None, "milp_status": None, "milp_seconds": None,
                 "message": None, "overran": False, "time_limit": task.get("time_limit")})
+    row.update(task.get("row_extra") or {})
     return row
 
 
@@ -243,9 +257,27 @@ def run_task(task):
     return row
 
 
+#: methods deciding injectivity on x >= 0 only: their proofs are checked as such
+ORTHANT_METHODS = frozenset({"nonneg"})
+
+
+def _check_orthant_witness(W, b, witness):
+    """A witness of non-injectivity on x >= 0: a valid witness with both points >= 0."""
+    from fractions import Fraction
+
+    from solver.certificates import check_witness
+    ok, why = check_witness(W, b, witness)
+    if ok and any(Fraction(v) < 0 for v in (*witness["x1"], *witness["x2"])):
+        return False, "witness leaves the orthant x >= 0"
+    return ok, why
+
+
 def _verify(row, W, b, res):
     """Independent re-check of the claim, inside the worker."""
     from solver.certificates import check_certificate, check_witness
+    if row["method"] in ORTHANT_METHODS:
+        from solver.networks import check_nonneg_certificate
+        check_certificate, check_witness = check_nonneg_certificate, _check_orthant_witness
     t = time.perf_counter()
     if row["verdict"] == "injective":
         cert = res.certificate
@@ -324,17 +356,19 @@ class Ladder:
     """Rungs of tasks; rung k+1 is submitted only if ``keep_going`` holds on rung k."""
     key: tuple
     rungs: list
-    rule: str = "any"          # "any": something decided; "phase": <= 20 % unknown (tree rows)
+    rule: str = "any"          # "any": something decided on the rung; "all": always
+
+    def next_rung(self, ri, rows):
+        """The tasks of rung ``ri + 1`` once rung ``ri`` has given ``rows``
+        (None: the ladder ends). Subclasses may build rungs from the results
+        (adaptive sampling, :class:`benchmarks.phase.AdaptiveLadder`)."""
+        if ri + 1 < len(self.rungs) and self.keep_going(rows):
+            return self.rungs[ri + 1]
+        return None
 
     def keep_going(self, rows):
         if self.rule == "all":
             return True
-        if self.rule == "phase":
-            tree = [r for r in rows if r["method"] == "tree"]
-            if not tree:
-                return False
-            unknown = sum(r["verdict"] not in DECIDED for r in tree)
-            return unknown <= 0.2 * len(tree)
         return any(r["verdict"] in DECIDED for r in rows)
 
 
@@ -382,7 +416,7 @@ class LocalExecutor:
 class DaskExecutor:
     """Tasks on a dask.distributed cluster (address, ``"local"``, or a Client)."""
 
-    def __init__(self, address=None, client=None):
+    def __init__(self, address=None, client=None, workers=None):
         try:
             import distributed
         except ImportError as exc:  # optional extra
@@ -392,7 +426,7 @@ class DaskExecutor:
         self._cluster = None
         if client is None:
             if address in (None, "", "local"):
-                self._cluster = distributed.LocalCluster(n_workers=os.cpu_count() or 1,
+                self._cluster = distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                                          threads_per_worker=1,
                                                          processes=True)
                 client = distributed.Client(self._cluster)
@@ -416,7 +450,7 @@ class DaskExecutor:
 
 def make_executor(workers=None, dask=None, client=None):
     if client is not None or dask:
-        return DaskExecutor(dask, client)
+        return DaskExecutor(dask, client, workers=workers)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers <= 1:
         return SerialExecutor()
@@ -429,7 +463,79 @@ def _error_row(task, exc):
     return row
 
 
-def run_ladders(ladders, executor, progress=True, budget=None, status=None):
+# ================================================================ streaming / resume
+
+ROWS_FILE = "rows.jsonl"
+
+
+def load_rows(path):
+    """The rows of a ``rows.jsonl`` file (one JSON object a line). A torn last
+    line (a run killed while writing it) is dropped; a bad line elsewhere
+    raises ValueError."""
+    lines = pathlib.Path(path).read_text().split("\n")
+    last = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
+    rows = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == last:
+                break
+            raise ValueError(f"{path}: line {i + 1} is not a JSON row") from None
+    return rows
+
+
+class RowStream:
+    """Every finished row appended to ``path`` (``DIR/rows.jsonl``) at once,
+    flushed and fsynced: a killed run loses only the solves in progress.
+
+    With ``resume`` the rows already in the file are kept and
+    :meth:`stored` returns them by task, so :func:`run_ladders` does not
+    solve them again (rows with ``verdict: "error"`` are dropped and rerun).
+    Without it an existing file is moved to ``rows.jsonl.prev``.
+    """
+
+    def __init__(self, path, resume=False):
+        self.path = pathlib.Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        old = []
+        if self.path.exists():
+            if resume:
+                old = [r for r in load_rows(self.path) if r.get("verdict") != "error"]
+            else:
+                self.path.replace(self.path.with_name(self.path.name + ".prev"))
+        self.done = {row_key(r): r for r in old}
+        self.used = set()
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w") as fh:       # rewritten: drops a torn line and the error rows
+            for r in self.done.values():
+                fh.write(json.dumps(r, default=_json_default) + "\n")
+        os.replace(tmp, self.path)
+        self._fh = open(self.path, "a")
+
+    def stored(self, task):
+        """The row stored for ``task`` (None if it must be solved)."""
+        row = self.done.get(row_key(task))
+        if row is not None:
+            self.used.add(row_key(task))
+        return row
+
+    def unused(self):
+        """Stored rows that no task of this run asked for (kept in the results)."""
+        return [r for k, r in self.done.items() if k not in self.used]
+
+    def write(self, row):
+        self._fh.write(json.dumps(row, default=_json_default) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self):
+        self._fh.close()
+
+
+def run_ladders(ladders, executor, progress=True, budget=None, status=None, stream=None):
     """Run every ladder to its end on ``executor``; returns the rows.
 
     ``budget`` (wall seconds, or None): after it, no further rung is
@@ -437,13 +543,19 @@ def run_ladders(ladders, executor, progress=True, budget=None, status=None):
     own time limit), so every row that is returned is complete. A
     KeyboardInterrupt stops waiting and returns the rows finished so far.
     ``status`` (a dict, optional) receives ``stopped_by``: None, ``"budget"``
-    or ``"interrupt"``."""
+    or ``"interrupt"``, and ``reused`` (rows taken from ``stream``).
+    ``stream`` (a :class:`RowStream`, optional) receives every new row as it
+    finishes and supplies the rows of a resumed run."""
+    from collections import deque
+
     from tqdm import tqdm
     status = {} if status is None else status
     status["stopped_by"] = None
+    status["reused"] = 0
     deadline = None if budget is None else time.monotonic() + float(budget)
     rows = []
     pending = {}
+    ready = deque()             # (li, ri, row) of stored rows (resume)
     rung_rows = {}
     total = sum(len(ld.rungs[0]) for ld in ladders if ld.rungs)
     bar = tqdm(total=total, disable=not progress, unit="solve", dynamic_ncols=True,
@@ -452,13 +564,42 @@ def run_ladders(ladders, executor, progress=True, budget=None, status=None):
     def submit(li, ri):
         rung_rows[(li, ri)] = []
         for task in ladders[li].rungs[ri]:
-            pending[executor.submit(run_task, task)] = (li, ri, task)
+            old = stream.stored(task) if stream is not None else None
+            if old is not None:
+                ready.append((li, ri, old))
+            else:
+                pending[executor.submit(run_task, task)] = (li, ri, task)
+
+    def finish(li, ri, row):
+        rows.append(row)
+        rung_rows[(li, ri)].append(row)
+        bar.update(1)
+        bar.set_postfix_str(f"{row['method']} {row['instance']}"[:40], refresh=False)
+        ld = ladders[li]
+        if len(rung_rows[(li, ri)]) != len(ld.rungs[ri]):
+            return
+        nxt = ld.next_rung(ri, rung_rows[(li, ri)])
+        if not nxt:
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            status["stopped_by"] = "budget"
+            return
+        if ri + 1 == len(ld.rungs):
+            ld.rungs.append(nxt)
+        bar.total += len(nxt)
+        bar.refresh()
+        submit(li, ri + 1)
 
     try:
         for li, ld in enumerate(ladders):
             if ld.rungs:
                 submit(li, 0)
-        while pending:
+        while pending or ready:
+            while ready:
+                status["reused"] += 1
+                finish(*ready.popleft())
+            if not pending:
+                continue
             for f in executor.wait(list(pending)):
                 li, ri, task = pending.pop(f)
                 try:
@@ -467,19 +608,9 @@ def run_ladders(ladders, executor, progress=True, budget=None, status=None):
                     if isinstance(exc, KeyboardInterrupt):
                         raise
                     row = _error_row(task, exc)
-                rows.append(row)
-                rung_rows[(li, ri)].append(row)
-                bar.update(1)
-                bar.set_postfix_str(f"{row['method']} {row['instance']}"[:40], refresh=False)
-                ld = ladders[li]
-                if (len(rung_rows[(li, ri)]) == len(ld.rungs[ri]) and ri + 1 < len(ld.rungs)
-                        and ld.keep_going(rung_rows[(li, ri)])):
-                    if deadline is not None and time.monotonic() > deadline:
-                        status["stopped_by"] = "budget"
-                        continue
-                    bar.total += len(ld.rungs[ri + 1])
-                    bar.refresh()
-                    submit(li, ri + 1)
+                if stream is not None:
+                    stream.write(row)
+                finish(li, ri, row)
     except KeyboardInterrupt:
         status["stopped_by"] = "interrupt"
         print(f"[bench] interrupted: keeping the {len(rows)} finished solves", file=sys.stderr)
@@ -619,43 +750,16 @@ def layer_ladders(cfg, methods):
 
 
 def phase_settings(cfg):
-    ex = cfg.extra
-    if cfg.quick:
-        d = {"ns": [2, 3, 4], "c_step": 1.0, "c_max": 10.0, "seeds": 6}
-    else:
-        d = {"ns": list(range(2, 11)), "c_step": 0.5, "c_max": 10.0, "seeds": 40}
-    for k in d:
-        if ex.get("phase_" + k) is not None:
-            d[k] = ex["phase_" + k]
-    if cfg.max_n is not None:
-        d["ns"] = [n for n in d["ns"] if n <= cfg.max_n]
-    return d
+    """Settings of the phase study (:func:`benchmarks.phase.settings`)."""
+    from .phase import settings
+    return settings(cfg)
 
 
 def phase_ladders(cfg):
-    """The exact phase transition: Gaussian layers, b = 0, m = round(c n) for c
-    in [2, c_max]; per instance the sign tree, the Figure 2 test and (tiny
-    sizes) the brute force. The next n runs while <= 20 % of the tree's
-    verdicts are unknown."""
-    from .papers import phase_grid
-    ps = phase_settings(cfg)
-    tl = cfg.tl()
-    rungs = []
-    for n in ps["ns"]:
-        rung = []
-        for m in phase_grid(n, 2.0, ps["c_max"], ps["c_step"]):
-            meths = ["tree", "dss-mean"]
-            if _bruteforce_cost(n, m) <= 2500:
-                meths.append("bruteforce")
-            for s in range(ps["seeds"]):
-                spec = {"family": "phase", "n": n, "m": m, "seed": s}
-                for meth in meths:
-                    rung.append({"kind": "layer", "suite": "papers", "family": "phase",
-                                 "instance": instance_name(spec), "n": n, "m": m, "seed": s,
-                                 "ratio": round(m / n, 6), "eps": None, "bias": False,
-                                 "method": meth, "time_limit": tl, "spec": spec})
-        rungs.append(rung)
-    return [Ladder(("papers", "phase"), rungs, rule="phase")] if rungs else []
+    """The exact phase transition: adaptive ladders, one per (curve, n)
+    (:class:`benchmarks.phase.AdaptiveLadder`)."""
+    from .phase import ladders
+    return ladders(cfg)
 
 
 SHARED = pathlib.Path(os.environ.get("RELUINJ_SHARED",
@@ -1040,9 +1144,9 @@ def summarise(rows, papers_data=None):
     if any(r["suite"] == "inversion" for r in rows):
         summary["inversion"] = inversion_table(rows)
     if any(r["family"] == "phase" for r in rows):
-        from .papers import phase_summary
-        ph = phase_summary(rows)
-        summary["phase_transition"] = ph
+        from .phase import curve_of_row
+        from .phase import summarise as phase_summarise
+        summary["phase_transition"] = phase_summarise([r for r in rows if curve_of_row(r)])
         dss = [r for r in rows if r["family"] == "phase" and r["method"] == "dss-mean"]
         summary["dss_mean_not_injective"] = sum(r["verdict"] == "not_injective" for r in dss)
         summary["dss_mean_rows"] = len(dss)
@@ -1112,14 +1216,8 @@ def report_text(results):
                                  for n, v in p.get("figure2_c50", {}).items()))
     ph = s.get("phase_transition")
     if ph:
-        lines.append("Exact phase transition (Gaussian, b = 0), 50 % point of P(injective):")
-        for n, d in sorted(ph["fifty"].items(), key=lambda kv: int(kv[0])):
-            c50 = "not reached" if d["c50"] is None else f"{d['c50']:.2f}"
-            hi = d["c50_if_unknowns_injective"]
-            extra = "" if not d["unknown"] else f" (unknown {d['unknown']}; if all injective: " \
-                f"{'-' if hi is None else f'{hi:.2f}'})"
-            lines.append(f"  n={n:<3d} c50 = {c50:>11s}  [{d['instances']} instances, c in "
-                         f"{d['c_range'][0]:.2f}..{d['c_range'][1]:.2f}]{extra}")
+        from .phase import table_text
+        lines.append(table_text(ph))
         lines.append(f"  bounds: {p.get('c_star', 3.4):.3f} (Thm 6), 10.5 (upper); "
                      f"statistical physics 6.698")
         lines.append(f"  Figure 2 test refuted injectivity on {s.get('dss_mean_not_injective')} of "
@@ -1276,9 +1374,9 @@ def write_plots(results, out):
             P.plot_figure2(p["figure2"], out / "figure2.png")
             made.append("figure2.png")
         ph = results["summary"].get("phase_transition")
-        if ph and ph["points"]:
-            P.plot_phase_transition(ph, out / "phase_transition.png")
-            made.append("phase_transition.png")
+        if ph and ph.get("curves"):
+            from .phase import write_plots as phase_plots
+            made += phase_plots(ph, out)
         inv = [r for r in rows if r["suite"] == "inversion"]
         if inv:
             if plot_inversion(inv, out / "inversion.png"):
@@ -1324,8 +1422,14 @@ def build_plan(cfg, suites):
 
 def run_benchmark(out=None, *, suites=None, quick=False, workers=None, dask=None, client=None,
                   time_limit=None, seeds=None, max_n=None, progress=True, plots=True,
-                  ladders=None, cfg=None, verbose=True, budget=None):
+                  ladders=None, cfg=None, verbose=True, budget=None, resume=False):
     """Run the suites and write ``out/results.json`` (+ plots, summary.txt).
+
+    With ``out``, every row is also appended to ``out/rows.jsonl`` as it
+    finishes (:class:`RowStream`); ``resume=True`` continues a killed or
+    finished run there: the stored rows are reused instead of solved again
+    (the plan may be extended: new tasks are solved), and stored rows outside
+    the plan are kept in the results.
 
     Returns ``(results, exit_code)``; the exit code is 1 if any method
     disagreed, any certificate or witness failed its independent check, or
@@ -1343,22 +1447,37 @@ def run_benchmark(out=None, *, suites=None, quick=False, workers=None, dask=None
     papers = papers_numbers(cfg) if "papers" in suites else {}
     if papers and verbose:
         print(f"[bench] Theorem 6: c* = {papers['c_star']:.6f}", file=sys.stderr)
+    stream = None if out is None else RowStream(pathlib.Path(out) / ROWS_FILE, resume=resume)
+    if stream is not None and resume and verbose:
+        print(f"[bench] resuming: {len(stream.done)} stored rows in {stream.path}",
+              file=sys.stderr)
     executor = make_executor(workers, dask, client)
     status = {}
     try:
-        rows = run_ladders(ladders, executor, progress=progress, budget=budget, status=status)
+        rows = run_ladders(ladders, executor, progress=progress, budget=budget, status=status,
+                           stream=stream)
     finally:
         executor.close()
+        if stream is not None:
+            stream.close()
+    carried = stream.unused() if stream is not None else []
+    rows += carried
     rows.sort(key=row_key)
     problems = mark_inversion_agreement(rows) + mark_agreement(rows)
+    summary = summarise(rows, papers)
+    if summary.get("phase_transition"):
+        from .phase import problems as phase_problems
+        problems += phase_problems(summary["phase_transition"])
     results = {"rows": rows,
-               "summary": summarise(rows, papers),
+               "summary": summary,
                "papers": papers,
                "problems": problems,
                "config": {"suites": suites, "quick": cfg.quick, "time_limit": cfg.tl(),
                           "seeds": cfg.seeds, "max_n": cfg.max_n, "executor": executor.name,
                           "cpu_count": os.cpu_count(), "python": sys.version.split()[0],
                           "budget": budget, "stopped_by": status.get("stopped_by"),
+                          "resumed": bool(resume), "rows_reused": status.get("reused", 0),
+                          "rows_carried": len(carried),
                           "wall_seconds": time.perf_counter() - t0, **info}}
     text = report_text(results)
     if out is not None:

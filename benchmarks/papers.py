@@ -6,10 +6,11 @@
    ``x = -(1/m) sum_j w_j/|w_j|``, the fraction of rows with ``<w_j, x> > 0``
    and the empirical probability that ``W`` has a DSS w.r.t. ``x`` (the
    positive rows span R^n).
-3. The exact phase transition: the probability that a Gaussian layer
-   (b = 0) is injective, against c = m/n, from exact verdicts
-   (:func:`phase_summary`, :func:`fifty_percent_point`), with the paper's
-   bounds 3.4 and 10.5 and the statistical-physics prediction 6.698.
+3. :func:`p_injective_n2` -- the closed form of P(injective) at n = 2
+   (with proof), and :func:`semicircle_injective`, its criterion.
+
+The exact phase transition itself (adaptive sampling, fits, extrapolation,
+plots) is :mod:`benchmarks.phase`.
 
 :func:`dss_at_minus_mean` turns the Figure 2 test into a one-sided *exact*
 decision procedure (``not_injective`` with a verified witness, or
@@ -165,6 +166,144 @@ def dss_at_minus_mean(W, b=None, time_limit=None):
                 positive_rows=len(positive))
 
 
+# ---------------------------------------------------------------- n = 2: a closed form
+
+def p_injective_n2(m):
+    """Exact probability that ``x -> ReLU(W x)`` is injective, ``W`` (m x 2)
+    with iid rotation-invariant rows (e.g. Gaussian), no bias.
+
+    ``P = 0`` for ``m <= 4`` and ``P = 1 - m (m - 2) / 2^(m - 1)`` for
+    ``m >= 4`` (the two agree at ``m = 4``): 1/16, 1/4, 29/64, 5/8, 193/256,
+    ... for m = 5, 6, 7, 8, 9.
+
+    Parameters
+    ----------
+    m : int >= 1, the number of rows.
+
+    Returns
+    -------
+    fractions.Fraction
+
+    Notes
+    -----
+    *Proof.* (1) By the criterion of :mod:`solver.certificates.checker`, the
+    layer is injective iff the rows positive at every generic ``x`` span R^2.
+    Almost surely no row is 0 and no two are parallel, so "span" means "at
+    least two rows": **the layer is injective iff every open half-plane
+    through the origin whose boundary holds no row contains two rows.**
+
+    (2) Put the rows' directions on a circle of circumference 1: they are
+    ``m`` iid uniform points; a half-plane ``{w : <w, x> > 0}`` is an open
+    semicircle (an arc of length 1/2). Let ``g_1, ..., g_m`` be the cyclic
+    spacings between consecutive points (``g_j`` precedes point ``j``);
+    ``(g_1, ..., g_m)`` is uniform on the simplex ``{g >= 0, sum g = 1}``
+    (Feller, vol. II, I.7), hence ``P(g_i > t_i, i in S) = (1 - sum_S t_i)_+^(m-1)``.
+
+    (3) An open semicircle holding at most one point, point ``j``, lies in
+    the open arc between points ``j - 1`` and ``j + 1``, of length
+    ``g_j + g_{j+1}``; conversely if ``g_j + g_{j+1} > 1/2`` that arc contains
+    such a semicircle with no point on its ends (shift it slightly). With
+    ``E_j = {g_j + g_{j+1} > 1/2}`` (indices mod m): the layer is not
+    injective iff some ``E_j`` occurs (a semicircle with no point lies in
+    one gap, inside ``E_j`` too).
+
+    (4) For ``m >= 4``, ``E_j`` and ``E_k`` are disjoint unless ``k`` is
+    ``j - 1``, ``j`` or ``j + 1``: otherwise the gap pairs ``{j, j+1}``,
+    ``{k, k+1}`` are disjoint and four spacings summing to at most 1 would
+    exceed 1/2 pairwise. Among three distinct indices two are non-adjacent,
+    so triple intersections are empty, and inclusion-exclusion stops at
+    pairs: ``P(not injective) = m P(E_1) - m P(E_1 & E_2)``.
+
+    (5) ``g_1 + g_2 ~ Beta(2, m - 2)``, so ``P(E_1) = P(Bin(m-1, 1/2) <= 1)
+    = m / 2^(m-1)``: Wendel's probability that ``m`` random points of R^2
+    lie in one half-plane, i.e. that ``ReLU(W x)`` vanishes on an open cone
+    (the event "an open half-plane holds *no* row", with one disjoint ``g_j
+    > 1/2`` per point).
+
+    (6) Given ``g_2 = a`` (density ``(m-1)(1-a)^(m-2)``) the other spacings
+    are ``(1 - a)`` times uniform spacings of ``m - 1`` parts, and ``E_1 &
+    E_2`` asks ``g_1, g_3 > 1/2 - a``: conditional probability
+    ``(a / (1 - a))^(m-2)`` for ``a < 1/2`` and 1 for ``a >= 1/2``. So
+    ``P(E_1 & E_2) = (m-1) int_0^(1/2) a^(m-2) da + (1/2)^(m-1) = 2^(2-m)``.
+
+    (7) ``P(not injective) = m^2 / 2^(m-1) - m 2^(2-m) = m (m - 2) / 2^(m-1)``
+    for ``m >= 4``, i.e. ``(m - 2)`` times Wendel's ``m / 2^(m-1)``. For
+    ``m <= 3 < 2n`` no layer is injective. QED.
+
+    :func:`semicircle_injective` decides a single layer by the criterion of
+    (1) directly, and the tests check this formula against it by Monte
+    Carlo, against the exact volume of the polytope ``{g in simplex :
+    g_j + g_{j+1} <= 1/2}``, and the solver's verdicts against both.
+
+    References
+    ----------
+    J. G. Wendel, *A problem in geometric probability*, Math. Scand. 11
+    (1962) 109-111. W. Feller, *An Introduction to Probability Theory and
+    Its Applications*, vol. II, 1971, I.7 (uniform spacings).
+
+    Examples
+    --------
+    >>> [str(p_injective_n2(m)) for m in (4, 5, 6, 7, 8)]
+    ['0', '1/16', '1/4', '29/64', '5/8']
+    """
+    m = int(m)
+    if m < 1:
+        raise ValueError("m must be >= 1")
+    if m <= 4:
+        return Fraction(0)
+    return 1 - Fraction(m * (m - 2), 2 ** (m - 1))
+
+
+def semicircle_injective(W):
+    """Decide injectivity of ``ReLU(W x)`` for ``W`` (m x 2) in general
+    position by the half-plane criterion of :func:`p_injective_n2`, step (1):
+    injective iff every generic open half-plane holds at least two rows.
+
+    Independent of the solver (angles in floating point; only for rows with
+    no two parallel and none zero, which holds almost surely for Gaussian
+    ``W``). The count of rows in the open semicircle ``(s, s + pi)`` changes
+    only when an end passes a row; its minimum over generic ``s`` is
+    attained just after ``s`` passes a row, so the ``m`` arcs starting at
+    the rows (excluded) are enough.
+
+    Parameters
+    ----------
+    W : array of shape (m, 2), or (T, m, 2) for T layers at once.
+
+    Returns
+    -------
+    bool, or a boolean array of shape (T,).
+
+    Raises
+    ------
+    ValueError if a row is zero or two rows are parallel (up to 1e-12 rad).
+
+    Examples
+    --------
+    >>> semicircle_injective(np.array([[1., 0.], [0., 1.], [-1., 0.1], [0.1, -1.], [1., 1.]]))
+    True
+    >>> semicircle_injective(np.array([[1., 0.], [0., 1.], [-1., 0.1], [0.1, -1.]]))
+    False
+    """
+    W = np.asarray(W, dtype=float)
+    single = W.ndim == 2
+    W = W[None] if single else W
+    if W.ndim != 3 or W.shape[2] != 2:
+        raise ValueError("W must have shape (m, 2) or (T, m, 2)")
+    theta = np.arctan2(W[..., 1], W[..., 0])                        # (T, m)
+    if np.any(np.all(W == 0, axis=2)):
+        raise ValueError("a row is zero")
+    d = np.mod(theta[:, None, :] - theta[:, :, None], 2 * np.pi)    # [t, j, i]: i relative to j
+    m = W.shape[1]
+    off = ~np.eye(m, dtype=bool)[None]
+    near = np.minimum(np.abs(np.mod(d, np.pi)), np.pi - np.abs(np.mod(d, np.pi)))
+    if np.any(off & (near < 1e-12)):
+        raise ValueError("two rows are parallel")
+    inside = off & (d > 0) & (d < np.pi)
+    ok = inside.sum(axis=2).min(axis=1) >= 2
+    return bool(ok[0]) if single else ok
+
+
 # ---------------------------------------------------------------- phase transition
 
 def phase_grid(n, c_min=2.0, c_max=10.0, step=0.5):
@@ -221,75 +360,6 @@ def fifty_percent_point(cs, ps, weights=None):
             c0, c1, p0, p1 = cs[k - 1], cs[k], fit[k - 1], fit[k]
             return c0 + (0.5 - p0) * (c1 - c0) / (p1 - p0)
     return None
-
-
-def phase_summary(rows, method="tree"):
-    """Per (n, m): counts of injective / not_injective / unknown among the
-    phase-transition rows of ``method``; ``p_injective`` counts unknowns as
-    *not* injective (a lower bound), ``p_injective_upper`` as injective.
-
-    Returns ``{"points": [...], "fifty": {n: {...}}}``.
-    """
-    table = {}
-    for r in rows:
-        if r.get("family") != "phase" or r.get("method") != method:
-            continue
-        key = (r["n"], r["m"])
-        t = table.setdefault(key, {"n": r["n"], "m": r["m"], "c": round(r["m"] / r["n"], 6),
-                                   "injective": 0, "not_injective": 0, "unknown": 0,
-                                   "total": 0})
-        v = r["verdict"] if r["verdict"] in ("injective", "not_injective") else "unknown"
-        t[v] += 1
-        t["total"] += 1
-    points = []
-    for key in sorted(table):
-        t = table[key]
-        t["p_injective"] = t["injective"] / t["total"]
-        t["p_injective_upper"] = (t["injective"] + t["unknown"]) / t["total"]
-        points.append(t)
-    fifty = {}
-    for n in sorted({p["n"] for p in points}):
-        pts = [p for p in points if p["n"] == n]
-        cs = [p["c"] for p in pts]
-        w = [p["total"] for p in pts]
-        lo = fifty_percent_point(cs, [p["p_injective"] for p in pts], w)
-        hi = fifty_percent_point(cs, [p["p_injective_upper"] for p in pts], w)
-        fifty[n] = {"n": n, "c50": lo, "c50_if_unknowns_injective": hi,
-                    "instances": sum(w), "unknown": sum(p["unknown"] for p in pts),
-                    "c_range": [min(cs), max(cs)]}
-    return {"points": points, "fifty": fifty}
-
-
-# ---------------------------------------------------------------- plots
-
-def plot_phase_transition(summary, path=None, title=None):
-    """P(injective) against c per n, with 3.4, 6.698 and 10.5 marked.
-    Saves to ``path`` (and closes the figure) or returns the figure."""
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    ns = sorted({p["n"] for p in summary["points"]})
-    cmap = plt.get_cmap("viridis")
-    for k, n in enumerate(ns):
-        pts = [p for p in summary["points"] if p["n"] == n]
-        col = cmap(k / max(1, len(ns) - 1))
-        cs = [p["c"] for p in pts]
-        ax.plot(cs, [p["p_injective"] for p in pts], "o-", color=col, ms=3,
-                label=f"n = {n}")
-        if any(p["unknown"] for p in pts):
-            ax.fill_between(cs, [p["p_injective"] for p in pts],
-                            [p["p_injective_upper"] for p in pts], color=col, alpha=0.2)
-    for c, lab, ls in ((critical_expansivity(), "c* = 3.4 (Thm 6, lower)", "--"),
-                       (STATPHYS, "6.698 (stat. physics)", ":"),
-                       (UPPER_BOUND, "10.5 (upper)", "-.")):
-        ax.axvline(c, color="k", ls=ls, lw=1, label=lab)
-    ax.axhline(0.5, color="grey", lw=0.5)
-    ax.set_xlabel("c = m / n")
-    ax.set_ylabel("P(ReLU(Wx) injective)  (exact verdicts)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(title or "Gaussian layers, b = 0: exact injectivity probability")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return _finish(fig, path)
 
 
 def _finish(fig, path):

@@ -168,13 +168,13 @@ def test_fifty_percent_point_and_unknowns():
     assert P.fifty_percent_point([2, 3], [0.0, 0.2]) is None
     # non-monotone noise is pooled before interpolating
     assert P.fifty_percent_point([2, 3, 4, 5], [0.0, 0.6, 0.4, 1.0]) == pytest.approx(3.0)
+    from benchmarks import phase
     rows = []
     for v in ["injective", "unknown", "unknown", "not_injective"]:
-        rows.append({"family": "phase", "method": "tree", "n": 2, "m": 8, "verdict": v})
-    s = P.phase_summary(rows)
-    pt = s["points"][0]
-    assert pt["p_injective"] == 0.25 and pt["p_injective_upper"] == 0.75
-    assert s["fifty"][2]["c50"] is None and s["fifty"][2]["unknown"] == 2
+        rows.append({"family": "phase", "method": "tree", "n": 2, "m": 8, "seed": 0, "verdict": v})
+    rec, _ = phase.curve_n_summary(rows, 2, "tree", resamples=50)
+    assert rec["points"] == [{"m": 8, "c": 4.0, "injective": 1, "decided": 2, "unknown": 2}]
+    assert rec["unknown"] == 2 and rec["layers"] == 4 and rec["decided"] == 2
 
 
 def test_figure2_test_is_an_exact_one_sided_decision():

@@ -1,0 +1,861 @@
+"""The exact phase transition of P(injective) for Gaussian ReLU layers.
+
+For ``W`` (m x n) with iid N(0, 1) entries, how does the probability that
+``x -> ReLU(W x + b)`` is injective depend on ``c = m / n``? Every layer is
+decided exactly by :func:`solver.check_layer` (``injective`` with a
+certificate, ``not_injective`` with an exact witness, both re-checked in the
+worker by the harness); a layer the solver cannot decide in its time limit is
+an ``unknown``, counted and reported, never guessed.
+
+Curves (``--phase-curve``):
+
+* ``gauss``: ``b = 0`` (family ``phase``; with the Figure 2 test
+  ``dss-mean`` and, on tiny layers, the brute force on the same layers);
+* ``bias:S``: the same matrices with ``b = S z``, ``z ~ N(0, I)`` (family
+  ``phasebias``);
+* ``nonneg``: the same matrices, injectivity on ``x >= 0`` only (Remark 1 of
+  Puthawala et al.; :func:`solver.check_layer_nonneg`, family ``phasenonneg``).
+
+Sampling is adaptive (:class:`AdaptiveLadder`): a coarse grid of ``c`` first,
+then rounds of layers where the fitted probability is between 0.05 and 0.95,
+until the bootstrap interval of the 50 % point is at most ``+-target``.
+
+:func:`summarise` turns rows into the numbers (:mod:`benchmarks.phasefit`:
+logistic fit per n, c50 with a 95 % bootstrap interval, width; finite-size
+extrapolation; the n = 2 closed form test; the Figure 2 test against the exact
+curve; cross-checks between the curves), the ``plot_*`` functions draw them
+from the summary alone, and ``python -m benchmarks.phase DIR --out OUT``
+writes ``summary.json``, the plots and the compressed rows of a run.
+
+References
+----------
+M. Puthawala et al., *Globally injective ReLU networks*, JMLR 2022 (Theorem 6:
+c* ~ 3.4; c <= 10.5 suffices; Figure 2; Remark 1).
+A. Maillard, A. S. Bandeira, D. Belius, I. Dokmanic, S. Nakajima, *Injectivity
+of ReLU networks: perspectives from statistical physics*, 2023 (c ~ 6.698).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import pathlib
+import sys
+
+import numpy as np
+
+from . import phasefit as F
+from .harness import Ladder, _bruteforce_cost, _json_default, instance_name, load_rows
+from .papers import (LOWER_BOUND, STATPHYS, UPPER_BOUND, critical_expansivity,
+                     fifty_percent_point, p_injective_n2, phase_grid)
+
+DECIDED = ("injective", "not_injective")
+#: the adaptive sampler stops a ladder whose last round had more unknowns than this
+MAX_UNKNOWN_FRACTION = 0.2
+
+
+# ================================================================ curves
+
+def parse_curve(text):
+    """``"gauss"``, ``"nonneg"`` or ``"bias:S"`` (S > 0) -> a curve dict.
+
+    Raises
+    ------
+    ValueError on anything else.
+
+    Examples
+    --------
+    >>> parse_curve("bias:0.5")["family"], parse_curve("bias:0.5")["s"]
+    ('phasebias', 0.5)
+    """
+    text = str(text).strip()
+    if text == "gauss":
+        return {"name": "gauss", "family": "phase", "decider": "tree", "s": None,
+                "c_min": 2.0, "label": "b = 0"}
+    if text == "nonneg":
+        return {"name": "nonneg", "family": "phasenonneg", "decider": "nonneg", "s": None,
+                "c_min": 1.0, "label": "b = 0, on x >= 0"}
+    if text.startswith("bias:"):
+        try:
+            s = float(text[5:])
+        except ValueError:
+            s = float("nan")
+        if not (math.isfinite(s) and s > 0):
+            raise ValueError(f"bad bias scale in {text!r}: need bias:S with S > 0")
+        return {"name": f"bias:{s:g}", "family": "phasebias", "decider": "tree", "s": s,
+                "c_min": 2.0, "label": f"b ~ N(0, {s:g}^2)"}
+    raise ValueError(f"unknown phase curve {text!r}: gauss, nonneg or bias:S")
+
+
+def curve_of_row(r):
+    """The curve name of a phase row (None for other rows)."""
+    fam = r.get("family")
+    if fam == "phase":
+        return "gauss"
+    if fam == "phasenonneg":
+        return "nonneg"
+    if fam == "phasebias":
+        return f"bias:{float(r['bias_scale']):g}"
+    return None
+
+
+def decider_of(curve_name):
+    return "nonneg" if curve_name == "nonneg" else "tree"
+
+
+# ================================================================ plan
+
+QUICK = {"ns": [2, 3, 4], "c_min": None, "c_max": 10.0, "c_step": 1.0, "seeds": 6,
+         "ci": 0.5, "max_layers": 150, "curves": ["gauss"]}
+FULL = {"ns": list(range(2, 9)), "c_min": None, "c_max": 10.0, "c_step": 0.5, "seeds": 8,
+        "ci": 0.1, "max_layers": 2500, "curves": ["gauss"]}
+
+
+def settings(cfg):
+    """Phase-study settings from a :class:`benchmarks.harness.Config`
+    (``cfg.extra["phase_<key>"]`` overrides the defaults; ``c_min`` None:
+    each curve's own, 2 for ``b = 0`` and biased layers, 1 on ``x >= 0``)."""
+    d = dict(QUICK if cfg.quick else FULL)
+    for k in d:
+        if cfg.extra.get("phase_" + k) is not None:
+            d[k] = cfg.extra["phase_" + k]
+    if cfg.max_n is not None:
+        d["ns"] = [n for n in d["ns"] if n <= cfg.max_n]
+    d["curves"] = [parse_curve(c)["name"] for c in d["curves"]]
+    return d
+
+
+def make_task(curve, n, m, seed, method, time_limit):
+    """One harness task of the phase suite."""
+    spec = {"family": curve["family"], "n": n, "m": m, "seed": seed}
+    if curve["s"] is not None:
+        spec["s"] = curve["s"]
+    task = {"kind": "layer", "suite": "papers", "family": curve["family"],
+            "instance": instance_name(spec), "n": n, "m": m, "seed": seed,
+            "ratio": round(m / n, 6), "eps": None, "bias": curve["s"] is not None,
+            "method": method, "time_limit": time_limit, "spec": spec}
+    if curve["s"] is not None:
+        task["row_extra"] = {"bias_scale": curve["s"]}
+    return task
+
+
+def layer_tasks(curve, n, m, seed, time_limit):
+    """The tasks of one layer: the curve's decider, and for ``b = 0`` the
+    Figure 2 test and (tiny layers) the exact brute force on the same layer."""
+    meths = [curve["decider"]]
+    if curve["name"] == "gauss":
+        meths.append("dss-mean")
+    if curve["name"] != "nonneg" and _bruteforce_cost(n, m) <= 2500:
+        meths.append("bruteforce")
+    return [make_task(curve, n, m, seed, meth, time_limit) for meth in meths]
+
+
+def counts_by_m(rows, decider):
+    """``{m: [injective, decided, unknown]}`` over the rows of ``decider``."""
+    out = {}
+    for r in rows:
+        if r["method"] != decider:
+            continue
+        t = out.setdefault(int(r["m"]), [0, 0, 0])
+        if r["verdict"] in DECIDED:
+            t[1] += 1
+            t[0] += r["verdict"] == "injective"
+        else:
+            t[2] += 1
+    return out
+
+
+def plan_round(counts, n, target, m_range, max_layers, resamples=400, seed=0):
+    """The next round of the adaptive sampler, from the counts so far.
+
+    Parameters
+    ----------
+    counts : ``{m: [injective, decided, unknown]}``.
+    n : the input dimension; target : wanted half-width of the 95 % interval of c50.
+    m_range : ``(m_lo, m_hi)``, the rows allowed; max_layers : cap on all layers of this n.
+
+    Returns
+    -------
+    ``(allocation, status)``: ``allocation`` maps ``m`` to the number of new
+    layers (empty: stop); ``status`` is a dict with the current fit,
+    interval, half-width and the reason for stopping (or None).
+
+    Notes
+    -----
+    New layers go to every ``m`` whose fitted probability is in [0.05, 0.95]
+    (and the two ``m`` around the fitted c50), in proportion to ``p (1 - p)``
+    (the information a layer gives about the location of the curve). The
+    round size aims at the target assuming the half-width shrinks like
+    ``1 / sqrt(layers in the band)``: 60 % of the estimated shortfall, between
+    24 and 240 layers.
+    """
+    ms = sorted(counts)
+    c = np.array([m / n for m in ms])
+    k = np.array([counts[m][0] for m in ms])
+    N = np.array([counts[m][1] for m in ms])
+    total = sum(sum(v[1:]) for v in counts.values())
+    boot = F.bootstrap_transition(c, k, N, n_resamples=resamples, seed=seed)
+    fit = boot["fit"]
+    hw = F.half_width(boot["c50_ci"], fit.c50)
+    status = {"c50": fit.c50, "ci": boot["c50_ci"], "half_width": hw, "layers": total,
+              "stop": None}
+    if fit.c50 is None:
+        status["stop"] = "no transition in the sampled range (all verdicts equal)"
+        return {}, status
+    if hw is not None and hw <= 0.9 * target:
+        status["stop"] = "target reached"
+        return {}, status
+    if total >= max_layers:
+        status["stop"] = "layer cap reached"
+        return {}, status
+    m_lo, m_hi = m_range
+    cand = np.arange(m_lo, m_hi + 1)
+    p = fit.p(cand / n)
+    band = set(cand[(p >= 0.05) & (p <= 0.95)].tolist())
+    centre = fit.c50 * n
+    band |= {m for m in (math.floor(centre), math.ceil(centre)) if m_lo <= m <= m_hi}
+    band = sorted(band)
+    if not band:
+        status["stop"] = "the fitted transition lies outside the allowed range"
+        return {}, status
+    w = np.array([max(0.0475, float(fit.p(m / n)) * (1 - float(fit.p(m / n)))) for m in band])
+    in_band = sum(counts.get(m, [0, 0, 0])[1] for m in band)
+    ratio = (hw / target) ** 2 if hw is not None else 4.0
+    want = int(round(0.6 * max(in_band, 20) * max(ratio - 1.0, 0.25)))
+    size = int(min(max(want, 24), 240, max_layers - total))
+    if size <= 0:
+        status["stop"] = "layer cap reached"
+        return {}, status
+    raw = size * w / w.sum()
+    alloc = np.floor(raw).astype(int)
+    for j in np.argsort(-(raw - alloc))[: size - alloc.sum()]:     # largest remainders
+        alloc[j] += 1
+    return {m: int(a) for m, a in zip(band, alloc) if a > 0}, status
+
+
+class AdaptiveLadder(Ladder):
+    """One (curve, n) of the phase study: a coarse grid first, then rounds
+    from :func:`plan_round` until the interval of c50 meets the target.
+
+    Deterministic given the rows (the bootstrap in :func:`plan_round` is
+    seeded), so a resumed run replays the same rounds and reuses the stored
+    rows. Seeds at each ``m`` are consecutive from 0.
+    """
+
+    def __init__(self, curve, n, st, time_limit):
+        self.curve, self.n, self.st, self.tl = curve, n, st, time_limit
+        c_min = st["c_min"] if st.get("c_min") is not None else curve["c_min"]
+        grid = phase_grid(n, c_min, st["c_max"], st["c_step"])
+        self.m_range = (int(round(c_min * n)), int(round(st["c_max"] * n)))
+        self.next_seed = {m: 0 for m in grid}
+        self.rows = []
+        self.log = []
+        super().__init__(("papers", curve["name"], n), [self._tasks({m: st["seeds"] for m in grid})],
+                         rule="adaptive")
+
+    def _tasks(self, alloc):
+        tasks = []
+        for m in sorted(alloc):
+            s0 = self.next_seed.get(m, 0)
+            for seed in range(s0, s0 + alloc[m]):
+                tasks += layer_tasks(self.curve, self.n, m, seed, self.tl)
+            self.next_seed[m] = s0 + alloc[m]
+        return tasks
+
+    def next_rung(self, ri, rows):
+        self.rows += rows
+        dec = [r for r in rows if r["method"] == self.curve["decider"]]
+        unknown = sum(r["verdict"] not in DECIDED for r in dec)
+        if dec and unknown > MAX_UNKNOWN_FRACTION * len(dec):
+            self.log.append({"round": ri, "stop": f"{unknown} of {len(dec)} unknown"})
+            return None
+        alloc, status = plan_round(counts_by_m(self.rows, self.curve["decider"]), self.n,
+                                   self.st["ci"], self.m_range, self.st["max_layers"],
+                                   resamples=1000, seed=ri)
+        status["round"] = ri
+        self.log.append(status)
+        return self._tasks(alloc) if alloc else None
+
+
+def ladders(cfg):
+    """The adaptive ladders of the phase study, one per (curve, n)."""
+    st = settings(cfg)
+    tl = cfg.tl()
+    return [AdaptiveLadder(parse_curve(c), n, st, tl) for c in st["curves"] for n in st["ns"]]
+
+
+# ================================================================ summary
+
+def _n2_block(points, fit_ci):
+    """The n = 2, b = 0 data against :func:`benchmarks.papers.p_injective_n2`."""
+    from scipy.stats import binomtest, chi2
+    per_m, x2, dof, zero_ok = [], 0.0, 0, True
+    for p in points:
+        m, N, k = p["m"], p["decided"], p["injective"]
+        if N == 0:
+            continue
+        q = float(p_injective_n2(m))
+        if q in (0.0, 1.0):                   # a certain outcome: any other is impossible
+            ok = k == round(q * N)
+            zero_ok &= ok
+            pv = 1.0 if ok else 0.0
+        else:
+            pv = float(binomtest(k, N, q).pvalue)
+            x2 += (k - N * q) ** 2 / (N * q * (1 - q))
+            dof += 1
+        per_m.append({"m": m, "c": m / 2, "layers": N, "injective": k,
+                      "p_exact": q, "p_exact_fraction": str(p_injective_n2(m)),
+                      "frequency": k / N, "binom_pvalue": pv})
+    ms = [d["m"] for d in per_m]
+    Ns = np.array([d["layers"] for d in per_m], dtype=float)
+    qs = np.array([d["p_exact"] for d in per_m])
+    # the estimand of the logistic fit under this design: the fit to the expected counts
+    pop = F.fit_transition(np.array(ms) / 2, Ns * qs, Ns) if per_m else None
+    from scipy.optimize import brentq
+    root = brentq(lambda m: m * (m - 2) / 2 ** (m - 1) - 0.5, 5.0, 12.0)
+    return {"formula": "P(injective) = 1 - m (m - 2) / 2^(m - 1) for m >= 4, 0 below",
+            "points": per_m,
+            "chi2": x2, "chi2_dof": dof, "chi2_pvalue": float(chi2.sf(x2, dof)) if dof else None,
+            "zero_probability_points_ok": bool(zero_ok),
+            "min_binom_pvalue": min((d["binom_pvalue"] for d in per_m), default=None),
+            "c50_population_logit": None if pop is None else pop.c50,
+            "c50_population_in_ci": None if pop is None or fit_ci is None
+            else bool(fit_ci[0] <= pop.c50 <= fit_ci[1]),
+            "c50_closed_form_interpolated": root / 2}
+
+
+def _gof(points, fit):
+    """Pearson chi^2 of the fitted curve over the m values (dof = #m - 2)."""
+    from scipy.stats import chi2
+    x2, k = 0.0, 0
+    for p in points:
+        if p["decided"] == 0:
+            continue
+        q = float(np.clip(fit.p(p["c"]), 1e-12, 1 - 1e-12))
+        x2 += (p["injective"] - p["decided"] * q) ** 2 / (p["decided"] * q * (1 - q))
+        k += 1
+    dof = k - 2
+    return {"chi2": x2, "dof": dof, "pvalue": float(chi2.sf(x2, dof)) if dof > 0 else None}
+
+
+def curve_n_summary(rows, n, decider, resamples=2000, seed=0, band_points=61):
+    """Everything about one (curve, n): points, logit and probit fits with
+    bootstrap intervals, model-free 50 % point, goodness of fit, fitted band.
+    Returns ``(record, c50_replicates)``."""
+    cnt = counts_by_m(rows, decider)
+    ms = sorted(cnt)
+    points = [{"m": m, "c": round(m / n, 6), "injective": cnt[m][0], "decided": cnt[m][1],
+               "unknown": cnt[m][2]} for m in ms]
+    c = np.array([m / n for m in ms])
+    k = np.array([cnt[m][0] for m in ms])
+    N = np.array([cnt[m][1] for m in ms])
+    boot = F.bootstrap_transition(c, k, N, "logit", n_resamples=resamples, seed=seed)
+    prob = F.bootstrap_transition(c, k, N, "probit", n_resamples=resamples, seed=seed)
+    fit = boot["fit"]
+    unknown = int(sum(v[2] for v in cnt.values()))
+    keep = N > 0
+    iso = fifty_percent_point(c[keep], k[keep] / N[keep], N[keep]) if keep.any() else None
+    rec = {"estimate": fit.c50, "ci": boot["c50_ci"], "layers": int(N.sum()) + unknown,
+           "decided": int(N.sum()), "unknown": unknown,
+           "half_width": F.half_width(boot["c50_ci"], fit.c50),
+           "width": fit.width, "width_ci": boot["width_ci"], "scale": fit.scale,
+           "link": "logit", "resamples": boot["n_resamples"],
+           "probit": {"estimate": prob["fit"].c50, "ci": prob["c50_ci"],
+                      "width": prob["fit"].width},
+           "isotonic": iso,
+           "unknown_bounds": None, "points": points, "gof": None, "band": None}
+    if fit.c50 is not None:
+        rec["gof"] = _gof(points, fit)
+        grid = np.linspace(c.min(), c.max(), band_points)
+        lo, hi = F.band(boot, grid)
+        rec["band"] = {"c": grid.round(4).tolist(), "p": fit.p(grid).round(5).tolist(),
+                       "lo": np.round(lo, 5).tolist(), "hi": np.round(hi, 5).tolist()}
+    if unknown:
+        # the 50 % point if every unknown were injective / not injective
+        u = np.array([cnt[m][2] for m in ms])
+        a = F.fit_transition(c, k + u, N + u).c50
+        b = F.fit_transition(c, k, N + u).c50
+        rec["unknown_bounds"] = {"all_injective": a, "all_not_injective": b}
+    return rec, boot["c50_boot"]
+
+
+def _dss_block(rows):
+    """Figure 2's test (DSS w.r.t. x = -mean of the normalised rows) against
+    the exact verdict on the same b = 0 layers: where Figure 2 finds a DSS it
+    predicts "injective"; it is *wrong* when the layer is not injective.
+    (Its "not injective" answers carry verified witnesses: never wrong.)"""
+    tree, dss = {}, {}
+    for r in rows:
+        if r.get("family") != "phase":
+            continue
+        key = (r["n"], r["m"], r["seed"])
+        if r["method"] == "tree" and r["verdict"] in DECIDED:
+            tree[key] = r["verdict"]
+        elif r["method"] == "dss-mean":
+            dss[key] = r["verdict"]
+    table = {}
+    for key, v in tree.items():
+        if key not in dss:
+            continue
+        n, m, _ = key
+        t = table.setdefault((n, m), {"n": n, "m": m, "c": round(m / n, 6), "layers": 0,
+                                      "injective": 0, "fig2_dss": 0, "fig2_wrong": 0,
+                                      "fig2_refuted": 0})
+        t["layers"] += 1
+        t["injective"] += v == "injective"
+        has = dss[key] != "not_injective"
+        t["fig2_dss"] += has
+        t["fig2_refuted"] += not has
+        t["fig2_wrong"] += has and v == "not_injective"
+    pts = [table[k] for k in sorted(table)]
+    per_n = {}
+    for n in sorted({p["n"] for p in pts}):
+        pp = [p for p in pts if p["n"] == n]
+        c = np.array([p["c"] for p in pp])
+        N = np.array([p["layers"] for p in pp])
+        fd = F.fit_transition(c, np.array([p["fig2_dss"] for p in pp]), N)
+        fe = F.fit_transition(c, np.array([p["injective"] for p in pp]), N)
+        per_n[str(n)] = {"layers": int(N.sum()),
+                         "wrong": int(sum(p["fig2_wrong"] for p in pp)),
+                         "c50_fig2": fd.c50, "c50_exact": fe.c50}
+    bins = {}
+    for p in pts:
+        b = round(math.floor(p["c"] * 2) / 2, 1)          # c bins of width 0.5
+        t = bins.setdefault(b, {"c_bin": [b, b + 0.5], "layers": 0, "fig2_wrong": 0,
+                                "not_injective": 0})
+        t["layers"] += p["layers"]
+        t["fig2_wrong"] += p["fig2_wrong"]
+        t["not_injective"] += p["layers"] - p["injective"]
+    by_c = []
+    for b in sorted(bins):
+        t = bins[b]
+        t["wrong_fraction"] = t["fig2_wrong"] / t["layers"]
+        by_c.append(t)
+    total = sum(p["layers"] for p in pts)
+    return {"points": pts, "per_n": per_n, "by_c": by_c, "layers": total,
+            "wrong": int(sum(p["fig2_wrong"] for p in pts)),
+            "meaning": "fig2_dss: a DSS w.r.t. x = -mean exists (Figure 2 predicts injective); "
+                       "fig2_wrong: it exists but the layer is not injective"}
+
+
+def _pairs(rows):
+    """Exact implications between the curves on the same matrices, checked:
+    injective with b = 0 => injective on x >= 0; injective with any bias =>
+    injective with b = 0 (for large |x| the bias is negligible: the rows
+    positive at t x, t -> inf, are those positive at x for b = 0)."""
+    verdicts = {}
+    for r in rows:
+        cv = curve_of_row(r)
+        if cv is None or r["method"] != decider_of(cv) or r["verdict"] not in DECIDED:
+            continue
+        verdicts.setdefault((r["n"], r["m"], r["seed"]), {})[cv] = r["verdict"]
+    out = {}
+    for key, d in verdicts.items():
+        g = d.get("gauss")
+        if g is None:
+            continue
+        for cv, v in d.items():
+            if cv == "gauss":
+                continue
+            t = out.setdefault(cv, {"pairs": 0, "violations": 0, "differ": 0, "examples": []})
+            t["pairs"] += 1
+            t["differ"] += v != g
+            bad = (cv == "nonneg" and g == "injective" and v == "not_injective") or \
+                  (cv.startswith("bias:") and v == "injective" and g == "not_injective")
+            if bad:
+                t["violations"] += 1
+                if len(t["examples"]) < 5:
+                    t["examples"].append(list(key))
+    return out
+
+
+def _extrapolation(table, boots, n_min, resamples_used):
+    ns = [n for n in sorted(table, key=int) if int(n) >= n_min and table[n]["ci"] is not None]
+    if len(ns) < 4:
+        return {"note": f"needs at least 4 sizes with intervals (n >= {n_min}), have {len(ns)}"}
+    B = min(len(boots[n]) for n in ns)
+    boot = np.stack([boots[n][:B] for n in ns], axis=1)
+    x = [int(n) for n in ns]
+    y = [table[n]["estimate"] for n in ns]
+    ci = [table[n]["ci"] for n in ns]
+    out = {"n_min": n_min, "ns": x, "statphys": STATPHYS}
+    for form in F.FORMS:
+        out[form] = F.extrapolate(x, y, ci, boot, form, reference=STATPHYS)
+    by_max = []
+    for j in range(4, len(x) + 1):
+        e = {"max_n": x[j - 1]}
+        for form in F.FORMS:
+            r = F.extrapolate(x[:j], y[:j], ci[:j], boot[:, :j], form, reference=STATPHYS)
+            e[form] = {"c_inf": r["params"]["c_inf"], "ci": (r["ci"] or {}).get("c_inf"),
+                       "statphys_in_ci": r.get("reference_in_ci")}
+        by_max.append(e)
+    out["by_max_n"] = by_max
+    verdicts = [out[f].get("reference_in_ci") for f in F.FORMS]
+    if all(v is True for v in verdicts):
+        out["statement"] = (f"consistent with {STATPHYS}: it lies inside the 95 % interval of "
+                            "c_inf for both forms")
+    elif all(v is False for v in verdicts):
+        out["statement"] = (f"not consistent with {STATPHYS}: it lies outside the 95 % interval "
+                            "of c_inf for both forms")
+    else:
+        out["statement"] = (f"inconclusive: {STATPHYS} is inside the 95 % interval of c_inf "
+                            "for one form and outside for the other")
+    out["consistent_with_statphys"] = {f: out[f].get("reference_in_ci") for f in F.FORMS}
+    return out
+
+
+def summarise(rows, resamples=2000, seed=0, n_min=3, target=0.1):
+    """The summary of the phase rows (JSON-ready; keys ``n`` are strings).
+
+    Returns
+    -------
+    dict with ``c50`` (the b = 0 curve: ``{"2": {"estimate", "ci", "layers",
+    "unknown", ...}, ...}``), ``extrapolation``, ``curves`` (every curve,
+    same records), ``n2`` (the closed form test), ``dss`` (Figure 2 against
+    the exact curve), ``cross_checks``, ``target`` and ``constants``.
+    """
+    byc = {}
+    for r in rows:
+        cv = curve_of_row(r)
+        if cv is not None:
+            byc.setdefault(cv, []).append(r)
+    curves, boots = {}, {}
+    for cv in sorted(byc):
+        recs = {}
+        for n in sorted({r["n"] for r in byc[cv]}):
+            rn = [r for r in byc[cv] if r["n"] == n]
+            rec, b = curve_n_summary(rn, n, decider_of(cv), resamples=resamples, seed=seed + n)
+            rec["target_met"] = rec["half_width"] is not None and rec["half_width"] <= target
+            recs[str(n)] = rec
+            if cv == "gauss":
+                boots[str(n)] = b
+        curves[cv] = recs
+    gauss = curves.get("gauss", {})
+    out = {"target_half_width": target, "rows": len(rows),
+           "constants": {"c_star": critical_expansivity(), "lower_bound": LOWER_BOUND,
+                         "statphys": STATPHYS, "upper_bound": UPPER_BOUND},
+           "c50": {n: {k: v for k, v in rec.items() if k not in ("points", "band")}
+                   for n, rec in gauss.items()},
+           "extrapolation": _extrapolation(gauss, boots, n_min, resamples) if gauss else {},
+           "curves": curves,
+           "unknown_total": int(sum(rec["unknown"] for cr in curves.values()
+                                    for rec in cr.values()))}
+    if "2" in gauss:
+        out["n2"] = _n2_block(gauss["2"]["points"], gauss["2"]["ci"])
+    if gauss:
+        out["dss"] = _dss_block(byc["gauss"])
+    out["cross_checks"] = _pairs(rows)
+    return out
+
+
+def problems(summary):
+    """Violated exact implications between curves (each is a soundness bug)."""
+    return [{"kind": "phase cross-check", "curve": cv, **t}
+            for cv, t in (summary.get("cross_checks") or {}).items() if t["violations"]]
+
+
+def _fmt(v, nd=2):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def table_text(summary):
+    """The c50 table (and the rest) as text."""
+    lines = []
+    for cv, recs in summary.get("curves", {}).items():
+        lines.append(f"Exact phase transition, curve {cv}: 50 % point of P(injective), logistic "
+                     "fit, 95 % stratified bootstrap interval")
+        lines.append(f"  {'n':>3s} {'c50':>6s} {'95% CI':>15s} {'+-':>5s} {'width':>6s} "
+                     f"{'probit':>6s} {'isoton':>6s} {'layers':>6s} {'unk':>4s} {'gof p':>6s}")
+        for n, r in sorted(recs.items(), key=lambda kv: int(kv[0])):
+            ci = "-" if r["ci"] is None else f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
+            gp = (r.get("gof") or {}).get("pvalue")
+            lines.append(f"  {n:>3s} {_fmt(r['estimate']):>6s} {ci:>15s} "
+                         f"{_fmt(r['half_width']):>5s} {_fmt(r['width']):>6s} "
+                         f"{_fmt(r['probit']['estimate']):>6s} {_fmt(r['isotonic']):>6s} "
+                         f"{r['layers']:6d} {r['unknown']:4d} {_fmt(gp, 3):>6s}")
+    ex = summary.get("extrapolation") or {}
+    for form in F.FORMS:
+        e = ex.get(form)
+        if not e:
+            continue
+        ci = (e.get("ci") or {}).get("c_inf")
+        lines.append(f"Extrapolation {e['formula']} (n = {e['ns'][0]}..{e['ns'][-1]}): c_inf = "
+                     f"{e['params']['c_inf']:.2f}, 95 % CI "
+                     f"{'-' if ci is None else f'[{ci[0]:.2f}, {ci[1]:.2f}]'}, "
+                     f"chi2 = {e['chi2']:.1f} / {e['dof']} dof")
+    if ex.get("by_max_n"):
+        lines.append("  c_inf against the largest n used: " + "; ".join(
+            f"n<={d['max_n']}: " + ", ".join(
+                f"{f} {d[f]['c_inf']:.2f}" + (f" [{d[f]['ci'][0]:.1f}, {d[f]['ci'][1]:.1f}]"
+                                              if d[f]['ci'] else "") for f in F.FORMS)
+            for d in ex["by_max_n"]))
+    if ex.get("statement"):
+        lines.append(f"  6.698: {ex['statement']}")
+    n2 = summary.get("n2")
+    if n2:
+        lines.append(f"n = 2 closed form {n2['formula']}: chi2 = {n2['chi2']:.2f} / "
+                     f"{n2['chi2_dof']} dof (p = {_fmt(n2['chi2_pvalue'], 3)}), smallest binomial "
+                     f"p = {_fmt(n2['min_binom_pvalue'], 3)}; population logistic c50 = "
+                     f"{_fmt(n2['c50_population_logit'], 3)} (in CI: {n2['c50_population_in_ci']})")
+    d = summary.get("dss")
+    if d:
+        lines.append(f"Figure 2 test (DSS at x = -mean) against the exact verdicts: wrong on "
+                     f"{d['wrong']} of {d['layers']} layers (predicts injective, is not)")
+    for cv, t in (summary.get("cross_checks") or {}).items():
+        lines.append(f"Cross-check gauss vs {cv}: {t['pairs']} paired layers, verdicts differ on "
+                     f"{t['differ']}, violated implications {t['violations']}")
+    return "\n".join(lines)
+
+
+# ================================================================ plots
+
+def _plt():
+    import matplotlib
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _finish(fig, path):
+    if path is None:
+        return fig
+    plt = _plt()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def _reference_lines(ax, vertical=True):
+    for c, lab, ls in ((critical_expansivity(), "3.4 (Thm 6, lower bound)", "--"),
+                       (STATPHYS, "6.698 (statistical physics)", ":"),
+                       (UPPER_BOUND, "10.5 (upper bound)", "-.")):
+        (ax.axvline if vertical else ax.axhline)(c, color="k", ls=ls, lw=1, label=lab)
+
+
+def _wilson(k, N, z=1.96):
+    if N == 0:
+        return (np.nan, np.nan)
+    p = k / N
+    d = 1 + z * z / N
+    mid = (p + z * z / (2 * N)) / d
+    h = z * math.sqrt(p * (1 - p) / N + z * z / (4 * N * N)) / d
+    return mid - h, mid + h
+
+
+def plot_transition(summary, curve="gauss", path=None, ns=None):
+    """P(injective) against c per n: exact frequencies (95 % Wilson bars),
+    the fitted logistic curve and its 95 % bootstrap band, the n = 2 closed
+    form, and the lines 3.4 / 6.698 / 10.5."""
+    plt = _plt()
+    recs = summary["curves"][curve]
+    ns = sorted((int(n) for n in recs), key=int) if ns is None else ns
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    cmap = plt.get_cmap("viridis")
+    for j, n in enumerate(ns):
+        r = recs[str(n)]
+        col = cmap(j / max(1, len(ns) - 1))
+        pts = [p for p in r["points"] if p["decided"]]
+        cs = np.array([p["c"] for p in pts])
+        fr = np.array([p["injective"] / p["decided"] for p in pts])
+        wl = np.array([_wilson(p["injective"], p["decided"]) for p in pts])
+        ax.errorbar(cs, fr, yerr=[np.maximum(0, fr - wl[:, 0]), np.maximum(0, wl[:, 1] - fr)],
+                    fmt="o", ms=2.5, lw=0.6, color=col, alpha=0.8)
+        if r.get("band"):
+            b = r["band"]
+            ax.plot(b["c"], b["p"], "-", color=col, lw=1.3,
+                    label=f"n = {n}: c50 = {_fmt(r['estimate'])} [{_fmt(r['ci'][0])}, "
+                          f"{_fmt(r['ci'][1])}]")
+            ax.fill_between(b["c"], b["lo"], b["hi"], color=col, alpha=0.2, lw=0)
+    if curve == "gauss" and 2 in ns:
+        ms = np.arange(4, 25)
+        ax.plot(ms / 2, [float(p_injective_n2(m)) for m in ms], "x--", color="tab:red", ms=5,
+                lw=0.8, label="n = 2 closed form 1 - m(m-2)/2^(m-1)")
+    _reference_lines(ax)
+    ax.axhline(0.5, color="grey", lw=0.5)
+    ax.set_xlabel("c = m / n")
+    ax.set_ylabel("P(injective)  (exact verdicts)")
+    ax.set_ylim(-0.02, 1.02)
+    label = {"gauss": "b = 0", "nonneg": "b = 0, injective on x >= 0"}.get(curve, curve)
+    ax.set_title(f"Gaussian ReLU layers ({label}): P(injective) with logistic fits, 95 % bands")
+    ax.legend(fontsize=6.5, loc="lower right")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_c50(summary, path=None, n_max_plot=200):
+    """c50 against n with 95 % intervals (every curve), the finite-size
+    extrapolations of the b = 0 curve with their c_inf intervals, and the
+    lines 3.4 / 6.698 / 10.5 (log scale in n)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    marks = {"gauss": "o", "nonneg": "s"}
+    for j, (cv, recs) in enumerate(sorted(summary["curves"].items())):
+        ns = sorted((int(n) for n in recs if recs[n]["estimate"] is not None))
+        if not ns:
+            continue
+        y = np.array([recs[str(n)]["estimate"] for n in ns])
+        lo = np.array([recs[str(n)]["ci"][0] for n in ns])
+        hi = np.array([recs[str(n)]["ci"][1] for n in ns])
+        ax.errorbar(np.array(ns) * (1 + 0.015 * j), y, yerr=[y - lo, hi - y],
+                    fmt=marks.get(cv, "^"), ms=4, capsize=2, label=f"c50, {cv}")
+    ex = summary.get("extrapolation") or {}
+    xs = np.geomspace(2, n_max_plot, 200)
+    for form, col in zip(F.FORMS, ("tab:red", "tab:purple")):
+        e = ex.get(form)
+        if not e:
+            continue
+        fn = F.FORMS[form][0]
+        ax.plot(xs, fn(xs, *e["params"].values()), "-", color=col, lw=1,
+                label=f"{e['formula']}: c_inf = {e['params']['c_inf']:.2f}")
+        ci = (e.get("ci") or {}).get("c_inf")
+        if ci:
+            ax.axhspan(ci[0], ci[1], color=col, alpha=0.08)
+    _reference_lines(ax, vertical=False)
+    ax.set_xscale("log")
+    ax.set_xlabel("n (log)")
+    ax.set_ylabel("c50(n): 50 % point of P(injective)")
+    ax.set_title("Finite-size 50 % points and their extrapolation (shaded: 95 % CI of c_inf)")
+    ax.legend(fontsize=6.5, loc="lower right")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_dss(summary, path=None):
+    """Figure 2's test against the exact curve on the same layers: left, the
+    exact P(injective) and Figure 2's P(DSS w.r.t. -mean) per n; right, the
+    fraction of layers where Figure 2 predicts injective wrongly, by c."""
+    plt = _plt()
+    d = summary["dss"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ns = sorted({p["n"] for p in d["points"]})
+    cmap = plt.get_cmap("viridis")
+    for j, n in enumerate(ns):
+        pp = [p for p in d["points"] if p["n"] == n]
+        col = cmap(j / max(1, len(ns) - 1))
+        c = [p["c"] for p in pp]
+        a1.plot(c, [p["injective"] / p["layers"] for p in pp], "o-", color=col, ms=2, lw=1,
+                label=f"n = {n} exact")
+        a1.plot(c, [p["fig2_dss"] / p["layers"] for p in pp], "x:", color=col, ms=3, lw=1)
+    a1.plot([], [], "kx:", label="Figure 2: P(DSS w.r.t. -mean)")
+    a1.axvline(critical_expansivity(), color="r", lw=0.8, ls="--")
+    a1.set_xlabel("c = m / n")
+    a1.set_ylabel("probability")
+    a1.legend(fontsize=6.5)
+    bc = d["by_c"]
+    a2.bar([b["c_bin"][0] + 0.25 for b in bc], [b["wrong_fraction"] for b in bc], width=0.45,
+           color="tab:orange")
+    a2.set_xlabel("c = m / n (bins of 0.5, all n)")
+    a2.set_ylabel("fraction of layers: DSS at -mean but not injective")
+    a2.set_title(f"Figure 2 wrong on {d['wrong']} of {d['layers']} layers")
+    fig.suptitle("Figure 2's DSS-at-the-mean test against exact injectivity (same layers)")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def plot_variants(summary, path=None):
+    """The new curves: c50(n) per curve (b = 0, biased, x >= 0) and, at the
+    largest n they share, the fitted P(injective) curves with their bands."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    curves = summary["curves"]
+    common = set.intersection(*[{int(n) for n in r} for r in curves.values()]) if curves else set()
+    for cv, recs in sorted(curves.items()):
+        ns = sorted(int(n) for n in recs if recs[n]["estimate"] is not None)
+        y = [recs[str(n)]["estimate"] for n in ns]
+        lo = [recs[str(n)]["estimate"] - recs[str(n)]["ci"][0] for n in ns]
+        hi = [recs[str(n)]["ci"][1] - recs[str(n)]["estimate"] for n in ns]
+        a1.errorbar(ns, y, yerr=[lo, hi], fmt="o-", ms=3, capsize=2, lw=1, label=cv)
+        if common:
+            r = recs[str(max(common))]
+            if r.get("band"):
+                b = r["band"]
+                (line,) = a2.plot(b["c"], b["p"], "-", lw=1.3, label=cv)
+                a2.fill_between(b["c"], b["lo"], b["hi"], color=line.get_color(), alpha=0.2)
+    a1.set_xlabel("n")
+    a1.set_ylabel("c50(n) with 95 % CI")
+    a1.legend(fontsize=7)
+    if common:
+        a2.set_title(f"n = {max(common)}")
+    a2.axhline(0.5, color="grey", lw=0.5)
+    a2.set_xlabel("c = m / n")
+    a2.set_ylabel("fitted P(injective)")
+    a2.legend(fontsize=7)
+    fig.suptitle("New curves: biased layers b ~ N(0, s^2) and injectivity on x >= 0")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def write_plots(summary, out):
+    """All phase plots into ``out``; returns the file names written."""
+    out = pathlib.Path(out)
+    made = []
+    if "gauss" in summary["curves"]:
+        plot_transition(summary, "gauss", out / "phase_transition.png")
+        made.append("phase_transition.png")
+        plot_c50(summary, out / "phase_c50_vs_n.png")
+        made.append("phase_c50_vs_n.png")
+    if summary.get("dss") and summary["dss"]["points"]:
+        plot_dss(summary, out / "phase_dss_vs_exact.png")
+        made.append("phase_dss_vs_exact.png")
+    others = [cv for cv in summary["curves"] if cv != "gauss"]
+    if others:
+        plot_variants(summary, out / "phase_variants.png")
+        made.append("phase_variants.png")
+        for cv in others:
+            name = f"phase_transition_{cv.replace(':', '')}.png"
+            plot_transition(summary, cv, out / name)
+            made.append(name)
+    return made
+
+
+# ================================================================ report
+
+def _slim(row):
+    """A row without its null fields (the compressed raw rows)."""
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def report(run_dir, out, resamples=2000, n_min=3, target=0.1):
+    """Read ``run_dir/rows.jsonl``, write ``out/summary.json``, the plots and
+    ``out/rows.jsonl.gz`` (the phase rows, null fields dropped). Returns the summary."""
+    from .harness import ROWS_FILE
+    rows = [r for r in load_rows(pathlib.Path(run_dir) / ROWS_FILE) if curve_of_row(r)]
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(rows, resamples=resamples, n_min=n_min, target=target)
+    summary["plots"] = write_plots(summary, out)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
+    rows.sort(key=lambda r: (r["family"], r.get("bias_scale") or 0, r["n"], r["m"], r["seed"],
+                             r["method"]))
+    with gzip.open(out / "rows.jsonl.gz", "wt", compresslevel=9) as fh:
+        for r in rows:
+            fh.write(json.dumps(_slim(r), default=_json_default) + "\n")
+    return summary
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.phase",
+                                 description="Summarise the phase-transition rows of a bench run "
+                                             "(DIR/rows.jsonl): summary.json, plots, rows.jsonl.gz")
+    ap.add_argument("run_dir", metavar="DIR")
+    ap.add_argument("--out", required=True, metavar="OUT")
+    ap.add_argument("--resamples", type=int, default=2000)
+    ap.add_argument("--n-min", type=int, default=3, help="smallest n in the extrapolation")
+    ap.add_argument("--target", type=float, default=0.1, help="wanted half-width of the c50 CI")
+    a = ap.parse_args(argv)
+    try:
+        s = report(a.run_dir, a.out, a.resamples, a.n_min, a.target)
+    except (OSError, ValueError) as exc:
+        print(f"benchmarks.phase: error: {exc}", file=sys.stderr)
+        return 2
+    print(table_text(s))
+    bad = problems(s)
+    for p in bad:
+        print("!!! " + json.dumps(p), file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
