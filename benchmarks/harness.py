@@ -372,19 +372,42 @@ class Ladder:
         return any(r["verdict"] in DECIDED for r in rows)
 
 
+class _Deferred:
+    """A task of :class:`SerialExecutor`: it runs when its result is asked for."""
+
+    def __init__(self, fn, arg):
+        self._fn, self._arg, self._done, self._value, self._exc = fn, arg, False, None, None
+
+    def result(self):
+        if not self._done:
+            try:
+                self._value = self._fn(self._arg)
+            except BaseException as exc:  # noqa: BLE001 (mirrors a worker)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self._exc = exc
+            self._done = True
+        if self._exc is not None:
+            raise self._exc
+        return self._value
+
+
 class SerialExecutor:
+    """In process, one task at a time, in submission order. Tasks run when
+    :meth:`wait` hands them out (not when submitted), so each row is
+    finished, streamed and counted before the next solve starts."""
     name = "serial"
 
     def submit(self, fn, arg):
-        f = cf.Future()
-        try:
-            f.set_result(fn(arg))
-        except BaseException as exc:  # noqa: BLE001 (mirrors a worker)
-            f.set_exception(exc)
-        return f
+        return _Deferred(fn, arg)
 
     def wait(self, fs):
-        return set(fs)
+        f = next(iter(fs))
+        try:
+            f.result()
+        except Exception:  # noqa: BLE001 (re-raised by the caller's result())
+            pass
+        return {f}
 
     def close(self):
         pass
