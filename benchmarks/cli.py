@@ -70,6 +70,8 @@ def _add_arguments(p):
                    help="papers suite: largest c (default 10)")
     p.add_argument("--phase-c-step", type=float, default=None, metavar="C",
                    help="papers suite: step of the coarse grid in c (default 0.5)")
+    p.add_argument("--no-figure2", action="store_true",
+                   help="papers suite: skip the Figure 2 Monte Carlo (minutes at n = 100)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out DIR: the rows in DIR/rows.jsonl (written as "
                         "solves finish) are reused, the rest is solved")
@@ -101,6 +103,8 @@ def cmd_bench(args):
         except ValueError as exc:
             print(f"reluinj: error: {exc}", file=sys.stderr)
             return 2
+    if args.no_figure2:
+        extra["figure2"] = False
     for key in ("ci", "max_layers", "c_min", "c_max", "c_step"):
         v = getattr(args, "phase_" + key)
         if v is not None:

@@ -1415,6 +1415,10 @@ def papers_numbers(cfg):
     """Theorem 6's c* and Figure 2 (computed in this process: NumPy only)."""
     from . import papers as P
     cstar = P.critical_expansivity()
+    if cfg.extra.get("figure2") is False:
+        return {"c_star": cstar, "c_star_equation": "erfc(1/sqrt(2c))/2 = 1/c",
+                "lower_bound": P.LOWER_BOUND, "upper_bound": P.UPPER_BOUND,
+                "statphys": P.STATPHYS}
     if cfg.quick:
         f2 = P.figure2(ns=(5, 10, 20), cs=np.arange(1.5, 8.01, 0.5), trials=40)
     else:

@@ -83,6 +83,7 @@ def parse_curve(text):
             s = float("nan")
         if not (math.isfinite(s) and s > 0):
             raise ValueError(f"bad bias scale in {text!r}: need bias:S with S > 0")
+        # the scale is irrelevant to injectivity (x -> t x): kept to demonstrate it
         return {"name": f"bias:{s:g}", "family": "phasebias", "decider": "tree", "s": s,
                 "c_min": 2.0, "label": f"b ~ N(0, {s:g}^2)"}
     raise ValueError(f"unknown phase curve {text!r}: gauss, nonneg or bias:S")
@@ -363,10 +364,19 @@ def curve_n_summary(rows, n, decider, resamples=2000, seed=0, band_points=61):
            "link": "logit", "resamples": boot["n_resamples"],
            "probit": {"estimate": prob["fit"].c50, "ci": prob["c50_ci"],
                       "width": prob["fit"].width},
-           "isotonic": iso,
+           "isotonic": iso, "local": None,
            "unknown_bounds": None, "points": points, "gof": None, "band": None}
     if fit.c50 is not None:
         rec["gof"] = _gof(points, fit)
+        # misspecification check: the same fit on the central strata only
+        # (fitted P within [0.1, 0.9] of the all-layers fit)
+        win = keep & (np.abs(c - fit.c50) <= fit.width / 2)
+        if win.sum() >= 3:
+            loc = F.bootstrap_transition(c[win], k[win], N[win], "logit",
+                                         n_resamples=resamples, seed=seed)
+            rec["local"] = {"estimate": loc["fit"].c50, "ci": loc["c50_ci"],
+                            "c_window": [float(c[win].min()), float(c[win].max())],
+                            "layers": int(N[win].sum())}
         grid = np.linspace(c.min(), c.max(), band_points)
         lo, hi = F.band(boot, grid)
         rec["band"] = {"c": grid.round(4).tolist(), "p": fit.p(grid).round(5).tolist(),
@@ -439,11 +449,27 @@ def _dss_block(rows):
                        "fig2_wrong: it exists but the layer is not injective"}
 
 
+def _power_of_two(x):
+    m, _ = math.frexp(x)
+    return m == 0.5
+
+
 def _pairs(rows):
-    """Exact implications between the curves on the same matrices, checked:
-    injective with b = 0 => injective on x >= 0; injective with any bias =>
-    injective with b = 0 (for large |x| the bias is negligible: the rows
-    positive at t x, t -> inf, are those positive at x for b = 0)."""
+    """Exact relations between the curves on the same matrices, checked.
+
+    * injective with ``b = 0`` => injective on ``x >= 0`` (a smaller domain);
+    * injective with a bias => injective with ``b = 0`` (at ``t x``, ``t ->
+      inf``, the positive rows are those of ``b = 0`` at ``x``);
+    * ``(W, t b)`` is injective iff ``(W, b)`` is, for any ``t > 0``
+      (``ReLU(W x + t b) = t ReLU(W (x / t) + b)``): the bias *scale* is
+      irrelevant. The ``bias:S`` curves share ``z`` (``b = S z``), so their
+      verdicts must coincide; exactly so when the ratio of the scales is a
+      power of two (then ``S z`` are exact multiples in binary64), and
+      almost surely otherwise (rounding of ``S z``).
+
+    Returns ``{"gauss|nonneg": {...}, "gauss|bias:1": {...}, "bias:0.5|bias:1": {...}}``
+    with ``pairs``, ``differ``, ``violations`` and up to five ``examples``.
+    """
     verdicts = {}
     for r in rows:
         cv = curve_of_row(r)
@@ -452,21 +478,30 @@ def _pairs(rows):
         verdicts.setdefault((r["n"], r["m"], r["seed"]), {})[cv] = r["verdict"]
     out = {}
     for key, d in verdicts.items():
-        g = d.get("gauss")
-        if g is None:
-            continue
-        for cv, v in d.items():
-            if cv == "gauss":
-                continue
-            t = out.setdefault(cv, {"pairs": 0, "violations": 0, "differ": 0, "examples": []})
-            t["pairs"] += 1
-            t["differ"] += v != g
-            bad = (cv == "nonneg" and g == "injective" and v == "not_injective") or \
-                  (cv.startswith("bias:") and v == "injective" and g == "not_injective")
-            if bad:
-                t["violations"] += 1
-                if len(t["examples"]) < 5:
-                    t["examples"].append(list(key))
+        names = sorted(d)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                va, vb = d[a], d[b]
+                if a == "gauss" or b == "gauss":
+                    other, vg = (b, va) if a == "gauss" else (a, vb)
+                    vo = d[other]
+                    bad = (other == "nonneg" and vg == "injective" and vo == "not_injective") or \
+                          (other.startswith("bias:") and vo == "injective" and vg == "not_injective")
+                    label = f"gauss|{other}"
+                elif a.startswith("bias:") and b.startswith("bias:"):
+                    ratio = float(a[5:]) / float(b[5:])
+                    bad = va != vb and _power_of_two(ratio)
+                    label = f"{a}|{b}"
+                else:
+                    continue
+                t = out.setdefault(label, {"pairs": 0, "differ": 0, "violations": 0,
+                                           "examples": []})
+                t["pairs"] += 1
+                t["differ"] += va != vb
+                if bad:
+                    t["violations"] += 1
+                    if len(t["examples"]) < 5:
+                        t["examples"].append(list(key))
     return out
 
 
@@ -551,7 +586,7 @@ def summarise(rows, resamples=2000, seed=0, n_min=3, target=0.1):
 
 def problems(summary):
     """Violated exact implications between curves (each is a soundness bug)."""
-    return [{"kind": "phase cross-check", "curve": cv, **t}
+    return [{"kind": "phase cross-check", "curves": cv, **t}
             for cv, t in (summary.get("cross_checks") or {}).items() if t["violations"]]
 
 
@@ -566,13 +601,16 @@ def table_text(summary):
         lines.append(f"Exact phase transition, curve {cv}: 50 % point of P(injective), logistic "
                      "fit, 95 % stratified bootstrap interval")
         lines.append(f"  {'n':>3s} {'c50':>6s} {'95% CI':>15s} {'+-':>5s} {'width':>6s} "
-                     f"{'probit':>6s} {'isoton':>6s} {'layers':>6s} {'unk':>4s} {'gof p':>6s}")
+                     f"{'probit':>6s} {'local':>6s} {'isoton':>6s} {'layers':>6s} {'unk':>4s} "
+                     f"{'gof p':>6s}")
         for n, r in sorted(recs.items(), key=lambda kv: int(kv[0])):
             ci = "-" if r["ci"] is None else f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
             gp = (r.get("gof") or {}).get("pvalue")
             lines.append(f"  {n:>3s} {_fmt(r['estimate']):>6s} {ci:>15s} "
                          f"{_fmt(r['half_width']):>5s} {_fmt(r['width']):>6s} "
-                         f"{_fmt(r['probit']['estimate']):>6s} {_fmt(r['isotonic']):>6s} "
+                         f"{_fmt(r['probit']['estimate']):>6s} "
+                         f"{_fmt((r.get('local') or {}).get('estimate')):>6s} "
+                         f"{_fmt(r['isotonic']):>6s} "
                          f"{r['layers']:6d} {r['unknown']:4d} {_fmt(gp, 3):>6s}")
     ex = summary.get("extrapolation") or {}
     for form in F.FORMS:
@@ -603,8 +641,8 @@ def table_text(summary):
         lines.append(f"Figure 2 test (DSS at x = -mean) against the exact verdicts: wrong on "
                      f"{d['wrong']} of {d['layers']} layers (predicts injective, is not)")
     for cv, t in (summary.get("cross_checks") or {}).items():
-        lines.append(f"Cross-check gauss vs {cv}: {t['pairs']} paired layers, verdicts differ on "
-                     f"{t['differ']}, violated implications {t['violations']}")
+        lines.append(f"Cross-check {cv}: {t['pairs']} paired layers, verdicts differ on "
+                     f"{t['differ']}, violated relations {t['violations']}")
     return "\n".join(lines)
 
 

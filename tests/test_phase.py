@@ -289,7 +289,12 @@ def test_cross_checks_flag_violated_implications():
     assert phase.problems({"cross_checks": phase._pairs(ok)}) == []
     bad = [row("phase", "not_injective"), row("phasebias", "injective", bias_scale=1.0)]
     probs = phase.problems({"cross_checks": phase._pairs(bad)})
-    assert len(probs) == 1 and probs[0]["curve"] == "bias:1"
+    assert len(probs) == 1 and probs[0]["curves"] == "gauss|bias:1"
+    # the bias scale is irrelevant: verdicts of b and 4 b must agree
+    bad = [row("phasebias", "injective", bias_scale=0.25), row("phasebias", "not_injective",
+                                                               bias_scale=1.0)]
+    probs = phase.problems({"cross_checks": phase._pairs(bad)})
+    assert len(probs) == 1 and probs[0]["curves"] == "bias:0.25|bias:1"
     bad = [row("phase", "injective"), row("phasenonneg", "not_injective", "nonneg")]
     assert len(phase.problems({"cross_checks": phase._pairs(bad)})) == 1
 
@@ -298,3 +303,17 @@ def test_cli_rejects_a_bad_curve(capsys):
     from benchmarks.cli import main
     assert main(["--suite", "papers", "--phase-curve", "sideways", "--out", "unused"]) == 2
     assert "phase curve" in capsys.readouterr().err
+
+
+def test_bias_scale_is_irrelevant_to_injectivity():
+    """(W, t b) is injective iff (W, b) is (x -> t x): the bias:S curves coincide."""
+    verdicts = {}
+    for s in (0.3, 1.0, 8.0):
+        curve = phase.parse_curve(f"bias:{s}")
+        for m in (9, 12, 15, 18):
+            for seed in range(3):
+                row = H.run_task(phase.make_task(curve, 3, m, seed, "tree", 20.0))
+                assert row["verified"] is True
+                verdicts.setdefault((m, seed), set()).add(row["verdict"])
+    assert all(len(v) == 1 for v in verdicts.values())
+    assert {v for vs in verdicts.values() for v in vs} == {"injective", "not_injective"}
