@@ -317,3 +317,19 @@ def test_bias_scale_is_irrelevant_to_injectivity():
                 verdicts.setdefault((m, seed), set()).add(row["verdict"])
     assert all(len(v) == 1 for v in verdicts.values())
     assert {v for vs in verdicts.values() for v in vs} == {"injective", "not_injective"}
+
+
+def test_adaptive_sweep_on_dask_equals_the_serial_sweep(tmp_path):
+    """--dask: the same adaptive rounds and rows as in process, streamed by the driver."""
+    distributed = pytest.importorskip("distributed")
+    serial = H.run_ladders(H.phase_ladders(_tiny_cfg()), H.SerialExecutor(), progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        results, code = H.run_benchmark(tmp_path, ladders=H.phase_ladders(_tiny_cfg()),
+                                        client=client, progress=False, plots=False,
+                                        verbose=False, cfg=H.Config(quick=True))
+    assert code == 0
+    H.mark_agreement(serial)
+    assert H.comparable(results["rows"]) == H.comparable(serial)
+    assert len(H.load_rows(tmp_path / H.ROWS_FILE)) == len(serial)
