@@ -280,9 +280,10 @@ def semicircle_injective(W):
 
     Examples
     --------
-    >>> semicircle_injective(np.array([[1., 0.], [0., 1.], [-1., 0.1], [0.1, -1.], [1., 1.]]))
+    >>> t = 2 * np.pi * np.arange(5) / 5        # a regular pentagon: every semicircle holds 2
+    >>> semicircle_injective(np.c_[np.cos(t), np.sin(t)])
     True
-    >>> semicircle_injective(np.array([[1., 0.], [0., 1.], [-1., 0.1], [0.1, -1.]]))
+    >>> semicircle_injective(np.c_[np.cos(t), np.sin(t)][:4])     # (72, 288) degrees holds 1
     False
     """
     W = np.asarray(W, dtype=float)

@@ -289,55 +289,41 @@ def ladders(cfg):
 # ================================================================ summary
 
 def _n2_block(points, fit_ci):
-    """The n = 2, b = 0 data against :func:`benchmarks.papers.p_injective_n2`."""
-    from scipy.stats import binomtest, chi2
-    per_m, x2, dof, zero_ok = [], 0.0, 0, True
+    """The n = 2, b = 0 data against :func:`benchmarks.papers.p_injective_n2`:
+    a binomial test per m, and Pearson's chi^2 over all m with a Monte-Carlo
+    p-value (:func:`benchmarks.phasefit.pearson_test`)."""
+    from scipy.optimize import brentq
+    from scipy.stats import binomtest
+    per_m = []
     for p in points:
         m, N, k = p["m"], p["decided"], p["injective"]
         if N == 0:
             continue
         q = float(p_injective_n2(m))
         if q in (0.0, 1.0):                   # a certain outcome: any other is impossible
-            ok = k == round(q * N)
-            zero_ok &= ok
-            pv = 1.0 if ok else 0.0
+            pv = 1.0 if k == round(q * N) else 0.0
         else:
             pv = float(binomtest(k, N, q).pvalue)
-            x2 += (k - N * q) ** 2 / (N * q * (1 - q))
-            dof += 1
         per_m.append({"m": m, "c": m / 2, "layers": N, "injective": k,
                       "p_exact": q, "p_exact_fraction": str(p_injective_n2(m)),
                       "frequency": k / N, "binom_pvalue": pv})
-    ms = [d["m"] for d in per_m]
+    if not per_m:
+        return None
+    ms = np.array([d["m"] for d in per_m])
     Ns = np.array([d["layers"] for d in per_m], dtype=float)
     qs = np.array([d["p_exact"] for d in per_m])
+    test = F.pearson_test([d["injective"] for d in per_m], Ns, qs)
     # the estimand of the logistic fit under this design: the fit to the expected counts
-    pop = F.fit_transition(np.array(ms) / 2, Ns * qs, Ns) if per_m else None
-    from scipy.optimize import brentq
+    pop = F.fit_transition(ms / 2, Ns * qs, Ns)
     root = brentq(lambda m: m * (m - 2) / 2 ** (m - 1) - 0.5, 5.0, 12.0)
     return {"formula": "P(injective) = 1 - m (m - 2) / 2^(m - 1) for m >= 4, 0 below",
-            "points": per_m,
-            "chi2": x2, "chi2_dof": dof, "chi2_pvalue": float(chi2.sf(x2, dof)) if dof else None,
-            "zero_probability_points_ok": bool(zero_ok),
-            "min_binom_pvalue": min((d["binom_pvalue"] for d in per_m), default=None),
-            "c50_population_logit": None if pop is None else pop.c50,
-            "c50_population_in_ci": None if pop is None or fit_ci is None
+            "points": per_m, "chi2": test["chi2"], "chi2_cells": test["cells"],
+            "chi2_pvalue": test["pvalue"], "chi2_pvalue_method": "Monte Carlo (20000 draws)",
+            "min_binom_pvalue": min(d["binom_pvalue"] for d in per_m),
+            "c50_population_logit": pop.c50,
+            "c50_population_in_ci": None if fit_ci is None or pop.c50 is None
             else bool(fit_ci[0] <= pop.c50 <= fit_ci[1]),
             "c50_closed_form_interpolated": root / 2}
-
-
-def _gof(points, fit):
-    """Pearson chi^2 of the fitted curve over the m values (dof = #m - 2)."""
-    from scipy.stats import chi2
-    x2, k = 0.0, 0
-    for p in points:
-        if p["decided"] == 0:
-            continue
-        q = float(np.clip(fit.p(p["c"]), 1e-12, 1 - 1e-12))
-        x2 += (p["injective"] - p["decided"] * q) ** 2 / (p["decided"] * q * (1 - q))
-        k += 1
-    dof = k - 2
-    return {"chi2": x2, "dof": dof, "pvalue": float(chi2.sf(x2, dof)) if dof > 0 else None}
 
 
 def curve_n_summary(rows, n, decider, resamples=2000, seed=0, band_points=61):
@@ -367,7 +353,7 @@ def curve_n_summary(rows, n, decider, resamples=2000, seed=0, band_points=61):
            "isotonic": iso, "local": None,
            "unknown_bounds": None, "points": points, "gof": None, "band": None}
     if fit.c50 is not None:
-        rec["gof"] = _gof(points, fit)
+        rec["gof"] = F.goodness_of_fit(c, k, N, "logit", seed=seed)
         # misspecification check: the same fit on the central strata only
         # (fitted P within [0.1, 0.9] of the all-layers fit)
         win = keep & (np.abs(c - fit.c50) <= fit.width / 2)
@@ -632,8 +618,9 @@ def table_text(summary):
         lines.append(f"  6.698: {ex['statement']}")
     n2 = summary.get("n2")
     if n2:
-        lines.append(f"n = 2 closed form {n2['formula']}: chi2 = {n2['chi2']:.2f} / "
-                     f"{n2['chi2_dof']} dof (p = {_fmt(n2['chi2_pvalue'], 3)}), smallest binomial "
+        lines.append(f"n = 2 closed form {n2['formula']}: chi2 = {n2['chi2']:.2f} over "
+                     f"{n2['chi2_cells']} m (Monte-Carlo p = {_fmt(n2['chi2_pvalue'], 3)}), "
+                     f"smallest binomial "
                      f"p = {_fmt(n2['min_binom_pvalue'], 3)}; population logistic c50 = "
                      f"{_fmt(n2['c50_population_logit'], 3)} (in CI: {n2['c50_population_in_ci']})")
     d = summary.get("dss")

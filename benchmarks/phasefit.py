@@ -291,6 +291,61 @@ def bootstrap_transition(c, k, N, link="logit", n_resamples=2000, level=0.95, se
     return out
 
 
+def _pearson(K, N, P):
+    """Pearson chi^2 of the rows of ``K`` against probabilities ``P`` (cells with P in (0, 1))."""
+    P = np.clip(P, 1e-12, 1 - 1e-12)
+    return np.sum((K - N * P) ** 2 / (N * P * (1 - P)), axis=-1)
+
+
+def pearson_test(k, N, p, n_sim=20000, seed=0):
+    """Pearson chi^2 of counts ``k`` of ``N`` against known probabilities ``p``,
+    with a Monte-Carlo p-value (counts simulated from ``p``): exact up to
+    simulation error even where the expected counts are small and the
+    chi^2 distribution would be wrong. Cells with ``p`` in {0, 1} must match
+    exactly (else the p-value is 0) and are left out of the statistic.
+
+    Returns ``{"chi2", "cells", "pvalue"}``.
+
+    Examples
+    --------
+    >>> t = pearson_test([5, 50, 95], [100, 100, 100], [0.05, 0.5, 0.95])
+    >>> t["chi2"] == 0.0 and t["pvalue"] == 1.0
+    True
+    """
+    k, N, p = (np.asarray(v, dtype=float) for v in (k, N, p))
+    sure = (p <= 0) | (p >= 1)
+    if np.any(k[sure] != np.round(N[sure] * p[sure])):
+        return {"chi2": math.inf, "cells": int((~sure).sum()), "pvalue": 0.0}
+    k, N, p = k[~sure], N[~sure], p[~sure]
+    obs = float(_pearson(k, N, p))
+    sim = np.random.default_rng(seed).binomial(N.astype(np.int64), p, size=(n_sim, p.size))
+    return {"chi2": obs, "cells": int(p.size),
+            "pvalue": float(np.mean(_pearson(sim, N, p) >= obs - 1e-9))}
+
+
+def goodness_of_fit(c, k, N, link="logit", n_sim=2000, seed=0):
+    """Goodness of fit of :func:`fit_transition`: Pearson chi^2 over the
+    ``c`` values, p-value by the parametric bootstrap (counts simulated from
+    the fitted curve and the curve refitted on each, so the p-value accounts
+    for the two fitted parameters and for small expected counts).
+
+    Returns ``{"chi2", "cells", "pvalue"}`` (``pvalue`` None without a fit).
+    """
+    c, k, N = _counts(c, k, N)
+    fit = fit_transition(c, k, N, link)
+    if fit.c50 is None:
+        return {"chi2": None, "cells": int(c.size), "pvalue": None}
+    P = fit.p(c)
+    obs = float(_pearson(k, N, P))
+    K = np.random.default_rng(seed).binomial(N.astype(np.int64), P,
+                                             size=(n_sim, c.size)).astype(float)
+    cbar = float(np.average(c, weights=N))
+    a, b, _, _ = _fit_many(c - cbar, K, N, link)
+    Pb = link_cdf(a[:, None] + b[:, None] * (c - cbar)[None, :], link)
+    return {"chi2": obs, "cells": int(c.size),
+            "pvalue": float(np.mean(_pearson(K, N, Pb) >= obs - 1e-9))}
+
+
 def band(boot, cs, link="logit", level=0.95):
     """Pointwise percentile band of the fitted curve at ``cs`` from the
     replicates of :func:`bootstrap_transition`. Returns ``(lo, hi)`` arrays."""

@@ -333,3 +333,17 @@ def test_adaptive_sweep_on_dask_equals_the_serial_sweep(tmp_path):
     H.mark_agreement(serial)
     assert H.comparable(results["rows"]) == H.comparable(serial)
     assert len(H.load_rows(tmp_path / H.ROWS_FILE)) == len(serial)
+
+
+def test_goodness_of_fit_accepts_the_model_and_rejects_a_plateau():
+    c = np.arange(3.0, 8.01, 0.5)
+    N = np.full(c.size, 200)
+    rng = np.random.default_rng(5)
+    k = rng.binomial(N, F.link_cdf((c - 5.5) / 0.5))
+    assert F.goodness_of_fit(c, k, N, n_sim=500)["pvalue"] > 0.01
+    plateau = np.where(c < 5, 0.0, np.where(c < 6.5, 0.5, 1.0))     # not a logistic curve
+    k = rng.binomial(N, plateau)
+    assert F.goodness_of_fit(c, k, N, n_sim=500)["pvalue"] < 0.01
+    t = F.pearson_test([0, 3], [10, 10], [0.0, 0.3])
+    assert t["cells"] == 1 and 0 < t["pvalue"] <= 1
+    assert F.pearson_test([1, 3], [10, 10], [0.0, 0.3])["pvalue"] == 0.0   # impossible count

@@ -157,7 +157,8 @@ and reports the logistic estimand under the same design."""),
 code("""n2 = summary.get("n2")
 if n2:
     print(n2["formula"])
-    print(f"chi2 = {n2['chi2']:.2f} on {n2['chi2_dof']} dof, p = {n2['chi2_pvalue']:.3f}; "
+    print(f"Pearson chi2 = {n2['chi2']:.2f} over {n2['chi2_cells']} values of m, Monte-Carlo p = "
+          f"{n2['chi2_pvalue']:.3f}; "
           f"smallest binomial p over m = {n2['min_binom_pvalue']:.3f}")
     print(f"logistic c50 under the same design, from the exact curve: {n2['c50_population_logit']:.3f} "
           f"(inside the data's interval: {n2['c50_population_in_ci']}); "
