@@ -838,15 +838,31 @@ def write_plots(summary, out):
 # ================================================================ report
 
 def _slim(row):
-    """A row without its null fields (the compressed raw rows)."""
-    return {k: v for k, v in row.items() if v is not None}
+    """A row for the compressed raw rows: null fields dropped, timings rounded
+    to 0.1 ms (the digits below are noise, and they are most of the bytes)."""
+    from .harness import TIMING_KEYS
+    return {k: (round(v, 4) if k in TIMING_KEYS and isinstance(v, float) else v)
+            for k, v in row.items() if v is not None}
 
 
-def report(run_dir, out, resamples=2000, n_min=3, target=0.1):
-    """Read ``run_dir/rows.jsonl``, write ``out/summary.json``, the plots and
-    ``out/rows.jsonl.gz`` (the phase rows, null fields dropped). Returns the summary."""
+def read_rows(source):
+    """The rows of a run directory (``DIR/rows.jsonl``), a ``rows.jsonl`` file, or a
+    ``rows.jsonl.gz`` written by :func:`report`."""
     from .harness import ROWS_FILE
-    rows = [r for r in load_rows(pathlib.Path(run_dir) / ROWS_FILE) if curve_of_row(r)]
+    source = pathlib.Path(source)
+    if source.is_dir():
+        source = source / ROWS_FILE
+    if source.suffix == ".gz":
+        with gzip.open(source, "rt") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    return load_rows(source)
+
+
+def report(source, out, resamples=2000, n_min=3, target=0.1):
+    """Read the rows of ``source`` (:func:`read_rows`), write ``out/summary.json``,
+    the plots and ``out/rows.jsonl.gz`` (the phase rows, :func:`_slim`).
+    Returns the summary."""
+    rows = [r for r in read_rows(source) if curve_of_row(r)]
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(rows, resamples=resamples, n_min=n_min, target=target)
@@ -863,8 +879,9 @@ def report(run_dir, out, resamples=2000, n_min=3, target=0.1):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m benchmarks.phase",
                                  description="Summarise the phase-transition rows of a bench run "
-                                             "(DIR/rows.jsonl): summary.json, plots, rows.jsonl.gz")
-    ap.add_argument("run_dir", metavar="DIR")
+                                             "(DIR/rows.jsonl, or a rows.jsonl[.gz] file): "
+                                             "summary.json, plots, rows.jsonl.gz")
+    ap.add_argument("run_dir", metavar="DIR|FILE")
     ap.add_argument("--out", required=True, metavar="OUT")
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--n-min", type=int, default=3, help="smallest n in the extrapolation")

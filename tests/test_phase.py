@@ -199,6 +199,21 @@ def test_adaptive_ladder_adds_rounds_in_the_band_and_counts_unknowns():
     assert set(s["c50"]) == {"2"} and json.dumps(s, default=H._json_default)
 
 
+def test_report_writes_summary_plots_and_rows_and_rereads_them(tmp_path):
+    rows = H.run_ladders(H.phase_ladders(_tiny_cfg()), H.SerialExecutor(), progress=False)
+    with open(tmp_path / H.ROWS_FILE, "w") as fh:
+        for r in rows:
+            fh.write(json.dumps(r) + "\n")
+    assert phase.main([str(tmp_path), "--out", str(tmp_path / "a"), "--resamples", "100"]) == 0
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert s["c50"]["2"]["layers"] == sum(r["method"] == "tree" for r in rows)
+    assert {"phase_transition.png", "phase_c50_vs_n.png"} <= set(s["plots"])
+    # the compressed rows give the same summary
+    again = phase.report(tmp_path / "a" / "rows.jsonl.gz", tmp_path / "b", resamples=100)
+    assert again["c50"] == s["c50"]
+    assert phase.main([str(tmp_path / "missing"), "--out", str(tmp_path / "c")]) == 2
+
+
 def test_rows_stream_and_a_killed_run_resumes(tmp_path):
     """Rows reach rows.jsonl as they finish; an interrupted run resumed with
     resume=True reuses them (no solve twice) and ends with the rows of an
