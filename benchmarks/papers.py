@@ -32,6 +32,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from .phasefit import fifty_percent_point  # noqa: F401 (the Figure 2 c50; re-exported)
+
 #: Lower bound on the critical expansivity of Gaussian layers (Theorem 6).
 LOWER_BOUND = 3.4
 #: Upper bound (the short version's Theorem 2: I(m, n) -> 1 for c > 10.5).
@@ -315,52 +317,6 @@ def phase_grid(n, c_min=2.0, c_max=10.0, step=0.5):
         if m not in ms:
             ms.append(m)
     return ms
-
-
-def _pava(y, w):
-    """Pool-adjacent-violators: the non-decreasing least-squares fit."""
-    blocks = [[float(v), float(wt), 1] for v, wt in zip(y, w)]
-    out = []
-    for blk in blocks:
-        out.append(blk)
-        while len(out) > 1 and out[-2][0] > out[-1][0]:
-            v2, w2, k2 = out.pop()
-            v1, w1, k1 = out.pop()
-            wt = w1 + w2
-            out.append([(v1 * w1 + v2 * w2) / wt if wt else v1, wt, k1 + k2])
-    fit = []
-    for v, _, k in out:
-        fit.extend([v] * k)
-    return fit
-
-
-def fifty_percent_point(cs, ps, weights=None):
-    """Interpolated c where the (monotonised) probability curve reaches 1/2.
-
-    The empirical proportions are first made non-decreasing in c (isotonic
-    regression, weighted by the number of samples), then linearly
-    interpolated. Returns ``None`` if the curve never reaches 1/2, and the
-    smallest c if it starts at or above 1/2.
-
-    Examples
-    --------
-    >>> fifty_percent_point([2, 3, 4], [0.0, 0.4, 0.8])
-    3.25
-    """
-    if len(cs) == 0:
-        return None
-    order = np.argsort(cs)
-    cs = [float(cs[i]) for i in order]
-    ps = [float(ps[i]) for i in order]
-    w = [1.0] * len(cs) if weights is None else [float(weights[i]) for i in order]
-    fit = _pava(ps, w)
-    if fit[0] >= 0.5:
-        return cs[0]
-    for k in range(1, len(cs)):
-        if fit[k] >= 0.5:
-            c0, c1, p0, p1 = cs[k - 1], cs[k], fit[k - 1], fit[k]
-            return c0 + (0.5 - p0) * (c1 - c0) / (p1 - p0)
-    return None
 
 
 def _finish(fig, path):

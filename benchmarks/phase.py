@@ -47,8 +47,8 @@ import numpy as np
 
 from . import phasefit as F
 from .harness import Ladder, _bruteforce_cost, _json_default, instance_name, load_rows
-from .papers import (LOWER_BOUND, STATPHYS, UPPER_BOUND, critical_expansivity,
-                     fifty_percent_point, p_injective_n2, phase_grid)
+from .papers import (LOWER_BOUND, STATPHYS, UPPER_BOUND, critical_expansivity, p_injective_n2,
+                     phase_grid)
 
 DECIDED = ("injective", "not_injective")
 #: the adaptive sampler stops a ladder whose last round had more unknowns than this
@@ -318,8 +318,11 @@ def _n2_block(points, fit_ci):
     root = brentq(lambda m: m * (m - 2) / 2 ** (m - 1) - 0.5, 5.0, 12.0)
     return {"formula": "P(injective) = 1 - m (m - 2) / 2^(m - 1) for m >= 4, 0 below",
             "points": per_m, "chi2": test["chi2"], "chi2_cells": test["cells"],
-            "chi2_pvalue": test["pvalue"], "chi2_pvalue_method": "Monte Carlo (20000 draws)",
+            "chi2_pvalue": test["pvalue"], "deviance": test["deviance"],
+            "deviance_pvalue": test["deviance_pvalue"],
+            "pvalue_method": "Monte Carlo (20000 draws from the closed form)",
             "min_binom_pvalue": min(d["binom_pvalue"] for d in per_m),
+            "min_binom_pvalue_bonferroni": min(1.0, len(per_m) * min(d["binom_pvalue"] for d in per_m)),
             "c50_population_logit": pop.c50,
             "c50_population_in_ci": None if fit_ci is None or pop.c50 is None
             else bool(fit_ci[0] <= pop.c50 <= fit_ci[1]),
@@ -328,7 +331,8 @@ def _n2_block(points, fit_ci):
 
 def curve_n_summary(rows, n, decider, resamples=2000, seed=0, band_points=61):
     """Everything about one (curve, n): points, logit and probit fits with
-    bootstrap intervals, model-free 50 % point, goodness of fit, fitted band.
+    bootstrap intervals, the model-free 50 % point (isotonic regression,
+    interpolated) with its interval, goodness of fit, fitted band.
     Returns ``(record, c50_replicates)``."""
     cnt = counts_by_m(rows, decider)
     ms = sorted(cnt)
@@ -342,7 +346,7 @@ def curve_n_summary(rows, n, decider, resamples=2000, seed=0, band_points=61):
     fit = boot["fit"]
     unknown = int(sum(v[2] for v in cnt.values()))
     keep = N > 0
-    iso = fifty_percent_point(c[keep], k[keep] / N[keep], N[keep]) if keep.any() else None
+    iso = F.bootstrap_isotonic(c, k, N, n_resamples=resamples, seed=seed)
     rec = {"estimate": fit.c50, "ci": boot["c50_ci"], "layers": int(N.sum()) + unknown,
            "decided": int(N.sum()), "unknown": unknown,
            "half_width": F.half_width(boot["c50_ci"], fit.c50),
@@ -491,15 +495,23 @@ def _pairs(rows):
     return out
 
 
-def _extrapolation(table, boots, n_min, resamples_used):
+def _extrapolation_data(table, boots, n_min):
     ns = [n for n in sorted(table, key=int) if int(n) >= n_min and table[n]["ci"] is not None]
     if len(ns) < 4:
-        return {"note": f"needs at least 4 sizes with intervals (n >= {n_min}), have {len(ns)}"}
+        return None
     B = min(len(boots[n]) for n in ns)
     boot = np.stack([boots[n][:B] for n in ns], axis=1)
-    x = [int(n) for n in ns]
-    y = [table[n]["estimate"] for n in ns]
-    ci = [table[n]["ci"] for n in ns]
+    return ([int(n) for n in ns], [table[n]["estimate"] for n in ns],
+            [table[n]["ci"] for n in ns], boot)
+
+
+def _extrapolation(table, boots, n_min):
+    """Both forms of :data:`benchmarks.phasefit.FORMS` on ``c50(n)``, n >= n_min,
+    with their sensitivity to the largest and the smallest n used."""
+    data = _extrapolation_data(table, boots, n_min)
+    if data is None:
+        return {"note": f"needs at least 4 sizes with intervals (n >= {n_min})"}
+    x, y, ci, boot = data
     out = {"n_min": n_min, "ns": x, "statphys": STATPHYS}
     for form in F.FORMS:
         out[form] = F.extrapolate(x, y, ci, boot, form, reference=STATPHYS)
@@ -507,11 +519,25 @@ def _extrapolation(table, boots, n_min, resamples_used):
     for j in range(4, len(x) + 1):
         e = {"max_n": x[j - 1]}
         for form in F.FORMS:
-            r = F.extrapolate(x[:j], y[:j], ci[:j], boot[:, :j], form, reference=STATPHYS)
+            r = F.extrapolate(x[:j], y[:j], ci[:j], boot[:, :j], form, reference=STATPHYS,
+                              max_replicates=400)
             e[form] = {"c_inf": r["params"]["c_inf"], "ci": (r["ci"] or {}).get("c_inf"),
                        "statphys_in_ci": r.get("reference_in_ci")}
         by_max.append(e)
     out["by_max_n"] = by_max
+    by_min = []
+    for lo in sorted({2, 3, 4} - {n_min}):
+        d = _extrapolation_data(table, boots, lo)
+        if d is None:
+            continue
+        e = {"n_min": lo, "ns": d[0]}
+        for form in F.FORMS:
+            r = F.extrapolate(d[0], d[1], d[2], d[3], form, reference=STATPHYS,
+                              max_replicates=400)
+            e[form] = {"c_inf": r["params"]["c_inf"], "ci": (r["ci"] or {}).get("c_inf"),
+                       "chi2": r["chi2"], "dof": r["dof"]}
+        by_min.append(e)
+    out["by_min_n"] = by_min
     verdicts = [out[f].get("reference_in_ci") for f in F.FORMS]
     if all(v is True for v in verdicts):
         out["statement"] = (f"consistent with {STATPHYS}: it lies inside the 95 % interval of "
@@ -558,7 +584,7 @@ def summarise(rows, resamples=2000, seed=0, n_min=3, target=0.1):
                          "statphys": STATPHYS, "upper_bound": UPPER_BOUND},
            "c50": {n: {k: v for k, v in rec.items() if k not in ("points", "band")}
                    for n, rec in gauss.items()},
-           "extrapolation": _extrapolation(gauss, boots, n_min, resamples) if gauss else {},
+           "extrapolation": _extrapolation(gauss, boots, n_min) if gauss else {},
            "curves": curves,
            "unknown_total": int(sum(rec["unknown"] for cr in curves.values()
                                     for rec in cr.values()))}
@@ -596,7 +622,7 @@ def table_text(summary):
                          f"{_fmt(r['half_width']):>5s} {_fmt(r['width']):>6s} "
                          f"{_fmt(r['probit']['estimate']):>6s} "
                          f"{_fmt((r.get('local') or {}).get('estimate')):>6s} "
-                         f"{_fmt(r['isotonic']):>6s} "
+                         f"{_fmt(r['isotonic']['estimate']):>6s} "
                          f"{r['layers']:6d} {r['unknown']:4d} {_fmt(gp, 3):>6s}")
     ex = summary.get("extrapolation") or {}
     for form in F.FORMS:
@@ -614,15 +640,24 @@ def table_text(summary):
                 f"{f} {d[f]['c_inf']:.2f}" + (f" [{d[f]['ci'][0]:.1f}, {d[f]['ci'][1]:.1f}]"
                                               if d[f]['ci'] else "") for f in F.FORMS)
             for d in ex["by_max_n"]))
+    for d in ex.get("by_min_n") or []:
+        lines.append(f"  with n >= {d['n_min']}: " + ", ".join(
+            f"{f} c_inf {d[f]['c_inf']:.2f}" + (f" [{d[f]['ci'][0]:.2f}, {d[f]['ci'][1]:.2f}]"
+                                               if d[f]['ci'] else "")
+            + f" (chi2 {d[f]['chi2']:.1f} / {d[f]['dof']})" for f in F.FORMS))
     if ex.get("statement"):
         lines.append(f"  6.698: {ex['statement']}")
     n2 = summary.get("n2")
     if n2:
-        lines.append(f"n = 2 closed form {n2['formula']}: chi2 = {n2['chi2']:.2f} over "
-                     f"{n2['chi2_cells']} m (Monte-Carlo p = {_fmt(n2['chi2_pvalue'], 3)}), "
-                     f"smallest binomial "
-                     f"p = {_fmt(n2['min_binom_pvalue'], 3)}; population logistic c50 = "
-                     f"{_fmt(n2['c50_population_logit'], 3)} (in CI: {n2['c50_population_in_ci']})")
+        lines.append(f"n = 2 closed form {n2['formula']}: over {n2['chi2_cells']} values of m, "
+                     f"deviance {n2['deviance']:.1f} (Monte-Carlo p = "
+                     f"{_fmt(n2['deviance_pvalue'], 3)}), Pearson chi2 {n2['chi2']:.1f} (p = "
+                     f"{_fmt(n2['chi2_pvalue'], 3)}), smallest binomial p = "
+                     f"{_fmt(n2['min_binom_pvalue'], 3)} (Bonferroni: {_fmt(n2['min_binom_pvalue_bonferroni'], 3)})")
+        lines.append(f"  logistic c50 under the same design from the exact curve: "
+                     f"{_fmt(n2['c50_population_logit'], 3)} (in the data's CI: "
+                     f"{n2['c50_population_in_ci']}); the exact curve crosses 1/2 at c = "
+                     f"{_fmt(n2['c50_closed_form_interpolated'], 3)}")
     d = summary.get("dss")
     if d:
         lines.append(f"Figure 2 test (DSS at x = -mean) against the exact verdicts: wrong on "

@@ -297,30 +297,44 @@ def _pearson(K, N, P):
     return np.sum((K - N * P) ** 2 / (N * P * (1 - P)), axis=-1)
 
 
-def pearson_test(k, N, p, n_sim=20000, seed=0):
-    """Pearson chi^2 of counts ``k`` of ``N`` against known probabilities ``p``,
-    with a Monte-Carlo p-value (counts simulated from ``p``): exact up to
-    simulation error even where the expected counts are small and the
-    chi^2 distribution would be wrong. Cells with ``p`` in {0, 1} must match
-    exactly (else the p-value is 0) and are left out of the statistic.
+def _deviance(K, N, P):
+    """Binomial deviance (G statistic) of the rows of ``K`` against ``P``."""
+    from scipy.special import xlogy
+    P = np.clip(P, 1e-300, 1 - 1e-16)
+    return 2 * np.sum(xlogy(K, K / (N * P)) + xlogy(N - K, (N - K) / (N * (1 - P))), axis=-1)
 
-    Returns ``{"chi2", "cells", "pvalue"}``.
+
+def pearson_test(k, N, p, n_sim=20000, seed=0):
+    """Counts ``k`` of ``N`` against known probabilities ``p``: Pearson's
+    chi^2 and the deviance (G), each with a Monte-Carlo p-value (counts
+    simulated from ``p``), exact up to simulation error even where expected
+    counts are small and the chi^2 distribution would be wrong (Pearson's
+    statistic is dominated by a rare event in a cell with tiny expected
+    count; the deviance much less). Cells with ``p`` in {0, 1} must match
+    exactly (else the p-values are 0) and are left out of the statistics.
+
+    Returns ``{"chi2", "pvalue", "deviance", "deviance_pvalue", "cells"}``.
 
     Examples
     --------
     >>> t = pearson_test([5, 50, 95], [100, 100, 100], [0.05, 0.5, 0.95])
-    >>> t["chi2"] == 0.0 and t["pvalue"] == 1.0
+    >>> t["chi2"] == 0.0 and t["pvalue"] == 1.0 and t["deviance_pvalue"] == 1.0
     True
     """
     k, N, p = (np.asarray(v, dtype=float) for v in (k, N, p))
     sure = (p <= 0) | (p >= 1)
     if np.any(k[sure] != np.round(N[sure] * p[sure])):
-        return {"chi2": math.inf, "cells": int((~sure).sum()), "pvalue": 0.0}
+        return {"chi2": math.inf, "pvalue": 0.0, "deviance": math.inf, "deviance_pvalue": 0.0,
+                "cells": int((~sure).sum())}
     k, N, p = k[~sure], N[~sure], p[~sure]
-    obs = float(_pearson(k, N, p))
     sim = np.random.default_rng(seed).binomial(N.astype(np.int64), p, size=(n_sim, p.size))
-    return {"chi2": obs, "cells": int(p.size),
-            "pvalue": float(np.mean(_pearson(sim, N, p) >= obs - 1e-9))}
+    out = {"cells": int(p.size)}
+    for name, stat in (("chi2", _pearson), ("deviance", _deviance)):
+        obs = float(stat(k, N, p))
+        out[name] = obs
+        out["pvalue" if name == "chi2" else "deviance_pvalue"] = \
+            float(np.mean(stat(sim, N, p) >= obs - 1e-9))
+    return out
 
 
 def goodness_of_fit(c, k, N, link="logit", n_sim=2000, seed=0):
@@ -344,6 +358,67 @@ def goodness_of_fit(c, k, N, link="logit", n_sim=2000, seed=0):
     Pb = link_cdf(a[:, None] + b[:, None] * (c - cbar)[None, :], link)
     return {"chi2": obs, "cells": int(c.size),
             "pvalue": float(np.mean(_pearson(K, N, Pb) >= obs - 1e-9))}
+
+
+def _pava(y, w):
+    """Pool-adjacent-violators: the non-decreasing least-squares fit."""
+    blocks = [[float(v), float(wt), 1] for v, wt in zip(y, w)]
+    out = []
+    for blk in blocks:
+        out.append(blk)
+        while len(out) > 1 and out[-2][0] > out[-1][0]:
+            v2, w2, k2 = out.pop()
+            v1, w1, k1 = out.pop()
+            wt = w1 + w2
+            out.append([(v1 * w1 + v2 * w2) / wt if wt else v1, wt, k1 + k2])
+    fit = []
+    for v, _, k in out:
+        fit.extend([v] * k)
+    return fit
+
+
+def fifty_percent_point(cs, ps, weights=None):
+    """Interpolated c where the (monotonised) probability curve reaches 1/2.
+
+    The empirical proportions are first made non-decreasing in c (isotonic
+    regression, weighted by the number of samples), then linearly
+    interpolated. Returns ``None`` if the curve never reaches 1/2, and the
+    smallest c if it starts at or above 1/2.
+
+    Examples
+    --------
+    >>> fifty_percent_point([2, 3, 4], [0.0, 0.4, 0.8])
+    3.25
+    """
+    if len(cs) == 0:
+        return None
+    order = np.argsort(cs)
+    cs = [float(cs[i]) for i in order]
+    ps = [float(ps[i]) for i in order]
+    w = [1.0] * len(cs) if weights is None else [float(weights[i]) for i in order]
+    fit = _pava(ps, w)
+    if fit[0] >= 0.5:
+        return cs[0]
+    for k in range(1, len(cs)):
+        if fit[k] >= 0.5:
+            c0, c1, p0, p1 = cs[k - 1], cs[k], fit[k - 1], fit[k]
+            return c0 + (0.5 - p0) * (c1 - c0) / (p1 - p0)
+    return None
+
+
+def bootstrap_isotonic(c, k, N, n_resamples=2000, level=0.95, seed=0):
+    """The model-free 50 % point (:func:`fifty_percent_point` of the frequencies)
+    with a stratified bootstrap percentile interval (the same resampling as
+    :func:`bootstrap_transition`). Returns ``{"estimate", "ci"}``."""
+    c, k, N = _counts(c, k, N)
+    est = fifty_percent_point(c, k / N, N) if c.size else None
+    if est is None:
+        return {"estimate": None, "ci": None}
+    K = np.random.default_rng(seed).binomial(N.astype(np.int64)[None, :], (k / N)[None, :],
+                                             size=(n_resamples, c.size))
+    reps = [fifty_percent_point(c, row / N, N) for row in K]
+    reps = np.array([np.nan if v is None else v for v in reps], dtype=float)
+    return {"estimate": float(est), "ci": _percentile_ci(reps, level)}
 
 
 def band(boot, cs, link="logit", level=0.95):
@@ -386,9 +461,10 @@ FORMS = {
 }
 
 
-def _fit_form(form, ns, ys, sig):
+def _fit_form(form, ns, ys, sig, p0=None):
     from scipy.optimize import curve_fit
-    fn, names, p0, lo, hi, _ = FORMS[form]
+    fn, names, start, lo, hi, _ = FORMS[form]
+    p0 = start if p0 is None else np.clip(p0, np.array(lo) + 1e-9, np.array(hi) - 1e-9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p, _ = curve_fit(fn, ns, ys, p0=p0, sigma=sig, absolute_sigma=True,
@@ -396,7 +472,8 @@ def _fit_form(form, ns, ys, sig):
     return p
 
 
-def extrapolate(ns, c50, ci, boot=None, form="power", level=0.95, reference=None):
+def extrapolate(ns, c50, ci, boot=None, form="power", level=0.95, reference=None,
+                max_replicates=1000):
     """Fit ``c50(n)`` to one of :data:`FORMS` by weighted least squares.
 
     Parameters
@@ -404,8 +481,9 @@ def extrapolate(ns, c50, ci, boot=None, form="power", level=0.95, reference=None
     ns : the sizes; c50 : the estimates; ci : their ``[lo, hi]`` intervals
         (the weights are ``1/sigma^2`` with ``sigma`` = half the interval / 1.96).
     boot : optional ``(B, len(ns))`` array of bootstrap replicates of the
-        ``c50`` (independent across ``n``); each row is refitted and the
-        parameter intervals are percentiles of the refits.
+        ``c50`` (independent across ``n``); each row (the first
+        ``max_replicates``) is refitted and the parameter intervals are
+        percentiles of the refits.
     form : a key of :data:`FORMS`; level : confidence level.
     reference : optional value (e.g. 6.698) to test against the interval of ``c_inf``.
 
@@ -438,13 +516,13 @@ def extrapolate(ns, c50, ci, boot=None, form="power", level=0.95, reference=None
            "chi2": float(np.sum(resid ** 2)), "dof": int(ns.size - len(names)),
            "at_bounds": None}
     if boot is not None:
-        boot = np.asarray(boot, dtype=float)
+        boot = np.asarray(boot, dtype=float)[:max_replicates]
         fits, edge = [], 0
         for row in boot:
             if not np.all(np.isfinite(row)):
                 continue
             try:
-                q = _fit_form(form, ns, row, sig)
+                q = _fit_form(form, ns, row, sig, p0=p)
             except (RuntimeError, ValueError):
                 continue
             fits.append(q)

@@ -157,9 +157,9 @@ and reports the logistic estimand under the same design."""),
 code("""n2 = summary.get("n2")
 if n2:
     print(n2["formula"])
-    print(f"Pearson chi2 = {n2['chi2']:.2f} over {n2['chi2_cells']} values of m, Monte-Carlo p = "
-          f"{n2['chi2_pvalue']:.3f}; "
-          f"smallest binomial p over m = {n2['min_binom_pvalue']:.3f}")
+    print(f"over {n2['chi2_cells']} values of m: deviance {n2['deviance']:.1f}, Monte-Carlo p = "
+          f"{n2['deviance_pvalue']:.3f}; smallest binomial p over m = {n2['min_binom_pvalue']:.3f} "
+          f"(Bonferroni {n2['min_binom_pvalue_bonferroni']:.3f})")
     print(f"logistic c50 under the same design, from the exact curve: {n2['c50_population_logit']:.3f} "
           f"(inside the data's interval: {n2['c50_population_in_ci']}); "
           f"where the closed form crosses 1/2: c = {n2['c50_closed_form_interpolated']:.3f}")"""),
