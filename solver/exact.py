@@ -60,12 +60,14 @@ def integer_rows(W, b=None):
     m, n = W.shape
     b = np.zeros(m) if b is None else np.asarray(b, dtype=np.float64)
     rows, scales = [], []
-    for i in range(m):
-        fr = [Fraction(float(v)) for v in W[i]] + [Fraction(float(b[i]))]
-        den = 1
-        for f in fr:
-            den = max(den, f.denominator)  # all denominators are powers of 2
-        rows.append([int(f * den) for f in fr])
+    for wr, bi in zip(W.tolist(), b.tolist()):
+        # float.as_integer_ratio is exact (and ~20x faster than Fraction);
+        # every denominator is a power of two, so the largest is a multiple
+        # of all of them
+        fr = [v.as_integer_ratio() for v in wr]
+        fr.append(bi.as_integer_ratio())
+        den = max(d for _, d in fr)
+        rows.append([p * (den // d) for p, d in fr])
         scales.append(den)
     return rows, scales
 

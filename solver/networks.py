@@ -16,10 +16,13 @@ How (in this order)
 1. **Layerwise** (Corollary 1 of Puthawala et al.: injective layers compose
    to an injective network). The first layer is decided on the input
    domain; a later layer on the non-negative orthant when the previous
-   activation is ReLU (Remark 1: its inputs are >= 0), else on R^n.
+   activation is ReLU (Remark 1: its inputs are >= 0) or sigmoid (inputs
+   in (0, 1)^n, inside the orthant), else on R^n (tanh: (-1, 1)^n).
+   Deciding on a superset of the inputs' set is sound for ``injective``.
    ReLU layers: :func:`solver.check_layer` (R^n, certificate) and
-   :func:`check_layer_nonneg` (orthant, certificate). Leaky-ReLU and
-   identity layers: exact column rank (see :func:`decide_bijective_layer`).
+   :func:`check_layer_nonneg` (orthant, certificate). Layers with a
+   strictly increasing activation (leaky ReLU, identity, sigmoid, tanh):
+   exact column rank (see :func:`decide_bijective_layer`).
 2. **First-layer witness.** ``L1(z1) == L1(z2)`` gives ``N(z1) == N(z2)``.
 3. **End to end**, when a later layer fails even on its restricted domain:
    the network may still be injective because the range of the earlier
@@ -44,6 +47,12 @@ How (in this order)
      message says what was searched. Default search box ``DEFAULT_BOX``
      (10), default ``delta = 1e-3 R``; a candidate whose patterns hold no
      exact pair is cut off and the MILP re-solved (5 rounds at most).
+
+   Both run on the piecewise linear core: a sigmoid or tanh last layer is
+   strictly increasing, so ``N(z1) = N(z2)`` iff its pre-activations are
+   equal, and it is replaced by the identity (the verdict is unchanged);
+   a sigmoid or tanh layer before the last one stops this step (named in
+   the message: ``unknown``).
 
    With a box, a first-layer witness outside it is rescaled into it when the
    network has no biases (``N(t z) = t N(z)``); otherwise it answers the R^n
@@ -104,10 +113,14 @@ class NetworkResult:
         ``milp``, ...).
     seconds, message : wall time, human-readable reason.
     layers : tuple of per-layer dicts ``{"index", "shape", "activation",
-        "domain", "verdict", "method", "seconds", "message"}``.
+        "input_set", "domain", "verdict", "method", "proved", "seconds",
+        "message"}``: ``input_set`` is the set the layer's inputs come from
+        (text, e.g. ``R^20``, ``[0, inf)^400``, ``(0, 1)^64``), ``domain``
+        the superset it was decided on (``all`` or ``nonneg``), ``proved``
+        what was proved about it in words (None when nothing was).
     domain : ``"all"`` or ``"nonneg"``; box : the box R or None.
-    layer_results : the per-layer LayerResult objects (certificates,
-        witnesses), not part of ``to_json``.
+    layer_results : per layer the LayerResult (certificates, witnesses) or
+        None when the layer was skipped; not part of ``to_json``.
     stats : counters.
     """
     verdict: Verdict
@@ -1340,19 +1353,64 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
 # ---------------------------------------------------------------------------
 
 
-def _layer_report(k, L, domain, res, skipped=False):
+def _domain_text(domain, n):
+    return f"R^{n}" if domain == "all" else f"[0, inf)^{n}"
+
+
+def _input_set(network, k, domain, box):
+    """The set layer ``k``'s inputs come from, as text: the (boxed) input
+    domain for the first layer, the range of the previous activation after."""
+    n = network.layers[k].W.shape[1]
+    if k > 0:
+        return network.layers[k - 1].activation.output_set(n)
+    if box is not None:
+        return f"[{'0' if domain == 'nonneg' else f'{-box:g}'}, {box:g}]^{n}"
+    return _domain_text(domain, n)
+
+
+def _layer_report(k, L, domain, res, input_set, skipped=False):
+    """One entry of ``NetworkResult.layers``: what was decided about layer
+    ``k`` and on which set. ``domain`` is where it was decided (``all`` or
+    ``nonneg``, a superset of ``input_set``, the set its inputs come
+    from); ``proved`` says in words what was proved, or is None."""
     m, n = L.W.shape
+    base = {"index": k, "shape": [m, n], "activation": str(L.activation),
+            "input_set": input_set, "domain": domain}
     if skipped:
-        return {"index": k, "shape": [m, n], "activation": str(L.activation), "domain": domain,
-                "verdict": "skipped", "method": None, "seconds": 0.0,
+        return {**base, "verdict": "skipped", "method": None, "seconds": 0.0, "proved": None,
                 "message": "not needed: the network verdict was already settled"}
-    return {"index": k, "shape": [m, n], "activation": str(L.activation), "domain": domain,
-            "verdict": res.verdict.value, "method": res.method,
+    proved = None
+    if res.verdict is Verdict.INJECTIVE:
+        proved = f"injective on {_domain_text(domain, n)}"
+    elif res.verdict is Verdict.NOT_INJECTIVE:
+        proved = f"not injective on {_domain_text(domain, n)} (exact witness)"
+    return {**base, "verdict": res.verdict.value, "method": res.method, "proved": proved,
             "seconds": round(res.seconds, 6), "message": res.message}
 
 
 def _homogeneous(network):
-    return all(not np.any(L.b) for L in network.layers)
+    """``N(t z) = t N(z)`` up to an injective head: no biases, piecewise
+    linear activations (positively homogeneous) except perhaps a strictly
+    increasing last one, whose outputs are equal iff its pre-activations
+    are. Then ``N(z1) = N(z2)`` implies ``N(t z1) = N(t z2)`` for t > 0."""
+    last = len(network.layers) - 1
+    return all(not np.any(L.b) and (L.activation.piecewise_linear
+                                    or (k == last and L.activation.injective))
+               for k, L in enumerate(network.layers))
+
+
+def _piecewise_linear_core(network):
+    """The network with a strictly increasing, not piecewise linear head
+    (sigmoid, tanh) replaced by the identity: ``N(z1) = N(z2)`` iff the
+    core's outputs (the head's pre-activations) are equal, so both have
+    the same pairs with equal outputs. Other networks are returned as they
+    are."""
+    from .activations import IDENTITY
+    from .network import DenseLayer
+    L = network.layers[-1]
+    if L.activation.piecewise_linear or not L.activation.injective:
+        return network
+    return Network(network.layers[:-1] + (DenseLayer(L.W, L.b, IDENTITY),))
 
 
 def _in_box(z, domain, box):
@@ -1443,18 +1501,22 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     layers = network.layers
-    reports, results = [], []
+    decided = {}        # layer index -> (domain, LayerResult)
     stats = {}
 
     def result(verdict, witness, meth, msg):
-        while len(reports) < len(layers):
-            k = len(reports)
-            if report_all_layers:
-                dom, res = decide_layer(k)
-                reports.append(_layer_report(k, layers[k], dom, res))
+        reports, results = [], []
+        for k in range(len(layers)):
+            if k not in decided and report_all_layers:
+                decided[k] = decide_layer(k)
+            if k in decided:
+                dom, res = decided[k]
+                reports.append(_layer_report(k, layers[k], dom, res, input_set(k)))
                 results.append(res)
             else:
-                reports.append(_layer_report(k, layers[k], None, None, skipped=True))
+                reports.append(_layer_report(k, layers[k], None, None, input_set(k),
+                                             skipped=True))
+                results.append(None)
         return NetworkResult(Verdict(verdict), Witness.of(witness), meth,
                              time.monotonic() - start, msg, tuple(reports), domain, box,
                              tuple(results), stats)
@@ -1468,7 +1530,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
             if domain == "nonneg" and (any(v < 0 for v in z1) or any(v < 0 for v in z2)):
                 raise AssertionError("internal: witness outside the non-negative orthant")
             if _homogeneous(network):
-                # N(t z) = t N(z) for t > 0 when there are no biases
+                # N(t z) = t N(z) for t > 0 when there are no biases (_homogeneous)
                 top = max(abs(v) for v in z1 + z2)
                 t = Fraction(float(box)) / top
                 z1, z2 = [t * v for v in z1], [t * v for v in z2]
@@ -1483,12 +1545,19 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         return result("not_injective", (z1, z2), meth, msg + " (checked exactly through "
                       "every layer)")
 
+    def input_set(k):
+        return _input_set(network, k, domain, box)
+
     def decide_layer(k):
+        """Decide layer k on a superset of the set its inputs come from: the
+        domain for the first layer; after it, the orthant when the previous
+        activation is >= 0 (relu: Remark 1; sigmoid: (0, 1)^n is inside
+        it), else R^n (tanh's (-1, 1)^n, leaky, identity)."""
         L = layers[k]
         if k == 0:
             dom = domain
         else:
-            dom = "nonneg" if layers[k - 1].activation.is_relu else "all"
+            dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
         if not L.activation.is_relu:
             res = decide_bijective_layer(L.W, L.b, L.activation, domain=dom)
         else:
@@ -1510,12 +1579,13 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
                                           f"{res.message}", res.m, res.n, None, res.stats)
         return dom, res
 
-    # 1. layerwise (Corollary 1)
+    # 1. layerwise (Corollary 1): exact-rank layers first (cheap), then the
+    # sign-tree searches for ReLU layers, which share what time is left
     failing = []
-    for k, L in enumerate(layers):
+    order = sorted(range(len(layers)), key=lambda k: layers[k].activation.is_relu)
+    for k in order:
         dom, res = decide_layer(k)
-        reports.append(_layer_report(k, L, dom, res))
-        results.append(res)
+        decided[k] = (dom, res)
         if k == 0 and res.verdict is Verdict.NOT_INJECTIVE:
             out = witness_result((res.witness.x1, res.witness.x2), "first-layer",
                                  "the first layer is not injective"
@@ -1528,19 +1598,31 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     if not failing:
         return result("injective", None, "layerwise",
                       "every layer is injective on the set its inputs come from "
-                      "(Corollary 1; later ReLU inputs are >= 0, Remark 1)")
-    why = ", ".join(f"layer {k} {results[k].verdict.value}" for k in failing)
+                      "(Corollary 1; inputs after relu or sigmoid are >= 0, Remark 1)")
+    failing.sort()
+    why = ", ".join(f"layer {k} {decided[k][1].verdict.value}"
+                    + (f" ({decided[k][1].message})"
+                       if decided[k][1].verdict is Verdict.UNKNOWN else "")
+                    for k in failing)
     if method == "layerwise" or (deadline is not None and time.monotonic() >= deadline):
         return result("unknown", None, "layerwise",
                       f"not proved layerwise ({why}); end-to-end search not run")
 
-    # 3. end to end
+    # 3. end to end, on the piecewise linear core (same pairs with equal outputs)
     msgs = []
+    core = _piecewise_linear_core(network)
+    smooth = [k for k, L in enumerate(core.layers) if not L.activation.piecewise_linear]
+    if smooth:
+        k = smooth[0]
+        return result("unknown", None, "layerwise",
+                      f"not proved layerwise ({why}); end-to-end search not available: layer "
+                      f"{k} is {layers[k].activation} inside the network (regions and the "
+                      "MILP need relu, identity or leaky_relu before the last layer)")
     small = network.n_in <= 6 and sum(L.W.shape[0] for L in layers[:-1]
                                       if not L.activation.is_identity) <= 64
     if method == "regions" or (method == "auto" and small):
         cap = max_regions or (MAX_REGIONS if method == "regions" else 400)
-        v, w, msg, st = decide_by_regions(network, domain=domain, box=box,
+        v, w, msg, st = decide_by_regions(core, domain=domain, box=box,
                                           time_limit=left(), max_regions=cap)
         stats["regions"] = st
         if v == "not_injective":
@@ -1560,7 +1642,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         budget = left()
         budget = 60.0 if budget is None else budget
         try:
-            w, info = search_pair_milp(network, box=R, domain=domain, delta=delta,
+            w, info = search_pair_milp(core, box=R, domain=domain, delta=delta,
                                        backend=backend, time_limit=budget)
         except ImportError as exc:
             info = {"milp_error": f"MILP backends unavailable: {exc}"}
