@@ -76,7 +76,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -87,12 +87,15 @@ from . import exact, exactlp, lp
 from .errors import InputError
 from .result import LayerResult, Verdict, Witness
 from .activations import parse_activation
+from .io import DENSE_MAX_ENTRIES
 from .network import Network
 
 DOMAINS = ("all", "nonneg")
 DEFAULT_BOX = 10.0          # search box of the MILP when no --box is given
 DEFAULT_DELTA_FRACTION = 1e-3   # MILP separation delta = fraction * R
 MAX_REGIONS = 3000          # region enumeration gives up (unknown) beyond this
+MILP_MAX_UNITS = 5000       # the two-copy MILP is not built for more units than this
+WITNESS_ONLY_SECONDS = 30.0  # first-layer witness search when nothing else can settle it
 
 # ---------------------------------------------------------------------------
 # results
@@ -192,7 +195,20 @@ def decide_bijective_layer(W, b, activation, *, domain="all"):
         return LayerResult(Verdict.INJECTIVE, None, "rank", time.monotonic() - start,
                            f"{activation} is strictly increasing and W has full column rank "
                            f"{n} (exact)", m, n, None, {"rank": r})
-    v = [Fraction(c) for c in exact.kernel(rows, n)[0]]
+    v = exact.kernel(rows, n)[0]
+    return LayerResult(Verdict.NOT_INJECTIVE, Witness.of(_kernel_witness(W, b, v, domain)),
+                       "rank", time.monotonic() - start,
+                       f"W has rank {r} < {n}: a kernel vector moves x without changing W x + b",
+                       m, n, None, {"rank": r})
+
+
+def _kernel_witness(W, b, v, domain):
+    """``(x, x + s v)`` for a kernel vector ``v`` of ``W``: equal
+    pre-activations, hence equal outputs for any activation; ``x = 0`` on
+    R^n, ``x = (1, .., 1)`` and ``s`` small enough to stay ``>= 0`` on the
+    orthant. Checked exactly."""
+    n = W.shape[1]
+    v = [Fraction(c) for c in v]
     if domain == "nonneg":
         x1 = [Fraction(1)] * n
         s = min([Fraction(1)] + [Fraction(1) / -c for c in v if c < 0])
@@ -201,14 +217,36 @@ def decide_bijective_layer(W, b, activation, *, domain="all"):
         x1 = [Fraction(0)] * n
         x2 = v
     # equal pre-activations give equal outputs for any activation
-    y1 = exact.layer_preactivations(W, b, x1)
-    y2 = exact.layer_preactivations(W, b, x2)
-    if y1 != y2 or x1 == x2:  # cannot happen: W v = 0 exactly
-        raise AssertionError("kernel witness failed the exact check")
-    return LayerResult(Verdict.NOT_INJECTIVE, Witness.of((x1, x2)), "rank",
-                       time.monotonic() - start,
-                       f"W has rank {r} < {n}: a kernel vector moves x without changing W x + b",
-                       m, n, None, {"rank": r})
+    if x1 == x2 or exact.layer_preactivations(W, b, x1) != exact.layer_preactivations(W, b, x2):
+        raise AssertionError("kernel witness failed the exact check")  # W v = 0 exactly
+    return x1, x2
+
+
+def decide_large_layer(W, b, activation, *, domain="all"):
+    """A sparse layer too large for the dense methods (the sign tree, exact
+    rank by elimination): look for an exact kernel vector among columns
+    with one shared row support (:func:`solver.exact.sparse_kernel_vector`);
+    one gives a witness on the domain (:func:`_kernel_witness`), whatever
+    the activation. Otherwise ``unknown``, naming the size.
+    """
+    start = time.monotonic()
+    m, n = W.shape
+    v = exact.sparse_kernel_vector(W)
+    if v is not None:
+        return LayerResult(Verdict.NOT_INJECTIVE, Witness.of(_kernel_witness(W, b, v, domain)),
+                           "kernel", time.monotonic() - start,
+                           "columns with a common support of fewer rows are dependent: an "
+                           "exact kernel vector moves x without changing W x + b", m, n, None,
+                           {"nnz": int(W.nnz)})
+    what = ("the exact sign-tree search" if activation.is_relu
+            else "the exact rank (fraction-free elimination)")
+    extra = (f"; m = {m} < n = {n}, so rank W < n and it is not injective on a set with "
+             "interior points, but no exact kernel vector was found"
+             if m < n else "")
+    return LayerResult(Verdict.UNKNOWN, None, "size", time.monotonic() - start,
+                       f"too large: {what} needs the dense {m}x{n} matrix "
+                       f"({m * n:,} entries, sparse layers above {DENSE_MAX_ENTRIES:,} are not "
+                       f"densified){extra}", m, n, None, {"nnz": int(W.nnz)})
 
 
 # ---------------------------------------------------------------------------
@@ -1548,21 +1586,27 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     def input_set(k):
         return _input_set(network, k, domain, box)
 
-    def decide_layer(k):
+    def decide_layer(k, cap=None):
         """Decide layer k on a superset of the set its inputs come from: the
         domain for the first layer; after it, the orthant when the previous
         activation is >= 0 (relu: Remark 1; sigmoid: (0, 1)^n is inside
-        it), else R^n (tanh's (-1, 1)^n, leaky, identity)."""
+        it), else R^n (tanh's (-1, 1)^n, leaky, identity). ``cap``: at most
+        this many seconds for a sign-tree search."""
         L = layers[k]
         if k == 0:
             dom = domain
         else:
             dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
-        if not L.activation.is_relu:
+        if L.is_sparse:
+            res = decide_large_layer(L.W, L.b, L.activation, domain=dom)
+        elif not L.activation.is_relu:
             res = decide_bijective_layer(L.W, L.b, L.activation, domain=dom)
         else:
             from .layer import check_layer
             budget = left()
+            if cap is not None:
+                budget = cap if budget is None else min(cap, budget)
+            until = None if budget is None else time.monotonic() + budget
             if dom == "all":
                 res = check_layer(L.W, L.b, time_limit=budget)
             else:
@@ -1572,19 +1616,60 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
                     dom = "all"       # stronger than needed
                 else:
                     first = res
-                    res = check_layer_nonneg(L.W, L.b, time_limit=left())
+                    rest = None if until is None else max(0.0, until - time.monotonic())
+                    res = check_layer_nonneg(L.W, L.b, time_limit=rest)
                     if res.verdict is Verdict.UNKNOWN and first.verdict is Verdict.UNKNOWN:
                         res = LayerResult(Verdict.UNKNOWN, None, res.method, first.seconds +
                                           res.seconds, f"R^n: {first.message}; orthant: "
                                           f"{res.message}", res.m, res.n, None, res.stats)
         return dom, res
 
-    # 1. layerwise (Corollary 1): exact-rank layers first (cheap), then the
-    # sign-tree searches for ReLU layers, which share what time is left
+    def reasons(ks):
+        return ", ".join(f"layer {k} {decided[k][1].verdict.value}"
+                         + (f" ({decided[k][1].message})"
+                            if decided[k][1].verdict is Verdict.UNKNOWN else "")
+                         for k in sorted(ks))
+
+    # what the end-to-end step (3) can do, on the piecewise linear core (a
+    # sigmoid/tanh head replaced by the identity: the same pairs have equal
+    # outputs)
+    core = _piecewise_linear_core(network)
+    smooth = [k for k, L in enumerate(core.layers) if not L.activation.piecewise_linear]
+    small = network.n_in <= 6 and sum(L.W.shape[0] for L in layers[:-1]
+                                      if not L.activation.is_identity) <= 64
+    regions_possible = (not smooth and method != "layerwise"
+                        and (method == "regions" or (method == "auto" and small)))
+
+    # 1. layerwise (Corollary 1): the cheap decisions first (exact rank,
+    # sparse layers), then the sign-tree searches for ReLU layers, which
+    # share what time is left. Once a layer has failed and the region
+    # method cannot run, no later decision can prove the network injective:
+    # later tree layers are not searched, and the first layer only for a
+    # witness (at most WITNESS_ONLY_SECONDS without a time limit).
     failing = []
-    order = sorted(range(len(layers)), key=lambda k: layers[k].activation.is_relu)
+    order = sorted(range(len(layers)),
+                   key=lambda k: layers[k].activation.is_relu and not layers[k].is_sparse)
     for k in order:
-        dom, res = decide_layer(k)
+        tree = layers[k].activation.is_relu and not layers[k].is_sparse
+        cap = None
+        if tree and failing and not regions_possible and not report_all_layers:
+            if k > 0:
+                m, n = layers[k].W.shape
+                dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
+                decided[k] = (dom, LayerResult(
+                    Verdict.UNKNOWN, None, "not-run", 0.0,
+                    f"not searched: the network cannot be proved injective any more "
+                    f"(layer {min(failing)} failed; no end-to-end proof for this "
+                    f"network)", m, n))
+                failing.append(k)
+                continue
+            if time_limit is None:
+                cap = WITNESS_ONLY_SECONDS
+        dom, res = decide_layer(k, cap)
+        if cap is not None and res.verdict is Verdict.UNKNOWN:
+            res = replace(res, message=f"{res.message}; searched for a witness for "
+                          f"{cap:g} s only, since the other layers leave no proof of "
+                          f"injectivity: use --time-limit to search longer")
         decided[k] = (dom, res)
         if k == 0 and res.verdict is Verdict.NOT_INJECTIVE:
             out = witness_result((res.witness.x1, res.witness.x2), "first-layer",
@@ -1599,27 +1684,35 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         return result("injective", None, "layerwise",
                       "every layer is injective on the set its inputs come from "
                       "(Corollary 1; inputs after relu or sigmoid are >= 0, Remark 1)")
-    failing.sort()
-    why = ", ".join(f"layer {k} {decided[k][1].verdict.value}"
-                    + (f" ({decided[k][1].message})"
-                       if decided[k][1].verdict is Verdict.UNKNOWN else "")
-                    for k in failing)
-    if method == "layerwise" or (deadline is not None and time.monotonic() >= deadline):
+    why = reasons(failing)
+    if method == "layerwise":
         return result("unknown", None, "layerwise",
                       f"not proved layerwise ({why}); end-to-end search not run")
 
-    # 3. end to end, on the piecewise linear core (same pairs with equal outputs)
+    # 3. end to end, on the piecewise linear core
     msgs = []
-    core = _piecewise_linear_core(network)
-    smooth = [k for k, L in enumerate(core.layers) if not L.activation.piecewise_linear]
     if smooth:
         k = smooth[0]
         return result("unknown", None, "layerwise",
                       f"not proved layerwise ({why}); end-to-end search not available: layer "
                       f"{k} is {layers[k].activation} inside the network (regions and the "
                       "MILP need relu, identity or leaky_relu before the last layer)")
-    small = network.n_in <= 6 and sum(L.W.shape[0] for L in layers[:-1]
-                                      if not L.activation.is_identity) <= 64
+    units = sum(L.W.shape[0] for L in core.layers if not L.activation.is_identity)
+    sparse = [k for k, L in enumerate(core.layers) if L.is_sparse]
+    milp_refused = None
+    if method in ("auto", "milp") and (sparse or units > MILP_MAX_UNITS):
+        milp_refused = ("the two-copy MILP was not run: "
+                        + (f"layer {sparse[0]} is a sparse {core.layers[sparse[0]].W.shape[0]}x"
+                           f"{core.layers[sparse[0]].W.shape[1]} matrix, " if sparse else "")
+                        + f"{units:,} units with activations (limit {MILP_MAX_UNITS:,})")
+        if not regions_possible:
+            return result("unknown", None, "layerwise",
+                          f"not proved layerwise ({why}); end-to-end search not available: "
+                          f"activation regions need n <= 6 inputs and <= 64 hidden units; "
+                          f"{milp_refused}")
+    if deadline is not None and time.monotonic() >= deadline:
+        return result("unknown", None, "layerwise",
+                      f"not proved layerwise ({why}); end-to-end search not run (time limit)")
     if method == "regions" or (method == "auto" and small):
         cap = max_regions or (MAX_REGIONS if method == "regions" else 400)
         v, w, msg, st = decide_by_regions(core, domain=domain, box=box,
@@ -1637,7 +1730,9 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
             return result(v, None, "regions",
                           f"layerwise failed ({why}), but end to end: {msg}{extra}")
         msgs.append(f"regions: {msg}")
-    if method in ("auto", "milp") and (deadline is None or time.monotonic() < deadline):
+    if milp_refused:
+        msgs.append(milp_refused)
+    elif method in ("auto", "milp") and (deadline is None or time.monotonic() < deadline):
         R = box if box is not None else DEFAULT_BOX
         budget = left()
         budget = 60.0 if budget is None else budget
