@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -16,6 +17,39 @@ from .snap import DEFAULT_RTOL as SNAP_RTOL
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage too)
         self.exit(2, f"reluinj: error: {message}\n")
+
+
+def nonneg_seconds(text):
+    """argparse type: a finite number of seconds >= 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return v
+
+
+def positive_number(text):
+    """argparse type: a finite number > 0."""
+    v = nonneg_seconds(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return v
+
+
+def count(minimum):
+    """argparse type: an integer >= ``minimum``."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return v
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
 
 
 def _fmt_vec(v, k=6):
@@ -175,7 +209,7 @@ def build_parser():
                                      "network (.npz with W0, b0, W1, ... or .onnx)")
     c.add_argument("model")
     c.add_argument("--json", action="store_true", help="print one JSON object")
-    c.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    c.add_argument("--time-limit", type=nonneg_seconds, default=None, metavar="SECONDS")
     c.add_argument("--backend", default=None,
                    help="MILP engine for the witness search: scip, highs, cbc, pulp-cbc, "
                         "pulp-highs, scipy-highs (implies --method milp)")
@@ -184,11 +218,11 @@ def build_parser():
                             "regions"],
                    help="layers: tree, milp, enumerate, bruteforce; networks: layerwise "
                         "(no end-to-end step), regions, milp")
-    c.add_argument("--max-cells", type=int, default=None)
-    c.add_argument("--max-nodes", type=int, default=None)
-    c.add_argument("--workers", type=int, default=1,
+    c.add_argument("--max-cells", type=count(1), default=None)
+    c.add_argument("--max-nodes", type=count(1), default=None)
+    c.add_argument("--workers", type=count(0), default=1,
                    help="processes for the sign-tree search (0 = all cores)")
-    c.add_argument("--box", type=float, default=None, metavar="R",
+    c.add_argument("--box", type=positive_number, default=None, metavar="R",
                    help="networks: decide injectivity on the latent box [-R, R]^n")
     c.add_argument("--domain", default="all", choices=["all", "nonneg"],
                    help="nonneg: injectivity on x >= 0 (Remark 1)")
@@ -196,7 +230,8 @@ def build_parser():
                    help="networks: decide every layer even after a first-layer witness")
     c.add_argument("--certificate", default=None, metavar="FILE",
                    help="write the proof: a certificate (injective) or the witness")
-    c.add_argument("--snap-parallel", type=float, nargs="?", const=SNAP_RTOL, default=None,
+    c.add_argument("--snap-parallel", type=positive_number, nargs="?", const=SNAP_RTOL,
+                   default=None,
                    metavar="RTOL",
                    help="also decide the layer whose rows are parallel/antiparallel up to RTOL "
                         f"(default {SNAP_RTOL:g}) made exactly coincident (e.g. [B; -DB] computed in "

@@ -79,20 +79,65 @@ def validate_layer(W, b=None, *, name: str = "W"):
     return np.ascontiguousarray(W), np.ascontiguousarray(b)
 
 
-def open_npz(path):
-    """Open an ``.npz`` file, turning every failure into :class:`InputError`."""
+def read_npz(path) -> dict:
+    """Read every array of an ``.npz`` file, turning every failure into one
+    :class:`InputError` line.
+
+    All arrays are read here, eagerly: NumPy reads the members of an archive
+    lazily, so a corrupted byte (bad CRC-32) or an object array would
+    otherwise surface later, at first access, as an internal error. Pickled
+    (object) arrays are refused, never unpickled.
+
+    Returns
+    -------
+    dict name -> ndarray.
+
+    Raises
+    ------
+    InputError : missing file, directory, not a zip archive (e.g. a text file
+        named ``.npz``, or a single ``.npy`` array), corrupted archive, object
+        arrays.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"no such file: {path}")
     if os.path.isdir(path):
         raise InputError(f"{path} is a directory, not a model file")
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read {path} as .npz: {exc}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head.startswith(b"\x93NUMPY"):
         raise InputError(f"{path} is a single .npy array, expected an .npz archive")
-    return data
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path} is not an .npz file (not a zip archive)")
+    out = {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for name in data.files:
+                try:
+                    arr = np.asarray(data[name])
+                    if arr.dtype.kind == "U" and arr.size:
+                        # NumPy builds str objects from any 32-bit values;
+                        # code points outside Unicode break str methods later
+                        codes = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+                        codes = codes.view(np.uint32)
+                        if np.any((codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF))):
+                            raise InputError(f"{path}: array {name!r} holds invalid text")
+                    out[name] = arr
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                        raise InputError(f"{path}: array {name!r} holds Python objects "
+                                         "(pickled data is refused); store numbers") from None
+                    raise
+    except InputError:
+        raise
+    except Exception as exc:  # zipfile/zlib/npy-format errors of a corrupted archive
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(f"cannot read {path} as .npz: {type(exc).__name__}"
+                         + (f": {msg}" if msg else "")) from None
+    return out
 
 
 def load_layer(path):
@@ -100,21 +145,13 @@ def load_layer(path):
 
     A network file with a single layer (``W0``/``b0``) is accepted as a layer.
     """
-    data = open_npz(path)
-    with data:
-        keys = set(data.files)
-        if "W" in keys:
-            W = data["W"]
-            b = data["b"] if "b" in keys else None
-        elif "W0" in keys and "W1" not in keys:
-            W = data["W0"]
-            b = data["b0"] if "b0" in keys else None
-        else:
-            raise InputError(
-                f"{path}: no array 'W' in file (found: {', '.join(sorted(keys)) or 'nothing'})")
-        try:
-            W = np.asarray(W)
-            b = None if b is None else np.asarray(b)
-        except ValueError as exc:  # object arrays refused by allow_pickle=False
-            raise InputError(f"{path}: {exc}") from None
+    data = read_npz(path)
+    keys = set(data)
+    if "W" in keys:
+        W, b = data["W"], data.get("b")
+    elif "W0" in keys and "W1" not in keys:
+        W, b = data["W0"], data.get("b0")
+    else:
+        raise InputError(
+            f"{path}: no array 'W' in file (found: {', '.join(sorted(keys)) or 'nothing'})")
     return validate_layer(W, b)

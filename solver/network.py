@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from .activations import RELU, Activation, parse_activation
 from .errors import InputError
-from .io import DENSE_MAX_ENTRIES, open_npz, validate_layer
+from .io import DENSE_MAX_ENTRIES, read_npz, validate_layer
 
 @dataclass(frozen=True)
 class DenseLayer:
@@ -155,27 +155,27 @@ def load_network(path) -> Network:
     if p.lower().endswith(".onnx"):
         from .onnx_io import load_onnx
         return load_onnx(p)
-    data = open_npz(p)
-    with data:
-        keys = set(data.files)
-        if "W" in keys and "W0" not in keys:
-            return make_network([data["W"]], [data["b"] if "b" in keys else None], [RELU])
-        ws, bs = [], []
-        k = 0
-        while f"W{k}" in keys:
-            ws.append(data[f"W{k}"])
-            bs.append(data[f"b{k}"] if f"b{k}" in keys else None)
-            k += 1
-        if not ws:
-            raise InputError(f"{p}: no arrays W0, W1, ... (or W) in file "
-                             f"(found: {', '.join(sorted(keys)) or 'nothing'})")
-        extra = {key for key in keys if re.fullmatch(r"[Wb]\d+", key)} - \
-            {f"W{i}" for i in range(k)} - {f"b{i}" for i in range(k)}
-        if extra:
-            raise InputError(f"{p}: arrays {sorted(extra)} do not follow W0..W{k - 1}")
-        acts = None
-        if "activations" in keys:
-            acts = [str(a) for a in np.asarray(data["activations"]).reshape(-1)]
+    data = read_npz(p)
+    keys = set(data)
+    if "W" in keys and "W0" not in keys:
+        return make_network([data["W"]], [data.get("b")], [RELU])
+    ws, bs = [], []
+    k = 0
+    while f"W{k}" in keys:
+        ws.append(data[f"W{k}"])
+        bs.append(data.get(f"b{k}"))
+        k += 1
+    if not ws:
+        raise InputError(f"{p}: no arrays W0, W1, ... (or W) in file "
+                         f"(found: {', '.join(sorted(keys)) or 'nothing'})")
+    extra = {key for key in keys if re.fullmatch(r"[Wb]\d+", key)} - \
+        {f"W{i}" for i in range(k)} - {f"b{i}" for i in range(k)}
+    if extra:
+        raise InputError(f"{p}: arrays {sorted(extra)} do not follow W0..W{k - 1}")
+    acts = None
+    if "activations" in keys:
+        acts = [a.decode(errors="replace") if isinstance(a, bytes) else str(a)
+                for a in data["activations"].reshape(-1).tolist()]
     return make_network(ws, bs, acts)
 
 
@@ -184,6 +184,5 @@ def is_network_file(path) -> bool:
     p = os.fspath(path)
     if p.lower().endswith(".onnx"):
         return True
-    data = open_npz(p)
-    with data:
-        return "W0" in data.files and ("W1" in data.files or "activations" in data.files)
+    keys = set(read_npz(p))
+    return "W0" in keys and ("W1" in keys or "activations" in keys)

@@ -95,6 +95,7 @@ DEFAULT_BOX = 10.0          # search box of the MILP when no --box is given
 DEFAULT_DELTA_FRACTION = 1e-3   # MILP separation delta = fraction * R
 MAX_REGIONS = 3000          # region enumeration gives up (unknown) beyond this
 MILP_MAX_UNITS = 5000       # the two-copy MILP is not built for more units than this
+MILP_MAX_BOUND = 1e9        # ... nor with pre-activation bounds larger than this
 WITNESS_ONLY_SECONDS = 30.0  # first-layer witness search when nothing else can settle it
 
 # ---------------------------------------------------------------------------
@@ -694,13 +695,34 @@ def _strict_system(G):
     return False, x[:n1], -dual
 
 
+def _scaled_floats(rows):
+    """Float copies of exact rows (ints or Fractions) and the positive factor
+    each was divided by (its largest entry in absolute value, a float, inf
+    if beyond binary64): ``out[i] = rows[i] / top[i]`` with entries in
+    [-1, 1]. Signs and directions are unchanged, and binary64 cannot
+    overflow (rows of huge or tiny binary64 weights scale to integers far
+    beyond 2^1024). The floats only guide LPs; every conclusion is exact."""
+    k = len(rows)
+    width = len(rows[0]) if k else 0
+    out, top = np.zeros((k, width)), np.ones(k)
+    for i, r in enumerate(rows):
+        t = max((abs(v) for v in r), default=0)
+        if t:
+            out[i] = [float(Fraction(v) / t) for v in r]
+            try:
+                top[i] = float(t)
+            except OverflowError:
+                top[i] = np.inf
+    return out, top
+
+
 def _strict_point(rows, tol=1e-7):
     """Strict homogeneous system ``rows . (z, t) < 0, t > 0`` (integer rows).
     Returns ``("feasible", float z or None)``, ``("infeasible", None)`` (proved
     exactly) or ``("feasible", z)`` from the exact simplex."""
     if not rows:
         return "feasible", None
-    G = np.array([[float(c) for c in r] for r in rows])
+    G, _ = _scaled_floats(rows)
     feas, z, y = _strict_system(G)
     if feas:
         return "feasible", z
@@ -826,9 +848,9 @@ class _Regions:
                        pattern, hint)
             return
         r = _int_row(list(g) + [c])
-        rf = np.array([float(v) for v in r])
-        rf /= np.linalg.norm(rf[:-1])
-        val = None if hint is None else float(rf @ hint)
+        rf = _scaled_floats([r])[0][0]
+        nrm = np.linalg.norm(rf[:-1])
+        val = None if (hint is None or nrm == 0) else float(rf @ hint) / nrm
         scale = 1.0 if hint is None else max(1.0, float(np.max(np.abs(hint))))
         order = (1, -1) if (val is not None and val > 0) else (-1, 1)
         for s in order:
@@ -887,11 +909,12 @@ class _PairDecider:
     def _floats(rows, rhs):
         if not rows:
             return np.zeros((0, 0)), np.zeros(0), np.zeros(0)
-        F = np.array([[float(v) for v in r] for r in rows])
-        f = np.array([float(v) for v in rhs])
+        G, top = _scaled_floats([list(r) + [c] for r, c in zip(rows, rhs)])
+        F, f = G[:, :-1], G[:, -1]
         nu = np.linalg.norm(F, axis=1)
         nu[nu == 0] = 1.0
-        return F / nu[:, None], f / nu, nu
+        with np.errstate(over="ignore"):
+            return F / nu[:, None], f / nu, nu * top
 
     def decide(self, ra, rb):
         """Returns ``("witness", (z1, z2))``, ``("none", why)`` (certified) or
@@ -1045,11 +1068,13 @@ def _output_intervals(regions, n, directions, counter):
         A = [list(q[:n]) for q in r.rows]
         a = [-q[n] for q in r.rows]
         if A:
-            Af = np.array([[float(v) for v in q] for q in A])
+            G, top = _scaled_floats([q + [c] for q, c in zip(A, a)])
+            Af, af = G[:, :-1], G[:, -1]
             nu = np.linalg.norm(Af, axis=1)
             nu[nu == 0] = 1.0
-            Af = Af / nu[:, None]
-            af = np.array([float(v) for v in a]) / nu
+            Af, af = Af / nu[:, None], af / nu
+            with np.errstate(over="ignore"):
+                nu = nu * top
         ivs = []
         for c in directions:
             w = [sum((Fraction(ci) * r.M[o][j] for o, ci in enumerate(c) if ci), Fraction(0))
@@ -1065,7 +1090,7 @@ def _output_intervals(regions, n, directions, counter):
                     ends.append(None)
                     continue
                 counter[0] += 1
-                ok, _, dual = _fast_lp(-np.array([float(v) for v in ws]), Af,
+                ok, _, dual = _fast_lp(-_scaled_floats([ws])[0][0], Af,
                                        np.full(len(af), -np.inf), af)
                 if not ok:
                     ends.append(None)
@@ -1224,8 +1249,16 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
     info = {"milp_box": R, "milp_delta": delta}
     bstats = {}
     left = None if time_limit is None else max(1.0, 0.3 * time_limit)
-    bounds = propagate_bounds(network, lo, hi, tighten=tighten, time_limit=left, stats=bstats)
+    with np.errstate(all="ignore"):
+        bounds = propagate_bounds(network, lo, hi, tighten=tighten, time_limit=left,
+                                  stats=bstats)
     info["bound_lps"] = bstats.get("lps", 0)
+    top = max(float(np.max(np.abs(np.concatenate([bl, bh])))) for bl, bh in bounds)
+    if not top <= MILP_MAX_BOUND:
+        info["milp_error"] = (f"the two-copy MILP was not run: pre-activation bounds up to "
+                              f"{top:.3g} over the box (above {MILP_MAX_BOUND:g}, solver "
+                              "tolerances are meaningless)")
+        return None, info
     B = MilpBuilder()
     e1 = encode_network(B, network, bounds, box=(lo, hi), prefix="a_")
     e2 = encode_network(B, network, bounds, box=(lo, hi), prefix="b_")
