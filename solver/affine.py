@@ -53,10 +53,55 @@ def _check_geometry(w, in_shape, strides, pads, dilations, where, op):
         raise InputError(f"{op} at {where}: strides and dilations must be >= 1 and pads >= 0")
     if not np.all(np.isfinite(w)):
         raise InputError(f"{op} at {where}: kernel contains NaN or inf")
-    return d
+    c_in = w.shape[1] if op == "Conv" else w.shape[0]     # (out, in, k) vs (in, out, k)
+    if in_shape[0] != c_in:
+        raise InputError(f"{op} at {where}: kernel has {c_in} input channels, data has "
+                         f"{in_shape[0]}")
+    return d, tuple(int(v) for v in in_shape[1:])
 
 
-def _assemble(rows, cols, vals, shape, where, op):
+def _correlation_matrix(w, small, big, strides, pads, dilations, *, transpose, where):
+    """The one geometry of both convolutions: a position ``q`` of the small
+    grid and a kernel offset ``k`` meet the position ``q * stride + k *
+    dilation - pad_begin`` of the big grid (when it lies inside).
+
+    Convolution (``transpose=False``): rows are (C_out, small = output
+    grid), columns (C_in, big = input grid), entry ``w[m, c, k]``.
+    Transposed convolution: rows are (C_out, big = output grid), columns
+    (C_in, small = input grid), entry ``w[c, m, k]`` (w is (C_in, C_out, k)).
+    Returns a csr_matrix with structural zeros dropped."""
+    d = len(small)
+    ks = w.shape[2:]
+    n_small, n_big = int(np.prod(small)), int(np.prod(big))
+    if w.shape[0] * w.shape[1] * n_small * int(np.prod(ks)) > MAX_NNZ:
+        raise InputError(f"{where}: more than {MAX_NNZ} matrix entries")
+    grid = np.indices(small).reshape(d, -1).T
+    small_flat = np.ravel_multi_index(grid.T, small)
+    A, B = w.shape[:2]          # conv: (C_out, C_in); transposed: (C_in, C_out)
+    if transpose:               # rows: C_out x big grid, columns: C_in x small grid
+        shape = (B * n_big, A * n_small)
+        row_ch = np.arange(B)[None, :, None] * n_big
+        col_ch = np.arange(A)[:, None, None] * n_small
+    else:                       # rows: C_out x small grid, columns: C_in x big grid
+        shape = (A * n_small, B * n_big)
+        row_ch = np.arange(A)[:, None, None] * n_small
+        col_ch = np.arange(B)[None, :, None] * n_big
+    rows, cols, vals = [], [], []
+    for koff in np.ndindex(*ks):
+        pos = grid * np.array(strides) + np.array(koff) * np.array(dilations) - np.array(pads[:d])
+        ok = np.all((pos >= 0) & (pos < np.array(big)), axis=1)
+        if not ok.any():
+            continue
+        sf = small_flat[ok][None, None, :]
+        bf = np.ravel_multi_index(pos[ok].T, big)[None, None, :]
+        full = (A, B, sf.shape[2])
+        r, c = (bf, sf) if transpose else (sf, bf)
+        rows.append(np.broadcast_to(row_ch + r, full).ravel())
+        cols.append(np.broadcast_to(col_ch + c, full).ravel())
+        vals.append(np.broadcast_to(w[(slice(None), slice(None)) + koff][:, :, None],
+                                    full).ravel())
+    if not rows:
+        return sp.csr_matrix(shape)
     rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
     keep = vals != 0
     M = sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=shape)
@@ -86,13 +131,9 @@ def conv_matrix(w, in_shape, *, strides, pads, dilations, where="-"):
     or a matrix above :data:`MAX_NNZ` entries.
     """
     w = np.asarray(w, dtype=np.float64)
-    d = _check_geometry(w, in_shape, strides, pads, dilations, where, "Conv")
+    d, ns = _check_geometry(w, in_shape, strides, pads, dilations, where, "Conv")
     C_out, C_in = w.shape[:2]
     ks = w.shape[2:]
-    if in_shape[0] != C_in:
-        raise InputError(f"Conv at {where}: kernel has {C_in} input channels, data has "
-                         f"{in_shape[0]}")
-    ns = tuple(int(v) for v in in_shape[1:])
     outs = []
     for j in range(d):
         span = dilations[j] * (ks[j] - 1) + 1
@@ -100,28 +141,8 @@ def conv_matrix(w, in_shape, *, strides, pads, dilations, where="-"):
         if o <= 0:
             raise InputError(f"Conv at {where}: kernel larger than the padded input")
         outs.append(o)
-    n_in_pos, n_out_pos = int(np.prod(ns)), int(np.prod(outs))
-    if C_out * n_out_pos * C_in * int(np.prod(ks)) > MAX_NNZ:
-        raise InputError(f"Conv at {where}: more than {MAX_NNZ} matrix entries")
-    grid = np.indices(outs).reshape(d, -1).T                 # output positions
-    out_flat = np.ravel_multi_index(grid.T, outs)
-    mo = np.arange(C_out)[:, None, None] * n_out_pos
-    ci = np.arange(C_in)[None, :, None] * n_in_pos
-    rows, cols, vals = [], [], []
-    for koff in np.ndindex(*ks):
-        ipos = grid * np.array(strides) + np.array(koff) * np.array(dilations) - np.array(pads[:d])
-        ok = np.all((ipos >= 0) & (ipos < np.array(ns)), axis=1)
-        if not ok.any():
-            continue
-        of, inf_ = out_flat[ok][None, None, :], np.ravel_multi_index(ipos[ok].T, ns)[None, None, :]
-        shape = (C_out, C_in, len(of[0, 0]))
-        rows.append(np.broadcast_to(mo + of, shape).ravel())
-        cols.append(np.broadcast_to(ci + inf_, shape).ravel())
-        vals.append(np.broadcast_to(w[(slice(None), slice(None)) + koff][:, :, None],
-                                    shape).ravel())
-    if not rows:
-        return sp.csr_matrix((C_out * n_out_pos, C_in * n_in_pos)), (C_out, *outs)
-    M = _assemble(rows, cols, vals, (C_out * n_out_pos, C_in * n_in_pos), where, "Conv")
+    M = _correlation_matrix(w, outs, ns, strides, pads, dilations, transpose=False,
+                            where=f"Conv at {where}")
     return M, (C_out, *outs)
 
 
@@ -152,17 +173,13 @@ def conv_transpose_matrix(w, in_shape, *, strides, pads, dilations, output_paddi
     than the stride or the dilation (both libraries refuse it).
     """
     w = np.asarray(w, dtype=np.float64)
-    d = _check_geometry(w, in_shape, strides, pads, dilations, where, "ConvTranspose")
+    d, ns = _check_geometry(w, in_shape, strides, pads, dilations, where, "ConvTranspose")
     C_in, C_out = w.shape[:2]
     ks = w.shape[2:]
-    if in_shape[0] != C_in:
-        raise InputError(f"ConvTranspose at {where}: kernel has {C_in} input channels, data "
-                         f"has {in_shape[0]}")
     if len(output_padding) != d or any(not 0 <= op < max(s, t) for op, s, t in
                                        zip(output_padding, strides, dilations)):
         raise InputError(f"ConvTranspose at {where}: output_padding {list(output_padding)} "
                          "must be >= 0 and smaller than the stride or the dilation")
-    ns = tuple(int(v) for v in in_shape[1:])
     outs = []
     for j in range(d):
         o = ((ns[j] - 1) * strides[j] - pads[j] - pads[d + j] + dilations[j] * (ks[j] - 1)
@@ -170,30 +187,8 @@ def conv_transpose_matrix(w, in_shape, *, strides, pads, dilations, output_paddi
         if o <= 0:
             raise InputError(f"ConvTranspose at {where}: pads leave an empty output")
         outs.append(o)
-    n_in_pos, n_out_pos = int(np.prod(ns)), int(np.prod(outs))
-    if C_out * n_in_pos * C_in * int(np.prod(ks)) > MAX_NNZ:
-        raise InputError(f"ConvTranspose at {where}: more than {MAX_NNZ} matrix entries")
-    grid = np.indices(ns).reshape(d, -1).T                  # input positions
-    in_flat = np.ravel_multi_index(grid.T, ns)
-    mo = np.arange(C_out)[None, :, None] * n_out_pos
-    ci = np.arange(C_in)[:, None, None] * n_in_pos
-    rows, cols, vals = [], [], []
-    for koff in np.ndindex(*ks):
-        opos = grid * np.array(strides) + np.array(koff) * np.array(dilations) - np.array(pads[:d])
-        ok = np.all((opos >= 0) & (opos < np.array(outs)), axis=1)
-        if not ok.any():
-            continue
-        of = np.ravel_multi_index(opos[ok].T, outs)[None, None, :]
-        qf = in_flat[ok][None, None, :]
-        shape = (C_in, C_out, of.shape[2])
-        rows.append(np.broadcast_to(mo + of, shape).ravel())
-        cols.append(np.broadcast_to(ci + qf, shape).ravel())
-        vals.append(np.broadcast_to(w[(slice(None), slice(None)) + koff][:, :, None],
-                                    shape).ravel())
-    if not rows:
-        return sp.csr_matrix((C_out * n_out_pos, C_in * n_in_pos)), (C_out, *outs)
-    M = _assemble(rows, cols, vals, (C_out * n_out_pos, C_in * n_in_pos), where,
-                  "ConvTranspose")
+    M = _correlation_matrix(w, ns, outs, strides, pads, dilations, transpose=True,
+                            where=f"ConvTranspose at {where}")
     return M, (C_out, *outs)
 
 
