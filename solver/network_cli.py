@@ -44,7 +44,8 @@ def proof_document(res, network) -> dict:
     return {"format": NETWORK_FORMAT, "version": NETWORK_VERSION, "verdict": res.verdict.value,
             "method": res.method, "domain": res.domain, "box": res.box,
             "widths": network.widths, "activations": [str(L.activation) for L in network.layers],
-            "witness": res.to_json()["witness"], "layers": layers}
+            "witness": res.to_json()["witness"], "layers": layers,
+            "regions_proof": res.regions_proof}
 
 
 def run_check_network(path, args=None) -> dict:

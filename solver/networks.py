@@ -125,6 +125,11 @@ class NetworkResult:
     domain : ``"all"`` or ``"nonneg"``; box : the box R or None.
     layer_results : per layer the LayerResult (certificates, witnesses) or
         None when the layer was skipped; not part of ``to_json``.
+    regions_proof : for ``injective`` / ``injective_on_box`` by the region
+        method, its proof (JSON: the region tree with exact certificates for
+        every pruned branch, and one certificate per pair of regions;
+        checked by :mod:`solver.certificates.regions`); not part of
+        ``to_json``.
     stats : counters.
     """
     verdict: Verdict
@@ -137,6 +142,7 @@ class NetworkResult:
     box: float | None = None
     layer_results: tuple = field(default=(), repr=False)
     stats: Mapping[str, Any] = field(default_factory=dict)
+    regions_proof: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property
     def success(self) -> bool:
@@ -718,8 +724,10 @@ def _scaled_floats(rows):
 
 def _strict_point(rows, tol=1e-7):
     """Strict homogeneous system ``rows . (z, t) < 0, t > 0`` (integer rows).
-    Returns ``("feasible", float z or None)``, ``("infeasible", None)`` (proved
-    exactly) or ``("feasible", z)`` from the exact simplex."""
+    Returns ``("feasible", float z or None)``, ``("infeasible", y)`` with
+    exact Gordan multipliers ``y`` ({row index: positive rational}, ``sum
+    y_k rows[k][:n] = 0``, ``sum y_k rows[k][n] >= 0``), or ``("feasible",
+    z)`` from the exact simplex."""
     if not rows:
         return "feasible", None
     G, _ = _scaled_floats(rows)
@@ -727,12 +735,18 @@ def _strict_point(rows, tol=1e-7):
     if feas:
         return "feasible", z
     if feas is False and y is not None:
-        if lp.exact_gordan(rows, y) is not None:
-            return "infeasible", None
+        cert = lp.exact_gordan(rows, y)
+        if cert is not None:
+            return "infeasible", cert
     status, zx = exactlp.strict_feasibility([list(r) for r in rows])
     if status == "infeasible":
-        return "infeasible", None
+        return "infeasible", {k: v for k, v in enumerate(zx) if v != 0}
     return "feasible", np.array([float(c) for c in zx])
+
+
+def _cert_json(y):
+    """``{index: rational}`` as a JSON list ``[[index, "p/q"], ...]``."""
+    return [[int(k), exact.fmt_rational(v)] for k, v in sorted(y.items()) if v != 0]
 
 
 # ---------------------------------------------------------------------------
@@ -810,49 +824,52 @@ class _Regions:
         n = self.n
         status, z = _strict_point(self.dom)
         if status == "infeasible":
+            self.tree = {"empty": _cert_json(z)}
             return []
         if z is None:
             z = np.zeros(n + 1)
             z[-1] = 1.0
         M = [[Fraction(int(i == j)) for j in range(n)] for i in range(n)]
         d = [Fraction(0)] * n
-        self._layer(0, M, d, list(self.dom), (), z)
+        self.tree = self._layer(0, M, d, list(self.dom), (), z)
         return self.regions
 
     def _layer(self, k, M, d, rows, pattern, hint):
+        """Returns the proof tree below this point: ``{"region": index}``, or
+        ``{"unit": [k, i], "pos": ..., "neg": ...}`` at a branching unit, a
+        pruned side being ``{"empty": Gordan multipliers}`` over the path's
+        rows plus the new one (see :mod:`solver.certificates.regions`)."""
         if k == len(self.layers):
             self.regions.append(_Region(pattern, rows, M, d, hint))
             if len(self.regions) > self.max_regions:
                 raise _Stop(f"more than {self.max_regions} activation regions")
-            return
+            return {"region": len(self.regions) - 1}
         Wq, bq, slope = self.layers[k]
         preM = [[sum((w * M[t][j] for t, w in enumerate(row) if w), Fraction(0))
                  for j in range(self.n)] for row in Wq]
         pred = [sum((w * d[t] for t, w in enumerate(row) if w), Fraction(0)) + bi
                 for row, bi in zip(Wq, bq)]
         if slope is None:
-            self._layer(k + 1, preM, pred, rows, pattern + ((),), hint)
-            return
-        self._unit(k, 0, preM, pred, slope, [], rows, pattern, hint)
+            return self._layer(k + 1, preM, pred, rows, pattern + ((),), hint)
+        return self._unit(k, 0, preM, pred, slope, [], rows, pattern, hint)
 
     def _unit(self, k, i, preM, pred, slope, signs, rows, pattern, hint):
         self._check_time()
         if i == len(preM):
             M = [r if s > 0 else [slope * v for v in r] for r, s in zip(preM, signs)]
             d = [c if s > 0 else slope * c for c, s in zip(pred, signs)]
-            self._layer(k + 1, M, d, rows, pattern + (tuple(signs),), hint)
-            return
+            return self._layer(k + 1, M, d, rows, pattern + (tuple(signs),), hint)
         g, c = preM[i], pred[i]
         if not any(g):
-            self._unit(k, i + 1, preM, pred, slope, signs + [1 if c > 0 else -1], rows,
-                       pattern, hint)
-            return
+            return self._unit(k, i + 1, preM, pred, slope, signs + [1 if c > 0 else -1], rows,
+                              pattern, hint)
         r = _int_row(list(g) + [c])
         rf = _scaled_floats([r])[0][0]
         nrm = np.linalg.norm(rf[:-1])
         val = None if (hint is None or nrm == 0) else float(rf @ hint) / nrm
         scale = 1.0 if hint is None else max(1.0, float(np.max(np.abs(hint))))
         order = (1, -1) if (val is not None and val > 0) else (-1, 1)
+        node = {"unit": [k, i]}
         for s in order:
             row = [-s * v for v in r]
             if val is not None and -s * val < -1e-7 * scale:
@@ -862,10 +879,12 @@ class _Regions:
                 status, z = _strict_point(rows + [row])
                 if status == "infeasible":
                     self.pruned += 1
+                    node["pos" if s > 0 else "neg"] = {"empty": _cert_json(z)}
                     continue
                 child_hint = z
-            self._unit(k, i + 1, preM, pred, slope, signs + [s], rows + [row], pattern,
-                       child_hint)
+            node["pos" if s > 0 else "neg"] = self._unit(
+                k, i + 1, preM, pred, slope, signs + [s], rows + [row], pattern, child_hint)
+        return node
 
 
 class _PairDecider:
@@ -917,12 +936,16 @@ class _PairDecider:
             return F / nu[:, None], f / nu, nu * top
 
     def decide(self, ra, rb):
-        """Returns ``("witness", (z1, z2))``, ``("none", why)`` (certified) or
-        ``("uncertified", why)``."""
+        """Returns ``("witness", (z1, z2))``, ``("none", why, certificate)``
+        or ``("uncertified", why)``. The certificate (JSON, checked by
+        :mod:`solver.certificates.regions`) is ``{"kind": "constant"}``,
+        ``{"kind": "farkas", "y": ...}`` (multipliers over the rows of
+        :meth:`_system`: A rows, then E rows) or ``{"kind": "bounds",
+        "dirs": [[j, sign, y], ...]}`` (``sign (z1_j - z2_j) <= 0``)."""
         n = self.n
         sysm = self._system(ra, rb)
         if sysm is None:
-            return "none", "outputs are different constants"
+            return "none", "outputs are different constants", {"kind": "constant"}
         A, a, E, e = sysm
         nv = 2 * n
         Af, af, nuA = self._floats(A, a)
@@ -956,9 +979,11 @@ class _PairDecider:
             if bound < 0:
                 y = _exact_combination(vectors, nonneg, [0] * nv + [-1], guide / -bound, wn)
                 if y is not None:
-                    return "none", "closures with equal outputs are empty (exact Farkas)"
+                    return ("none", "closures with equal outputs are empty (exact Farkas)",
+                            {"kind": "farkas", "y": _cert_json(y)})
             return "uncertified", "phase-1 LP says empty, no exact Farkas certificate"
         pending = None
+        bounds = []
         for j in range(n):
             for sg in (1, -1):
                 dvec = [0] * nv
@@ -980,36 +1005,41 @@ class _PairDecider:
                         ok, _ = self.net.check_witness(z1, z2)
                         if ok:
                             return "witness", (z1, z2)
-                if val < 1e-7 and self._bound_certified(A, a, E, e, vectors, nonneg, dvec,
-                                                         dual, nuA, nuE):
-                    continue
+                if val < 1e-7:
+                    y = self._bound_certified(A, a, E, e, vectors, nonneg, dvec, dual, nuA, nuE)
+                    if y is not None:
+                        bounds.append([j, sg, _cert_json(y)])
+                        continue
                 pending = pending or (f"direction {j}{'+' if sg > 0 else '-'}: LP value "
                                       f"{val:.3g} neither certified nor realised")
         if pending:
             return "uncertified", pending
-        return "none", "every pair in the closures has z1 == z2 (exact LP duality)"
+        return ("none", "every pair in the closures has z1 == z2 (exact LP duality)",
+                {"kind": "bounds", "dirs": bounds})
 
     @staticmethod
     def _bound_certified(A, a, E, e, vectors, nonneg, dvec, dual, nuA, nuE):
         """Exact ``mu >= 0, nu`` with ``A^T mu + E^T nu = d`` and
         ``a.mu + e.nu <= 0``, so ``d.u <= 0`` on the whole polyhedron. The
         LP's duals give the support; first with the bound pinned to 0 (the
-        usual case: the closures meet on the diagonal), then free."""
+        usual case: the closures meet on the diagonal), then free. Returns
+        the multipliers ``{row: rational}`` (A rows, then E rows) or None."""
         kA = len(A)
         mu = -dual[:kA]
         nu = -dual[kA + 1:]
         wn = np.concatenate([mu, nu])
         if not np.any(wn):
-            return False
+            return None
         guide = np.concatenate([mu / nuA if kA else [], nu / nuE if len(E) else []])
-        if _exact_combination(vectors, nonneg, dvec + [0], guide, wn) is not None:
-            return True
+        y = _exact_combination(vectors, nonneg, dvec + [0], guide, wn)
+        if y is not None:
+            return y
         coeffs = [v[:-1] for v in vectors]
         y = _exact_combination(coeffs, nonneg, dvec, guide, wn)
         if y is None:
-            return False
+            return None
         rhs = [v[-1] for v in vectors]
-        return sum((val * rhs[k] for k, val in y.items()), Fraction(0)) <= 0
+        return y if sum((val * rhs[k] for k, val in y.items()), Fraction(0)) <= 0 else None
 
     def _exact_point(self, A, a, E, e, Af, af, u, dvec):
         """An exact point of ``{A u <= a, E u = e}`` with ``dvec . u > 0``
@@ -1033,7 +1063,7 @@ class _PairDecider:
         n = self.n
         rows = [_int_row(row) for row in r.M]
         if exact.rank(rows) == n:
-            return "none", "output map of the region has full column rank"
+            return "none", "output map of the region has full column rank", {"kind": "rank"}
         v = [Fraction(c) for c in exact.kernel(rows, n)[0]]
         cands = []
         if r.hint is not None and r.hint[-1] > 0:
@@ -1058,11 +1088,13 @@ class _PairDecider:
         return None
 
 
-def _output_intervals(regions, n, directions, counter):
+def _output_intervals(regions, n, directions, counter, certs=None):
     """Certified intervals ``[lo, hi]`` of ``c . N(z)`` over each region's
     closure, for each integer direction ``c`` (``None`` = unbounded).
     Each finite end is proved by exact LP duality: ``mu >= 0`` with
-    ``sum mu_k A_k = +-M^T c`` on the region's rows ``A z <= a``."""
+    ``sum mu_k A_k = +-M^T c`` on the region's rows ``A z <= a``; when
+    ``certs`` is a list, the multipliers are appended to it (per region, per
+    direction ``[lo, hi]``, each JSON multipliers or None)."""
     out = []
     for r in regions:
         A = [list(q[:n]) for q in r.rows]
@@ -1075,16 +1107,18 @@ def _output_intervals(regions, n, directions, counter):
             Af, af = Af / nu[:, None], af / nu
             with np.errstate(over="ignore"):
                 nu = nu * top
-        ivs = []
+        ivs, rc = [], []
         for c in directions:
             w = [sum((Fraction(ci) * r.M[o][j] for o, ci in enumerate(c) if ci), Fraction(0))
                  for j in range(n)]
             cd = sum((Fraction(ci) * r.d[o] for o, ci in enumerate(c) if ci), Fraction(0))
-            ends = []
+            ends, ec = [], []
             for sg in (1, -1):
                 ws = [sg * v for v in w]
+                ec.append(None)
                 if not any(ws):
                     ends.append(Fraction(0))
+                    ec[-1] = []
                     continue
                 if not A:
                     ends.append(None)
@@ -1101,20 +1135,26 @@ def _output_intervals(regions, n, directions, counter):
                     ends.append(None)
                     continue
                 ends.append(sum((v * a[k] for k, v in y.items()), Fraction(0)))
+                ec[-1] = _cert_json(y)
             hi = None if ends[0] is None else ends[0] + cd
             lo = None if ends[1] is None else -ends[1] + cd
             ivs.append((lo, hi))
+            rc.append([ec[1], ec[0]])
         out.append(ivs)
+        if certs is not None:
+            certs.append(rc)
     return out
 
 
 def _disjoint(ivs1, ivs2):
-    for (lo1, hi1), (lo2, hi2) in zip(ivs1, ivs2):
+    """``(direction, 0)`` if region 1's interval lies below region 2's in that
+    direction, ``(direction, 1)`` if above, None if no direction separates."""
+    for t, ((lo1, hi1), (lo2, hi2)) in enumerate(zip(ivs1, ivs2)):
         if hi1 is not None and lo2 is not None and hi1 < lo2:
-            return True
+            return t, 0
         if hi2 is not None and lo1 is not None and hi2 < lo1:
-            return True
-    return False
+            return t, 1
+    return None
 
 
 def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
@@ -1149,9 +1189,11 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
         dirs = [[int(v) for v in rng.integers(-3, 4, size=n_out)] for _ in range(3)]
         dirs = [c for c in dirs if any(c)] or [[1] + [0] * (n_out - 1)]
         cnt = [0]
-        ivs = _output_intervals(regions, n, dirs, cnt)
+        interval_certs = []
+        ivs = _output_intervals(regions, n, dirs, cnt, interval_certs)
         stats["interval_lps"] = cnt[0]
         uncertified = []
+        pair_certs = []
         pairs = skipped = 0
         for i, ri in enumerate(regions):
             if deadline is not None and time.monotonic() > deadline:
@@ -1163,11 +1205,16 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
                 return "not_injective", out[1], "a region's output map has a kernel", stats
             if out[0] == "uncertified":
                 uncertified.append((i, i, out[1]))
+            else:
+                pair_certs.append({"pair": [i, i], **out[2]})
             for j in range(i + 1, len(regions)):
                 if deadline is not None and time.monotonic() > deadline:
                     raise _Stop("time_limit")
-                if _disjoint(ivs[i], ivs[j]):
+                sep = _disjoint(ivs[i], ivs[j])
+                if sep is not None:
                     skipped += 1
+                    pair_certs.append({"pair": [i, j], "kind": "disjoint", "dir": sep[0],
+                                       "below": sep[1]})
                     continue
                 out = pd.decide(ri, regions[j])
                 pairs += 1
@@ -1177,6 +1224,8 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
                             "two activation regions share an output value", stats)
                 if out[0] == "uncertified":
                     uncertified.append((i, j, out[1]))
+                else:
+                    pair_certs.append({"pair": [i, j], **out[2]})
         stats.update(pairs=pairs, pair_lps=pd.lps, uncertified=len(uncertified),
                      pairs_separated=skipped)
     except _Stop as s:
@@ -1187,6 +1236,10 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
         return ("unknown", None, f"{len(uncertified)} region pair(s) not certified "
                 f"(e.g. {i},{j}: {why})", stats)
     where = "on the box" if box is not None else "on the domain"
+    stats["proof"] = {"format": "reluinj.regions_proof", "version": 1,
+                      "activations": [str(L.activation) for L in network.layers],
+                      "tree": enum.tree, "regions": len(regions), "directions": dirs,
+                      "intervals": interval_certs, "pairs": pair_certs}
     return ("injective_on_box" if box is not None else "injective", None,
             f"all {len(regions)} activation regions and {pairs + skipped} region pairs decided "
             f"exactly ({skipped} by certified output intervals); "
@@ -1455,7 +1508,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     decided = {}        # layer index -> (domain, LayerResult)
     stats = {}
 
-    def result(verdict, witness, meth, msg):
+    def result(verdict, witness, meth, msg, proof=None):
         reports, results = [], []
         for k in range(len(layers)):
             if k not in decided and report_all_layers:
@@ -1470,7 +1523,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
                 results.append(None)
         return NetworkResult(Verdict(verdict), Witness.of(witness), meth,
                              time.monotonic() - start, msg, tuple(reports), domain, box,
-                             tuple(results), stats)
+                             tuple(results), stats, proof)
 
     def witness_result(pair, meth, msg):
         z1, z2 = [Fraction(v) for v in pair[0]], [Fraction(v) for v in pair[1]]
@@ -1630,6 +1683,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         cap = max_regions or (MAX_REGIONS if method == "regions" else 400)
         v, w, msg, st = decide_by_regions(core, domain=domain, box=box,
                                           time_limit=left(), max_regions=cap)
+        regions_proof = st.pop("proof", None)
         stats["regions"] = st
         if v == "not_injective":
             out = witness_result(w, "regions", f"layerwise failed ({why}); end to end: {msg}")
@@ -1641,7 +1695,8 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
                 extra = ("; not injective on the whole domain (exact witness outside the box "
                          "in stats['witness_outside_box'])")
             return result(v, None, "regions",
-                          f"layerwise failed ({why}), but end to end: {msg}{extra}")
+                          f"layerwise failed ({why}), but end to end: {msg}{extra}",
+                          proof=regions_proof)
         msgs.append(f"regions: {msg}")
     if milp_refused:
         msgs.append(milp_refused)

@@ -165,11 +165,7 @@ def _run_and_judge(tmp_path, name, data):
         vout = io.StringIO()
         with contextlib.redirect_stdout(vout), contextlib.redirect_stderr(io.StringIO()):
             vcode = main(["verify", str(model), str(cert)])
-        if doc["method"] == "regions" and doc["verdict"] != "not_injective":
-            # the region method's proof is not recorded (a known gap): refused by name
-            assert vcode == 1 and "not checkable" in vout.getvalue()
-        else:
-            assert vcode == 0, (doc, vout.getvalue())
+        assert vcode == 0, (doc, vout.getvalue())
     return code
 
 

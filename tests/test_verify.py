@@ -151,13 +151,53 @@ def test_onnx_network_round_trips(capsys, tmp_path):
     assert code == 1 and out.startswith("invalid:")
 
 
-def test_region_proofs_are_refused_as_not_checkable(capsys, tmp_path, tmp_npz):
+def test_region_proofs_verify_and_tampering_is_refused(capsys, tmp_path, tmp_npz):
+    """sigmoid(relu(z) - relu(-z) + 1/2) = sigmoid(z + 1/2): injective end to end
+    only (the 1 x 2 last layer is not injective on the orthant)."""
     net = tmp_npz(name="r.npz", W0=np.array([[1.0], [-1.0]]), W1=np.array([[1.0, -1.0]]),
                   b1=np.array([0.5]), activations=np.array(["relu", "sigmoid"]))
-    code, out, _ = cli(capsys, "check", net, "--certificate", tmp_path / "r.json", "--json")
-    assert code == 0 and json.loads(out)["method"] == "regions"
-    code, out, _ = cli(capsys, "verify", net, tmp_path / "r.json")
-    assert code == 1 and "not checkable" in out
+    doc, proof, out = check_then_verify(capsys, net, tmp_path / "r.json")
+    assert doc["method"] == "regions" and "activation regions" in out
+    rp = proof["regions_proof"]
+    assert rp["activations"] == ["relu", "identity"] and rp["regions"] >= 2
+
+    def drop_pair(d):
+        d["regions_proof"]["pairs"].pop()
+    assert "not covered" in tamper_refused(capsys, net, tmp_path / "r.json", proof, drop_pair)
+
+    def weaken(d):
+        for e in d["regions_proof"]["pairs"]:
+            if e["kind"] in ("farkas", "bounds"):
+                e["kind"] = "rank"
+                break
+        else:
+            d["regions_proof"]["regions"] += 1
+    tamper_refused(capsys, net, tmp_path / "r.json", proof, weaken)
+    tamper_refused(capsys, net, tmp_path / "r.json", proof,
+                   lambda d: d["regions_proof"].update(tree={"region": 0}))
+
+
+@pytest.mark.parametrize("seed,kind", [(0, "plain"), (1, "extra"), (3, "extra"), (5, "random")])
+def test_region_proofs_of_the_brute_force_networks(capsys, tmp_path, tmp_npz, seed, kind):
+    """The end-to-end cases of tests/test_networks.py (checked there against
+    a brute force): every verdict's document verifies."""
+    from test_networks import exact_pm, structured_net
+    rng = np.random.default_rng(100 + seed)
+    if kind == "random":
+        W1, b1, _ = exact_pm(2, rng)
+        Ws = [W1, rng.standard_normal((4, 4)), rng.standard_normal((2, 4))]
+        bs = [b1, rng.standard_normal(4) * 0.3, np.zeros(2)]
+        acts = ["relu", "relu", "identity"]
+    else:
+        net = structured_net(rng, kind)
+        Ws, bs = [L.W for L in net.layers], [L.b for L in net.layers]
+        acts = [str(L.activation) for L in net.layers]
+    arrays = {f"W{k}": W for k, W in enumerate(Ws)}
+    arrays.update({f"b{k}": b for k, b in enumerate(bs)})
+    p = tmp_npz(name="s.npz", activations=np.array(acts), **arrays)
+    for extra in ((), ("--box", "2"), ("--domain", "nonneg")):
+        doc, proof, out = check_then_verify(capsys, p, tmp_path / "s.json", *extra)
+        assert doc["verdict"] != "unknown"
 
 
 def test_unreadable_and_foreign_documents(capsys, tmp_path, tmp_npz):
@@ -168,3 +208,53 @@ def test_unreadable_and_foreign_documents(capsys, tmp_path, tmp_npz):
         p.write_text(text)
         code, out, err = cli(capsys, "verify", layer, p)
         assert code == code_expected and len((out + err).strip().splitlines()) == 1
+
+
+def test_each_regions_certificate_kind_refuses_a_changed_number():
+    """Negative tests of the regions checker: change one multiplier of each
+    kind of certificate (tree leaves, farkas, bounds, disjoint intervals)."""
+    from fractions import Fraction
+    from solver.certificates.verify import verify_document
+    from solver.network_cli import proof_document
+    from solver.networks import check_network
+    from test_networks import structured_net
+    net = structured_net(np.random.default_rng(103), "extra")
+    res = check_network(net, box=2)
+    doc = proof_document(res, net)
+    layers = [(L.W, L.b, str(L.activation)) for L in net.layers]
+    assert verify_document(layers, doc)[0]
+    rp = doc["regions_proof"]
+
+    def bump(y):
+        y[0][1] = str(Fraction(y[0][1]) * 2 + 1)
+
+    def first_empty(node):
+        if isinstance(node, dict):
+            if "empty" in node:
+                return node
+            for key in ("pos", "neg"):
+                found = first_empty(node.get(key))
+                if found:
+                    return found
+        return None
+
+    edits = []
+    if first_empty(rp["tree"]):
+        edits.append(lambda d: bump(first_empty(d["regions_proof"]["tree"])["empty"]))
+    for kind in ("farkas", "bounds", "disjoint"):
+        k = next(i for i, e in enumerate(rp["pairs"]) if e["kind"] == kind)
+        if kind == "farkas":
+            edits.append(lambda d, k=k: bump(d["regions_proof"]["pairs"][k]["y"]))
+        elif kind == "bounds":
+            edits.append(lambda d, k=k: bump(d["regions_proof"]["pairs"][k]["dirs"][0][2]))
+        else:
+            def flip(d, k=k):
+                e = d["regions_proof"]["pairs"][k]
+                e["below"] = 1 - e["below"]
+            edits.append(flip)
+    assert len(edits) >= 3
+    for edit in edits:
+        bad = json.loads(json.dumps(doc))
+        edit(bad)
+        ok, why = verify_document(layers, bad)
+        assert not ok and why.startswith("regions proof"), why

@@ -36,9 +36,10 @@ What is checked
   increasing activation, full column rank, R^n; :mod:`.rank`).
 * ``unknown``: nothing is claimed about the network; every layer proof
   present is checked (its claim, on its domain).
-* Claims from the region method (``injective`` or ``injective_on_box`` with
-  method ``regions``) are refused as not checkable: the document does not
-  record that proof.
+* ``injective`` / ``injective_on_box`` with method ``regions``: the
+  document's ``regions_proof`` (:mod:`.regions`): every activation region
+  of the network on the domain (or box), and for every pair of regions an
+  exact certificate that no two points of their closures share an output.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ import numpy as np
 from .checker import FORMAT, Rejected, _q, check_certificate, check_witness
 from .nonneg import NONNEG_FORMAT, check_nonneg_certificate
 from .rank import RANK_FORMAT, check_rank_certificate
+from .regions import check_regions_proof
 
 NETWORK_FORMAT = "reluinj.network_proof"
 NETWORK_VERSION = 2
@@ -272,10 +274,17 @@ def check_network_proof(layers, doc):
                     raise Rejected(f"witness outside the box [-{box}, {box}]^n")
             _network_witness(layers, z1, z2)
             return True, "valid (witness: N(z1) == N(z2) exactly, z1 != z2)"
+        if verdict in ("injective", "injective_on_box") and method == "regions":
+            if (verdict == "injective_on_box") != (box is not None):
+                raise Rejected(f"{verdict!r} does not match box {box!r}")
+            ok, why = check_regions_proof(layers, doc.get("regions_proof"), domain, box)
+            if not ok:
+                raise Rejected(f"regions proof: {why}")
+            return True, f"{why[:-1]}; end to end over the activation regions)"
         if verdict in ("injective", "injective_on_box"):
             if method != "layerwise":
                 raise Rejected(f"not checkable: the {verdict!r} claim of method {method!r} is "
-                               "not recorded in the document (only layerwise proofs are)")
+                               "not recorded in the document")
             for k, (claim, dom) in enumerate(proved):
                 if claim != "injective":
                     raise Rejected(f"layer {k} carries no injectivity proof")
