@@ -744,10 +744,11 @@ def plot_transition(summary, curve="gauss", path=None, ns=None):
     return _finish(fig, path)
 
 
-def plot_c50(summary, path=None, n_max_plot=200):
+def plot_c50(summary, path=None, n_max_plot=300):
     """c50 against n with 95 % intervals (every curve), the finite-size
-    extrapolations of the b = 0 curve with their c_inf intervals, and the
-    lines 3.4 / 6.698 / 10.5 (log scale in n)."""
+    extrapolations of the b = 0 curve, their ``c_inf`` with its 95 %
+    interval drawn at the right edge, and the lines 3.4 / 6.698 / 10.5
+    (log scale in n)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8.5, 5))
     marks = {"gauss": "o", "nonneg": "s"}
@@ -759,25 +760,31 @@ def plot_c50(summary, path=None, n_max_plot=200):
         lo = np.array([recs[str(n)]["ci"][0] for n in ns])
         hi = np.array([recs[str(n)]["ci"][1] for n in ns])
         ax.errorbar(np.array(ns) * (1 + 0.015 * j), y, yerr=[y - lo, hi - y],
-                    fmt=marks.get(cv, "^"), ms=4, capsize=2, label=f"c50, {cv}")
+                    fmt=marks.get(cv, "^"), ms=4, capsize=2, label=f"c50(n), {cv}",
+                    alpha=1.0 if cv == "gauss" else 0.6)
     ex = summary.get("extrapolation") or {}
-    xs = np.geomspace(2, n_max_plot, 200)
-    for form, col in zip(F.FORMS, ("tab:red", "tab:purple")):
+    for k, (form, col) in enumerate(zip(F.FORMS, ("tab:red", "tab:purple"))):
         e = ex.get(form)
         if not e:
             continue
+        xs = np.geomspace(e["ns"][0], n_max_plot, 200)
         fn = F.FORMS[form][0]
-        ax.plot(xs, fn(xs, *e["params"].values()), "-", color=col, lw=1,
-                label=f"{e['formula']}: c_inf = {e['params']['c_inf']:.2f}")
         ci = (e.get("ci") or {}).get("c_inf")
+        ax.plot(xs, fn(xs, *e["params"].values()), "-", color=col, lw=1,
+                label=f"{e['formula']} (n >= {e['ns'][0]}): c_inf = {e['params']['c_inf']:.2f}"
+                      + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""))
         if ci:
-            ax.axhspan(ci[0], ci[1], color=col, alpha=0.08)
+            x = n_max_plot * (1.25 + 0.2 * k)
+            c0 = e["params"]["c_inf"]
+            ax.errorbar([x], [c0], yerr=[[c0 - ci[0]], [max(0.0, ci[1] - c0)]], fmt="D",
+                        color=col, ms=4, capsize=3)
     _reference_lines(ax, vertical=False)
     ax.set_xscale("log")
-    ax.set_xlabel("n (log)")
+    ax.set_ylim(3.0, 12.0)
+    ax.set_xlabel("n (log); diamonds at the right: c_inf with its 95 % interval (clipped)")
     ax.set_ylabel("c50(n): 50 % point of P(injective)")
-    ax.set_title("Finite-size 50 % points and their extrapolation (shaded: 95 % CI of c_inf)")
-    ax.legend(fontsize=6.5, loc="lower right")
+    ax.set_title("Finite-size 50 % points (95 % CI) and their extrapolation")
+    ax.legend(fontsize=6.5, loc="upper left")
     fig.tight_layout()
     return _finish(fig, path)
 
