@@ -23,7 +23,13 @@ crashes are reported loudly and :func:`run_benchmark` returns exit code 1.
 Sizes grow on *ladders*: one ladder per (suite, family, ratio, method) with
 one rung per n; the next rung is submitted only if the method decided
 something on the current one, so the full suites run until every method has
-hit its time limit.
+hit its time limit. A ladder may also build its next rung from the rows of
+the last one (:meth:`Ladder.next_rung`; the adaptive sampling of the phase
+study, :mod:`benchmarks.phase`).
+
+With an output directory every row is appended to ``DIR/rows.jsonl`` as it
+finishes (:class:`RowStream`); ``--resume`` continues a killed run from that
+file, solving only what is missing (one mechanism for every suite).
 
 Suites: ``layers``, ``inversion`` (when :mod:`solver.inversion` exists) and
 ``papers`` (:mod:`benchmarks.papers`).
