@@ -364,9 +364,11 @@ def curve_n_summary(rows, n, decider, resamples=2000, seed=0, band_points=61):
         if win.sum() >= 3:
             loc = F.bootstrap_transition(c[win], k[win], N[win], "logit",
                                          n_resamples=resamples, seed=seed)
-            rec["local"] = {"estimate": loc["fit"].c50, "ci": loc["c50_ci"],
-                            "c_window": [float(c[win].min()), float(c[win].max())],
-                            "layers": int(N[win].sum())}
+            lo_c, hi_c = float(c[win].min()), float(c[win].max())
+            est = loc["fit"].c50
+            if est is not None and lo_c <= est <= hi_c:   # else the window cannot place it
+                rec["local"] = {"estimate": est, "ci": loc["c50_ci"], "c_window": [lo_c, hi_c],
+                                "layers": int(N[win].sum())}
         grid = np.linspace(c.min(), c.max(), band_points)
         lo, hi = F.band(boot, grid)
         rec["band"] = {"c": grid.round(4).tolist(), "p": fit.p(grid).round(5).tolist(),
@@ -593,6 +595,45 @@ def summarise(rows, resamples=2000, seed=0, n_min=3, target=0.1):
     if gauss:
         out["dss"] = _dss_block(byc["gauss"])
     out["cross_checks"] = _pairs(rows)
+    out["bias_bounds"] = _bias_bounds(curves)
+    return out
+
+
+def _bias_bounds(curves):
+    """For every biased curve: ``c50_gauss(n) <= c50_bias(n) <= (n+1)/n c50_gauss(n+1)``.
+
+    A biased layer ``x -> ReLU(W x + b)`` is the homogeneous layer ``y ->
+    ReLU([W b] y)`` on R^(n+1) restricted to ``y_(n+1) = 1``, so it is
+    injective when that one is; and it is injective only if ``ReLU(W x)``
+    is (:func:`_pairs`). With ``b ~ N(0, s^2)`` and, by scale invariance,
+    ``s = 1`` without loss, ``[W b]`` is an m x (n+1) Gaussian matrix:
+    ``P_gauss(n+1, m) <= P_bias(n, m) <= P_gauss(n, m)`` for every m, so the
+    50 % points in m are ordered the same way; both bounds tend to the same
+    limit, and a bias cannot move the asymptotic threshold.
+    """
+    gauss = curves.get("gauss", {})
+    out = {}
+    for cv, recs in curves.items():
+        if not cv.startswith("bias:"):
+            continue
+        rows = []
+        for n, r in sorted(recs.items(), key=lambda kv: int(kv[0])):
+            lo, up = gauss.get(n), gauss.get(str(int(n) + 1))
+            if r["estimate"] is None or lo is None or lo["estimate"] is None:
+                continue
+            e = {"n": int(n), "c50_bias": r["estimate"], "ci": r["ci"],
+                 "lower": lo["estimate"], "lower_ci": lo["ci"], "upper": None, "upper_ci": None}
+            f = (int(n) + 1) / int(n)
+            if up is not None and up["estimate"] is not None:
+                e["upper"] = f * up["estimate"]
+                e["upper_ci"] = [f * v for v in up["ci"]] if up["ci"] else None
+            # consistent: the intervals allow lower <= bias <= upper
+            ok = r["ci"] is None or lo["ci"] is None or lo["ci"][0] <= r["ci"][1]
+            if e["upper_ci"] and r["ci"]:
+                ok = ok and r["ci"][0] <= e["upper_ci"][1]
+            e["consistent"] = bool(ok)
+            rows.append(e)
+        out[cv] = rows
     return out
 
 
@@ -658,6 +699,12 @@ def table_text(summary):
                      f"{_fmt(n2['c50_population_logit'], 3)} (in the data's CI: "
                      f"{n2['c50_population_in_ci']}); the exact curve crosses 1/2 at c = "
                      f"{_fmt(n2['c50_closed_form_interpolated'], 3)}")
+    for cv, bb in (summary.get("bias_bounds") or {}).items():
+        if bb:
+            lines.append(f"Bias sandwich c50_gauss(n) <= c50_{cv}(n) <= (n+1)/n c50_gauss(n+1): " +
+                         "; ".join(f"n={e['n']}: {e['lower']:.2f} <= {e['c50_bias']:.2f} <= "
+                                   f"{_fmt(e['upper'])}" + ("" if e["consistent"] else " (!)")
+                                   for e in bb))
     d = summary.get("dss")
     if d:
         lines.append(f"Figure 2 test (DSS at x = -mean) against the exact verdicts: wrong on "

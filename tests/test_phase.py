@@ -362,3 +362,13 @@ def test_goodness_of_fit_accepts_the_model_and_rejects_a_plateau():
     t = F.pearson_test([0, 3], [10, 10], [0.0, 0.3])
     assert t["cells"] == 1 and 0 < t["pvalue"] <= 1
     assert F.pearson_test([1, 3], [10, 10], [0.0, 0.3])["pvalue"] == 0.0   # impossible count
+
+
+def test_bias_sandwich_bounds():
+    def rec(e, lo, hi):
+        return {"estimate": e, "ci": [lo, hi]}
+    curves = {"gauss": {"3": rec(4.5, 4.4, 4.6), "4": rec(4.9, 4.8, 5.0)},
+              "bias:1": {"3": rec(5.0, 4.9, 5.1), "4": rec(4.0, 3.9, 4.1)}}
+    bb = phase._bias_bounds(curves)["bias:1"]
+    assert bb[0]["n"] == 3 and bb[0]["upper"] == pytest.approx(4.9 * 4 / 3) and bb[0]["consistent"]
+    assert bb[1]["upper"] is None and not bb[1]["consistent"]       # below c50_gauss(4)
