@@ -868,25 +868,44 @@ def plot_dss(summary, path=None):
     return _finish(fig, path)
 
 
+def _main_curves(summary):
+    """The curves to draw side by side: gauss, nonneg and the biased curve with
+    the most layers (the other bias scales give the same verdicts: scale check)."""
+    curves = summary["curves"]
+    bias = [cv for cv in curves if cv.startswith("bias:")]
+    best = max(bias, key=lambda cv: sum(r["layers"] for r in curves[cv].values()), default=None)
+    return [cv for cv in ("gauss", best, "nonneg") if cv in curves]
+
+
 def plot_variants(summary, path=None):
-    """The new curves: c50(n) per curve (b = 0, biased, x >= 0) and, at the
-    largest n they share, the fitted P(injective) curves with their bands."""
+    """The new curves: c50(n) per curve (b = 0, biased, x >= 0), with the
+    bias sandwich's upper bound (n+1)/n c50_gauss(n+1), and at the largest n
+    they share, the fitted P(injective) curves with their bands."""
     plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     curves = summary["curves"]
-    common = set.intersection(*[{int(n) for n in r} for r in curves.values()]) if curves else set()
-    for cv, recs in sorted(curves.items()):
+    names = _main_curves(summary)
+    common = set.intersection(*[{int(n) for n in curves[cv]} for cv in names]) if names else set()
+    for cv in names:
+        recs = curves[cv]
         ns = sorted(int(n) for n in recs if recs[n]["estimate"] is not None)
         y = [recs[str(n)]["estimate"] for n in ns]
         lo = [recs[str(n)]["estimate"] - recs[str(n)]["ci"][0] for n in ns]
         hi = [recs[str(n)]["ci"][1] - recs[str(n)]["estimate"] for n in ns]
-        a1.errorbar(ns, y, yerr=[lo, hi], fmt="o-", ms=3, capsize=2, lw=1, label=cv)
+        (line, *_) = a1.errorbar(ns, y, yerr=[lo, hi], fmt="o-", ms=3, capsize=2, lw=1,
+                                 label=cv)
         if common:
             r = recs[str(max(common))]
             if r.get("band"):
                 b = r["band"]
-                (line,) = a2.plot(b["c"], b["p"], "-", lw=1.3, label=cv)
+                a2.plot(b["c"], b["p"], "-", lw=1.3, label=cv, color=line.get_color())
                 a2.fill_between(b["c"], b["lo"], b["hi"], color=line.get_color(), alpha=0.2)
+        bb = (summary.get("bias_bounds") or {}).get(cv)
+        if bb:
+            up = [(e["n"], e["upper"]) for e in bb if e["upper"] is not None]
+            if up:
+                a1.plot(*zip(*up), "--", color=line.get_color(), lw=0.8,
+                        label=f"{cv}: upper bound (n+1)/n c50_gauss(n+1)")
     a1.set_xlabel("n")
     a1.set_ylabel("c50(n) with 95 % CI")
     a1.legend(fontsize=7)
@@ -896,7 +915,8 @@ def plot_variants(summary, path=None):
     a2.set_xlabel("c = m / n")
     a2.set_ylabel("fitted P(injective)")
     a2.legend(fontsize=7)
-    fig.suptitle("New curves: biased layers b ~ N(0, s^2) and injectivity on x >= 0")
+    fig.suptitle("New curves: biased layers b ~ N(0, s^2) (any s: same verdicts) and "
+                 "injectivity on x >= 0")
     fig.tight_layout()
     return _finish(fig, path)
 
@@ -913,7 +933,7 @@ def write_plots(summary, out):
     if summary.get("dss") and summary["dss"]["points"]:
         plot_dss(summary, out / "phase_dss_vs_exact.png")
         made.append("phase_dss_vs_exact.png")
-    others = [cv for cv in summary["curves"] if cv != "gauss"]
+    others = [cv for cv in _main_curves(summary) if cv != "gauss"]
     if others:
         plot_variants(summary, out / "phase_variants.png")
         made.append("phase_variants.png")
