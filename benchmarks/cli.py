@@ -64,6 +64,9 @@ def _add_arguments(p):
                         "(default 0.1; 0.5 with --quick)")
     p.add_argument("--phase-max-layers", type=int, default=None, metavar="K",
                    help="papers suite: at most K layers per (curve, n)")
+    p.add_argument("--phase-min-band", type=int, default=None, metavar="K",
+                   help="papers suite: keep sampling until K decided layers lie where the "
+                        "fitted P is in [0.05, 0.95] (default 400; 0 with --quick)")
     p.add_argument("--phase-c-min", type=float, default=None, metavar="C",
                    help="papers suite: smallest c (default 2; 1 for nonneg)")
     p.add_argument("--phase-c-max", type=float, default=None, metavar="C",
@@ -105,6 +108,11 @@ def cmd_bench(args):
             return 2
     if args.no_figure2:
         extra["figure2"] = False
+    if args.phase_min_band is not None:
+        if args.phase_min_band < 0:
+            print("reluinj: error: --phase-min-band must be >= 0", file=sys.stderr)
+            return 2
+        extra["phase_min_band"] = args.phase_min_band
     for key in ("ci", "max_layers", "c_min", "c_max", "c_step"):
         v = getattr(args, "phase_" + key)
         if v is not None:

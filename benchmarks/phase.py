@@ -108,9 +108,9 @@ def decider_of(curve_name):
 # ================================================================ plan
 
 QUICK = {"ns": [2, 3, 4], "c_min": None, "c_max": 10.0, "c_step": 1.0, "seeds": 6,
-         "ci": 0.5, "max_layers": 150, "curves": ["gauss"]}
+         "ci": 0.5, "max_layers": 150, "min_band": 0, "curves": ["gauss"]}
 FULL = {"ns": list(range(2, 9)), "c_min": None, "c_max": 10.0, "c_step": 0.5, "seeds": 8,
-        "ci": 0.1, "max_layers": 2500, "curves": ["gauss"]}
+        "ci": 0.1, "max_layers": 2500, "min_band": 400, "curves": ["gauss"]}
 
 
 def settings(cfg):
@@ -167,7 +167,7 @@ def counts_by_m(rows, decider):
     return out
 
 
-def plan_round(counts, n, target, m_range, max_layers, resamples=400, seed=0):
+def plan_round(counts, n, target, m_range, max_layers, resamples=400, seed=0, min_band=0):
     """The next round of the adaptive sampler, from the counts so far.
 
     Parameters
@@ -175,6 +175,9 @@ def plan_round(counts, n, target, m_range, max_layers, resamples=400, seed=0):
     counts : ``{m: [injective, decided, unknown]}``.
     n : the input dimension; target : wanted half-width of the 95 % interval of c50.
     m_range : ``(m_lo, m_hi)``, the rows allowed; max_layers : cap on all layers of this n.
+    min_band : do not stop before this many decided layers lie in the band
+        (an interval estimated from few layers can be short by chance, and
+        stopping on it would keep that chance; the rule guards against it).
 
     Returns
     -------
@@ -204,12 +207,6 @@ def plan_round(counts, n, target, m_range, max_layers, resamples=400, seed=0):
     if fit.c50 is None:
         status["stop"] = "no transition in the sampled range (all verdicts equal)"
         return {}, status
-    if hw is not None and hw <= 0.9 * target:
-        status["stop"] = "target reached"
-        return {}, status
-    if total >= max_layers:
-        status["stop"] = "layer cap reached"
-        return {}, status
     m_lo, m_hi = m_range
     cand = np.arange(m_lo, m_hi + 1)
     p = fit.p(cand / n)
@@ -217,13 +214,21 @@ def plan_round(counts, n, target, m_range, max_layers, resamples=400, seed=0):
     centre = fit.c50 * n
     band |= {m for m in (math.floor(centre), math.ceil(centre)) if m_lo <= m <= m_hi}
     band = sorted(band)
+    in_band = sum(counts.get(m, [0, 0, 0])[1] for m in band)
+    status["band_layers"] = in_band
+    if hw is not None and hw <= 0.9 * target and in_band >= min_band:
+        status["stop"] = "target reached"
+        return {}, status
+    if total >= max_layers:
+        status["stop"] = "layer cap reached"
+        return {}, status
     if not band:
         status["stop"] = "the fitted transition lies outside the allowed range"
         return {}, status
     w = np.array([max(0.0475, float(fit.p(m / n)) * (1 - float(fit.p(m / n)))) for m in band])
-    in_band = sum(counts.get(m, [0, 0, 0])[1] for m in band)
     ratio = (hw / target) ** 2 if hw is not None else 4.0
     want = int(round(0.6 * max(in_band, 20) * max(ratio - 1.0, 0.25)))
+    want = max(want, min_band - in_band)
     size = int(min(max(want, 24), 240, max_layers - total))
     if size <= 0:
         status["stop"] = "layer cap reached"
@@ -273,7 +278,7 @@ class AdaptiveLadder(Ladder):
             return None
         alloc, status = plan_round(counts_by_m(self.rows, self.curve["decider"]), self.n,
                                    self.st["ci"], self.m_range, self.st["max_layers"],
-                                   resamples=1000, seed=ri)
+                                   resamples=1000, seed=ri, min_band=self.st.get("min_band", 0))
         status["round"] = ri
         self.log.append(status)
         return self._tasks(alloc) if alloc else None
@@ -713,6 +718,21 @@ def table_text(summary):
         lines.append(f"Cross-check {cv}: {t['pairs']} paired layers, verdicts differ on "
                      f"{t['differ']}, violated relations {t['violations']}")
     return "\n".join(lines)
+
+
+def markdown_table(summary, curve="gauss"):
+    """The c50 table of one curve in Markdown (for the README)."""
+    recs = summary["curves"].get(curve, {})
+    out = ["| n | c50 (logistic) | 95 % CI | 10-90 % width | probit | isotonic (95 % CI) "
+           "| layers | unknown |", "|---|---|---|---|---|---|---|---|"]
+    for n, r in sorted(recs.items(), key=lambda kv: int(kv[0])):
+        ci = "-" if r["ci"] is None else f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
+        iso = r["isotonic"]
+        isos = _fmt(iso["estimate"]) + ("" if not iso["ci"] else
+                                        f" [{iso['ci'][0]:.2f}, {iso['ci'][1]:.2f}]")
+        out.append(f"| {n} | {_fmt(r['estimate'])} | {ci} | {_fmt(r['width'])} | "
+                   f"{_fmt(r['probit']['estimate'])} | {isos} | {r['layers']} | {r['unknown']} |")
+    return "\n".join(out)
 
 
 # ================================================================ plots

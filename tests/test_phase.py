@@ -372,3 +372,12 @@ def test_bias_sandwich_bounds():
     bb = phase._bias_bounds(curves)["bias:1"]
     assert bb[0]["n"] == 3 and bb[0]["upper"] == pytest.approx(4.9 * 4 / 3) and bb[0]["consistent"]
     assert bb[1]["upper"] is None and not bb[1]["consistent"]       # below c50_gauss(4)
+
+
+def test_plan_round_keeps_sampling_until_the_band_holds_enough_layers():
+    n = 4
+    big = {m: [int(round(40 * F.link_cdf((m / n - 5.0) / 0.3))), 40, 0] for m in range(8, 41)}
+    alloc, st = phase.plan_round(big, n, 0.5, (8, 40), 100000, resamples=300)
+    assert alloc == {} and st["stop"] == "target reached"
+    alloc, st = phase.plan_round(big, n, 0.5, (8, 40), 100000, resamples=300, min_band=2000)
+    assert st["stop"] is None and sum(alloc.values()) >= min(240, 2000 - st["band_layers"])
