@@ -866,7 +866,7 @@ def plot_dss(summary, path=None):
     ns = sorted({p["n"] for p in d["points"]})
     cmap = plt.get_cmap("viridis")
     for j, n in enumerate(ns):
-        pp = [p for p in d["points"] if p["n"] == n]
+        pp = [p for p in d["points"] if p["n"] == n and p["layers"] >= 10]
         col = cmap(j / max(1, len(ns) - 1))
         c = [p["c"] for p in pp]
         a1.plot(c, [p["injective"] / p["layers"] for p in pp], "o-", color=col, ms=2, lw=1,
@@ -874,14 +874,17 @@ def plot_dss(summary, path=None):
         a1.plot(c, [p["fig2_dss"] / p["layers"] for p in pp], "x:", color=col, ms=3, lw=1)
     a1.plot([], [], "kx:", label="Figure 2: P(DSS w.r.t. -mean)")
     a1.axvline(critical_expansivity(), color="r", lw=0.8, ls="--")
-    a1.set_xlabel("c = m / n")
+    a1.set_xlabel("c = m / n  (points with >= 10 layers)")
     a1.set_ylabel("probability")
     a1.legend(fontsize=6.5)
-    bc = d["by_c"]
-    a2.bar([b["c_bin"][0] + 0.25 for b in bc], [b["wrong_fraction"] for b in bc], width=0.45,
-           color="tab:orange")
-    a2.set_xlabel("c = m / n (bins of 0.5, all n)")
+    for j, n in enumerate(ns):
+        pp = [p for p in d["points"] if p["n"] == n and p["layers"] >= 10]
+        a2.plot([p["c"] for p in pp], [p["fig2_wrong"] / p["layers"] for p in pp], "o-",
+                color=cmap(j / max(1, len(ns) - 1)), ms=2, lw=1, label=f"n = {n}")
+    a2.axvline(critical_expansivity(), color="r", lw=0.8, ls="--")
+    a2.set_xlabel("c = m / n  (points with >= 10 layers)")
     a2.set_ylabel("fraction of layers: DSS at -mean but not injective")
+    a2.legend(fontsize=6.5)
     a2.set_title(f"Figure 2 wrong on {d['wrong']} of {d['layers']} layers")
     fig.suptitle("Figure 2's DSS-at-the-mean test against exact injectivity (same layers)")
     fig.tight_layout()
