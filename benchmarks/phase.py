@@ -546,15 +546,18 @@ def _extrapolation(table, boots, n_min):
         by_min.append(e)
     out["by_min_n"] = by_min
     verdicts = [out[f].get("reference_in_ci") for f in F.FORMS]
+    cis = "; ".join(f"{f}: c_inf = {out[f]['params']['c_inf']:.2f}, 95 % CI "
+                    + ("-" if not out[f]["ci"] else
+                       f"[{out[f]['ci']['c_inf'][0]:.2f}, {out[f]['ci']['c_inf'][1]:.2f}]")
+                    for f in F.FORMS)
     if all(v is True for v in verdicts):
-        out["statement"] = (f"consistent with {STATPHYS}: it lies inside the 95 % interval of "
-                            "c_inf for both forms")
+        head = f"consistent with {STATPHYS} (inside the 95 % interval of c_inf for both forms)"
     elif all(v is False for v in verdicts):
-        out["statement"] = (f"not consistent with {STATPHYS}: it lies outside the 95 % interval "
-                            "of c_inf for both forms")
+        head = f"not consistent with {STATPHYS} (outside the 95 % interval of c_inf for both forms)"
     else:
-        out["statement"] = (f"inconclusive: {STATPHYS} is inside the 95 % interval of c_inf "
-                            "for one form and outside for the other")
+        head = (f"inconclusive: {STATPHYS} is inside the 95 % interval of c_inf for one form and "
+                "outside for the other")
+    out["statement"] = f"{head}; n = {x[0]}..{x[-1]}; {cis}"
     out["consistent_with_statphys"] = {f: out[f].get("reference_in_ci") for f in F.FORMS}
     return out
 
