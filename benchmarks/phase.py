@@ -352,8 +352,10 @@ def curve_n_summary(rows, n, decider, resamples=2000, seed=0, band_points=61):
     unknown = int(sum(v[2] for v in cnt.values()))
     keep = N > 0
     iso = F.bootstrap_isotonic(c, k, N, n_resamples=resamples, seed=seed)
+    verified = sum(r["method"] == decider and r["verdict"] in DECIDED and r.get("verified") is True
+                   for r in rows)
     rec = {"estimate": fit.c50, "ci": boot["c50_ci"], "layers": int(N.sum()) + unknown,
-           "decided": int(N.sum()), "unknown": unknown,
+           "decided": int(N.sum()), "unknown": unknown, "verified": int(verified),
            "half_width": F.half_width(boot["c50_ci"], fit.c50),
            "width": fit.width, "width_ci": boot["width_ci"], "scale": fit.scale,
            "link": "logit", "resamples": boot["n_resamples"],
@@ -661,6 +663,9 @@ def table_text(summary):
     for cv, recs in summary.get("curves", {}).items():
         lines.append(f"Exact phase transition, curve {cv}: 50 % point of P(injective), logistic "
                      "fit, 95 % stratified bootstrap interval")
+        unver = sum(r["decided"] - r.get("verified", r["decided"]) for r in recs.values())
+        lines.append(f"  every decided layer's certificate / witness verified: "
+                     f"{'yes' if unver == 0 else f'NO ({unver} not verified)'}")
         lines.append(f"  {'n':>3s} {'c50':>6s} {'95% CI':>15s} {'+-':>5s} {'width':>6s} "
                      f"{'probit':>6s} {'local':>6s} {'isoton':>6s} {'layers':>6s} {'unk':>4s} "
                      f"{'gof p':>6s}")

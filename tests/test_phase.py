@@ -195,6 +195,14 @@ def test_adaptive_ladder_adds_rounds_in_the_band_and_counts_unknowns():
     s = phase.summarise(rows, resamples=200)
     rec = s["c50"]["2"]
     assert rec["unknown"] == 1 and rec["layers"] == len(tree) + 1
+    assert rec["verified"] == rec["decided"] == len(tree)
+    assert "verified: yes" in phase.table_text(s)
+    # a decided row whose proof was not re-checked is counted and shown
+    rows.append(dict(tree[0], seed=998, verified=False, instance="y"))
+    s2 = phase.summarise(rows, resamples=200)
+    assert s2["c50"]["2"]["verified"] == s2["c50"]["2"]["decided"] - 1
+    assert "NO (1 not verified)" in phase.table_text(s2)
+    rows.pop()
     assert rec["ci"][0] < rec["estimate"] < rec["ci"][1]
     assert set(s["c50"]) == {"2"} and json.dumps(s, default=H._json_default)
 
