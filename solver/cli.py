@@ -57,7 +57,8 @@ def _cmd_check(args):
     res = check_layer(W, b, time_limit=args.time_limit, backend=args.backend,
                       method=args.method, max_cells=args.max_cells,
                       max_nodes=args.max_nodes, progress=not args.json and sys.stderr.isatty(),
-                      workers=args.workers or os.cpu_count() or 1)
+                      workers=args.workers or os.cpu_count() or 1, dask=args.dask,
+                      checkpoint=args.checkpoint)
     _write_proof(res, args.certificate)
     snap_doc = _snapped(W, b, args)
     note = None if snap_doc is not None else _rounding_note(W, b, res)
@@ -180,6 +181,11 @@ def build_parser():
     c.add_argument("--max-nodes", type=int, default=None)
     c.add_argument("--workers", type=int, default=1,
                    help="processes for the sign-tree search (0 = all cores)")
+    c.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="spread one sign-tree proof over a Dask cluster (scheduler address, "
+                        "or 'local' for --workers local worker processes)")
+    c.add_argument("--checkpoint", default=None, metavar="FILE",
+                   help="keep finished subtrees of the proof in FILE; a rerun resumes from it")
     c.add_argument("--box", type=float, default=None, metavar="R",
                    help="networks: decide injectivity on the latent box [-R, R]^n")
     c.add_argument("--domain", default="all", choices=["all", "nonneg"],

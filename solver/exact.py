@@ -84,8 +84,8 @@ def kernel(int_rows, n: int) -> list:
     M = flint.fmpz_mat(int_rows)
     N, nullity = M.nullspace()
     basis = []
-    for k in range(nullity):
-        v = [int(N[j, k]) for j in range(n)]
+    for col in N.transpose().tolist()[:nullity]:
+        v = [int(x) for x in col]
         g = math.gcd(*v)
         basis.append([x // g for x in v] if g > 1 else v)
     return basis

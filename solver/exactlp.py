@@ -22,13 +22,22 @@ dependency solves LPs exactly; it is small and only meant for small systems.
 """
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 
-def strict_feasibility(G_int):
+class Timeout(Exception):
+    """The deadline passed during an exact solve (nothing was decided)."""
+
+
+def strict_feasibility(G_int, *, deadline=None):
     """Return ``("infeasible", y)`` (y: list of Fractions for the rows of
     ``G_int``, the t-row multiplier dropped) or ``("feasible", z)`` (list of
-    Fractions)."""
+    Fractions).
+
+    ``deadline``: a ``time.monotonic()`` value; past it, :class:`Timeout` is
+    raised between pivots (a pivot on these small systems takes milliseconds),
+    so an exact solve never holds a time limit hostage."""
     k = len(G_int)
     n1 = len(G_int[0])
     cols = [list(g) for g in G_int] + [[0] * (n1 - 1) + [-1]]
@@ -57,6 +66,8 @@ def strict_feasibility(G_int):
         return d
     d = reduced()
     while True:
+        if deadline is not None and time.monotonic() > deadline:
+            raise Timeout("time_limit")
         enter = next((j for j in range(ncol) if d[j] < 0), None)  # Bland
         if enter is None:
             break

@@ -36,16 +36,26 @@ def _remaining(start, time_limit):
     return None if time_limit is None else max(0.0, time_limit - (time.monotonic() - start))
 
 
-def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1):
-    out = sign_tree_search(W, b, time_limit=_remaining(start, time_limit), max_nodes=max_nodes,
-                           workers=workers)
-    s = out.stats
-    stats = {"nodes": s.nodes, "lps": s.lps, "exact_lps": s.exact_lps, "leaves": dict(s.leaves)}
+def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1,
+          dask=None, checkpoint=None):
+    remaining = _remaining(start, time_limit)
+    if dask is not None:
+        from .distributed import dask_client, parallel_search
+        with dask_client(dask, workers) as client:
+            out = parallel_search(W, b, time_limit=_remaining(start, time_limit), client=client,
+                                  checkpoint=checkpoint)
+    elif (workers and workers > 1 and max_nodes is None) or checkpoint is not None:
+        from .distributed import parallel_search
+        out = parallel_search(W, b, time_limit=remaining, workers=workers, checkpoint=checkpoint)
+    else:
+        out = sign_tree_search(W, b, time_limit=remaining, max_nodes=max_nodes)
+    stats = out.stats.as_dict()
     stats.update(extra or {})
     return _result(out.verdict, out.witness, label, start, out.reason, W, out.certificate, stats)
 
 
-def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers=1):
+def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers=1, dask=None,
+          checkpoint=None):
     from .backends import DEFAULT_BACKEND, get_backend
     from .milp_search import milp_witness_search
     be = get_backend(backend or DEFAULT_BACKEND)
@@ -58,12 +68,12 @@ def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers
                        "MILP candidate sign pattern turned into an exact witness", W,
                        stats=info)
     return _tree(W, b, start, time_limit, max_nodes, label=label + "+sign-tree", extra=info,
-                 workers=workers)
+                 workers=workers, dask=dask, checkpoint=checkpoint)
 
 
 def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
                 max_nodes=None, max_cells=None, formulation="rankdef", box=1e3,
-                progress=False, workers=1) -> LayerResult:
+                progress=False, workers=1, dask=None, checkpoint=None) -> LayerResult:
     """Decide whether ``x -> ReLU(W x + b)`` is injective on all of R^n.
 
     Parameters
@@ -74,7 +84,12 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
         implies ``method="milp"`` under ``"auto"``.
     method : one of ``METHODS``.
     max_nodes, max_cells : search budgets (tree / enumeration).
-    workers : processes for the sign-tree search (subtrees in parallel).
+    workers : processes for the sign-tree search (subtrees in parallel; with
+        ``dask="local"`` the number of local Dask workers).
+    dask : None, ``"local"`` or a Dask scheduler address: one sign-tree proof
+        split into subtrees run as Dask tasks (:mod:`solver.distributed`).
+    checkpoint : path of a JSON-lines file keeping finished subtrees, so that
+        an interrupted proof resumes with them (implies the parallel search).
     formulation, box : MILP witness search only (``"rankdef"`` or
         ``"fewactive"``); the box bounds the *search*, never the verdict.
 
@@ -112,9 +127,11 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
     if method == "auto":
         method = "milp" if backend else "tree"
     if method == "tree":
-        return _tree(W, b, start, time_limit, max_nodes, workers=workers)
+        return _tree(W, b, start, time_limit, max_nodes, workers=workers, dask=dask,
+                     checkpoint=checkpoint)
     if method == "milp":
-        return _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers)
+        return _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers, dask,
+                     checkpoint)
     if method == "enumerate":
         from .enumeration import decide_by_enumeration
         d = decide_by_enumeration(W, b, max_cells=max_cells,

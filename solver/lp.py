@@ -137,8 +137,7 @@ class PersistentSignLP:
     def __init__(self, F):
         self.F = np.asarray(F, dtype=np.float64)
         self.m, self.n1 = self.F.shape
-        self.active = {}
-        self.coef = {}
+        self.active = set()
         self.h = None
         try:
             from scipy.optimize._highspy import _core
@@ -149,9 +148,12 @@ class PersistentSignLP:
             h.addVars(n1 + 1, np.array([-inf] * n1 + [0.0]), np.array([inf] * (n1 + 1)))
             h.changeColCost(n1, 1.0)
             idx = np.arange(n1 + 1, dtype=np.int32)
+            # four rows per layer row: sigma in (-1, +1) x slack weight in (1, 2);
+            # the weight-2 copies serve the weighted solves without coefficient edits
             for i in range(self.m):
-                for sgn in (1.0, -1.0):  # row 2i: sigma=-1 (F z < 0); row 2i+1: sigma=+1
-                    h.addRow(-inf, inf, n1 + 1, idx, np.append(sgn * self.F[i], -1.0))
+                for w in (1.0, 2.0):
+                    for sgn in (1.0, -1.0):
+                        h.addRow(-inf, inf, n1 + 1, idx, np.append(sgn * self.F[i], -w))
             h.addRow(-inf, -1.0, 2, np.array([n1 - 1, n1], dtype=np.int32), np.array([-1.0, -1.0]))
             self.inf = inf
             self.h = h
@@ -159,46 +161,39 @@ class PersistentSignLP:
         except Exception:  # pragma: no cover - depends on the scipy build
             self.h = None
 
-    def _row(self, i, s):
-        return 2 * i + (1 if s == 1 else 0)
+    def _row(self, i, s, w=1.0):
+        return 4 * i + (1 if s == 1 else 0) + (2 if w == 2.0 else 0)
 
     def solve(self, signed, weights=None):
         """signed: list of (row, sigma). Returns ``(feasible, z, y)`` with ``y``
         aligned to ``signed`` plus a last entry for the t row.
 
-        ``weights`` (optional, aligned with ``signed``, >= 1) scale the slack
+        ``weights`` (optional, aligned with ``signed``, 1 or 2) scale the slack
         column in each row: feasibility is unchanged, but the dual then
         prefers Gordan circuits through low-weight rows."""
         if self.h is None:
-            G = np.array([-s * self.F[i] for i, s in signed]) if signed else np.zeros((0, self.n1))
             if not signed:
                 z = np.zeros(self.n1)
                 z[-1] = 1.0
                 return True, z, None
+            G = np.array([-s * self.F[i] for i, s in signed])
+            if weights is not None:
+                G = G / np.asarray(weights, dtype=np.float64)[:, None]
             return strict_system(G)
-        want = {self._row(i, s) for i, s in signed}
+        if weights is None:
+            rows = [4 * i + (s == 1) for i, s in signed]
+        else:
+            if any(w not in (1.0, 2.0) for w in weights):
+                raise ValueError("slack weights must be 1 or 2")
+            rows = [4 * i + (s == 1) + 2 * (w == 2.0) for (i, s), w in zip(signed, weights)]
+        want = set(rows)
         h = self.h
-        for r in list(self.active):
-            if r not in want:
-                h.changeRowBounds(r, -self.inf, self.inf)
-                del self.active[r]
-        for r in want:
-            if r not in self.active:
-                h.changeRowBounds(r, -self.inf, -1.0)
-                self.active[r] = True
-        if weights is not None or self.coef:
-            wmap = {} if weights is None else {self._row(i, sg): w for (i, sg), w in zip(signed, weights) if w != 1.0}
-            for r in list(self.coef):
-                if wmap.get(r, 1.0) != self.coef[r]:
-                    h.changeCoeff(r, self.n1, -wmap.get(r, 1.0))
-                    if r in wmap:
-                        self.coef[r] = wmap[r]
-                    else:
-                        del self.coef[r]
-            for r, w in wmap.items():
-                if r not in self.coef:
-                    h.changeCoeff(r, self.n1, -w)
-                    self.coef[r] = w
+        inf = self.inf
+        for r in self.active - want:
+            h.changeRowBounds(r, -inf, inf)
+        for r in want - self.active:
+            h.changeRowBounds(r, -inf, -1.0)
+        self.active = want
         h.run()
         if h.getModelStatus() != self._ok:
             return None, None, None
@@ -208,5 +203,7 @@ class PersistentSignLP:
         if s <= 1e-9:
             return True, z, None
         rd = np.asarray(sol.row_dual)
-        y = np.array([-rd[self._row(i, sg)] for i, sg in signed] + [-rd[2 * self.m]])
+        y = -rd[np.array(rows + [4 * self.m], dtype=np.intp)]
+        # the z-columns of the dual read sum_r y_r sgn_r F_r = 0 whatever the slack
+        # weights: y are Gordan multipliers of the unweighted rows
         return False, z, y
