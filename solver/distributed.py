@@ -197,8 +197,10 @@ def _run_processes(W, b, fr, todo, deadline_wall, workers, ck, task_times):
 
 def _run_dask(W, b, fr, todo, deadline_wall, client, ck, task_times):
     from distributed import as_completed
-    Wf, bf, pf = client.scatter([W, b, fr.pool], broadcast=True)
-    futs = {client.submit(_timed, Wf, bf, fr.tasks[k], pf, deadline_wall, pure=False,
+    # the inputs travel with each task (no scatter): data scattered to a worker
+    # that dies cannot be recomputed, while a task that carries its inputs can
+    # be re-run anywhere
+    futs = {client.submit(_timed, W, b, fr.tasks[k], fr.pool, deadline_wall, pure=False,
                           retries=3): k for k in todo}
     try:
         for fut in as_completed(list(futs)):

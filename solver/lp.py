@@ -25,7 +25,8 @@ import math
 import numpy as np
 from scipy.optimize import linprog
 
-from . import exact
+from . import exact, exactlp
+from .exactlp import Timeout
 
 
 def _normalised(G):
@@ -207,3 +208,79 @@ class PersistentSignLP:
         # the z-columns of the dual read sum_r y_r sgn_r F_r = 0 whatever the slack
         # weights: y are Gordan multipliers of the unweighted rows
         return False, z, y
+
+
+class SignSystems:
+    """Strict sign systems over the rows of one layer, decided exactly.
+
+    ``signed`` lists ``(row, sigma)``: the system asks for ``x`` with
+    ``sigma (w_i.x + b_i) > 0`` for every entry (homogeneously: ``z = (x, t)``,
+    ``t > 0``). The float LP (:class:`PersistentSignLP`) answers first; its
+    duals are made exact on their support (:func:`exact_gordan`), and when
+    that fails the exact simplex (:mod:`solver.exactlp`) decides. The one
+    place the package turns a sign system into a proof.
+    """
+
+    def __init__(self, W, b):
+        W = np.asarray(W, dtype=np.float64)
+        self.m, self.n = W.shape
+        b = np.zeros(self.m) if b is None else np.asarray(b, dtype=np.float64)
+        self.G, self.scales = exact.integer_rows(W, b)
+        Wb = np.hstack([W, b[:, None]])
+        norms = np.linalg.norm(Wb, axis=1)
+        norms[norms == 0] = 1.0
+        self.norms = norms
+        self.F = Wb / norms[:, None]
+        self.lp = PersistentSignLP(self.F)
+        self.lps = 0
+        self.exact_lps = 0
+
+    def reset(self):
+        """A fresh LP (no warm start): a deterministic state."""
+        self.lp = PersistentSignLP(self.F)
+
+    def float_solve(self, signed, weights=None):
+        """The float LP: ``(feasible, z, y)`` as :meth:`PersistentSignLP.solve`."""
+        self.lps += 1
+        if not signed:
+            z = np.zeros(self.n + 1)
+            z[-1] = 1.0
+            return True, z, None
+        return self.lp.solve(signed, weights)
+
+    def _from_duals(self, signed, y):
+        y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(y)) or y.max() <= 0:
+            return None
+        keep = np.flatnonzero(y[:-1] > 1e-9 * y.max())
+        rows = [signed[k] for k in keep]
+        Gi = [[-s * c for c in self.G[i]] for i, s in rows]
+        cert = exact_gordan(Gi, np.append(y[keep], y[-1]))
+        if cert is None:
+            return None
+        return {rows[k][0]: v * self.scales[rows[k][0]] for k, v in cert.items()}
+
+    def settle(self, signed, feas, y, deadline=None):
+        """Exact answer for ``signed`` after a float solve: ``(mult, None)``,
+        Gordan multipliers (dict row -> multiplier of the row ``[w_i, b_i]``
+        itself, integers or Fractions) from the float duals when the LP was
+        infeasible, else from the exact simplex; or ``(None, z)``, an exact
+        strictly feasible homogeneous point. Raises :class:`Timeout` past
+        ``deadline`` (``time.monotonic()``)."""
+        if feas is False:
+            mult = self._from_duals(signed, y)
+            if mult is not None:
+                return mult, None
+        self.exact_lps += 1
+        Gi = [[-s * c for c in self.G[i]] for i, s in signed]
+        status, v = exactlp.strict_feasibility(Gi, deadline=deadline)
+        if status == "infeasible":
+            Y, _ = exact.common_denominator(v)
+            return {signed[k][0]: Y[k] * self.scales[signed[k][0]]
+                    for k in range(len(signed)) if Y[k] != 0}, None
+        return None, v
+
+    def circuit(self, signed, deadline=None):
+        """Exact Gordan multipliers for ``signed``, or None if it is feasible."""
+        feas, _, y = self.float_solve(signed)
+        return self.settle(signed, False if feas is False else None, y, deadline)[0]

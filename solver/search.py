@@ -57,7 +57,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import exact, exactlp, lp
+from . import exact, lp
 from .certificates import checker
 from .wedge import probe_wedges
 from .witness import witness_from_kernel, witness_from_normal
@@ -185,12 +185,8 @@ class _Tree:
     def __init__(self, W, b, deadline=None, max_nodes=None, pool=None):
         self.W, self.b = W, b
         self.m, self.n = W.shape
-        self.G, self.scales = exact.integer_rows(W, b)
-        Wb = np.hstack([W, b[:, None]])
-        norms = np.linalg.norm(Wb, axis=1)
-        norms[norms == 0] = 1.0
-        self.norms = norms
-        self.F = Wb / norms[:, None]
+        self.sys = lp.SignSystems(W, b)
+        self.G, self.scales, self.norms = self.sys.G, self.sys.scales, self.sys.norms
         self.nonzero = [i for i in range(self.m) if any(self.G[i][:self.n])]
         wn = np.linalg.norm(W, axis=1)
         wn[wn == 0] = 1.0
@@ -199,7 +195,6 @@ class _Tree:
         self.deadline = deadline
         self.max_nodes = max_nodes
         self.stats = SearchStats()
-        self.lp = lp.PersistentSignLP(self.F)
         self.split_rank = None    # frontier mode: defer nodes of this rank
         self.frontier = []
         self.out = []             # the certificate tree, tokens in preorder
@@ -235,48 +230,17 @@ class _Tree:
 
     # ---- LPs and exact circuits ---------------------------------------
     def _lp(self, signed, weights=None):
-        """signed: list of (row, sigma). Returns (feasible, z, y)."""
         self.stats.lps += 1
-        if not signed:
-            z = np.zeros(self.n + 1)
-            z[-1] = 1.0
-            return True, z, None
-        return self.lp.solve(signed, weights)
-
-    def _gordan(self, signed, y):
-        """Exact Gordan multipliers on the support of the float duals ``y``
-        (aligned with ``signed`` plus the t row) as a dict row -> multiplier of
-        the row ``[w_i, b_i]`` itself; None when that support gives none."""
-        y = np.asarray(y, dtype=np.float64)
-        if not np.all(np.isfinite(y)) or y.max() <= 0:
-            return None
-        keep = np.flatnonzero(y[:-1] > 1e-9 * y.max())
-        rows = [signed[k] for k in keep]
-        Gi = [[-s * c for c in self.G[i]] for i, s in rows]
-        cert = lp.exact_gordan(Gi, np.append(y[keep], y[-1]))
-        if cert is None:
-            return None
-        return {rows[k][0]: v * self.scales[rows[k][0]] for k, v in cert.items()}
+        return self.sys.float_solve(signed, weights)
 
     def _settle(self, signed, feas, y):
-        """Gordan multipliers for the system ``signed`` (from the float duals
-        when it was found infeasible, else from the exact simplex), or an
-        exact strictly feasible homogeneous point. Returns ``(mult, z)``."""
-        if feas is False:
-            mult = self._gordan(signed, y)
-            if mult is not None:
-                return mult, None
-        self.stats.exact_lps += 1
-        Gi = [[-s * c for c in self.G[i]] for i, s in signed]
+        before = self.sys.exact_lps
         try:
-            status, v = exactlp.strict_feasibility(Gi, deadline=self.deadline)
-        except exactlp.Timeout:
+            return self.sys.settle(signed, feas, y, self.deadline)
+        except lp.Timeout:
             raise _Stop("time_limit") from None
-        if status == "infeasible":
-            Y, d = exact.common_denominator(v)
-            return {signed[k][0]: Y[k] * self.scales[signed[k][0]]
-                    for k in range(len(signed)) if Y[k] != 0}, None
-        return None, v
+        finally:
+            self.stats.exact_lps += self.sys.exact_lps - before
 
     def _span_info(self, basis):
         """``(normal, outside)`` for span(basis): the exact integer normal when
@@ -467,7 +431,7 @@ def frontier(W, b, *, min_tasks=64, deadline=None):
     for rank in range(len(T.pair_reps) + 1, T.n + 1):
         T.frontier = []
         T.pool = _CircuitPool(T.m)
-        T.lp = lp.PersistentSignLP(T.F)
+        T.sys.reset()
         T.split_rank = rank
         T.stats = SearchStats()
         skeleton = T.run()

@@ -284,7 +284,7 @@ def test_basis_leaf_with_dependent_rows_rejected():
     ok, why = check_certificate(W, b, cert)
     assert not ok
     with pytest.raises(checker.Rejected, match="independent"):
-        checker._check_leaf(checker._Layer(W, b), {"leaf": "basis", "rows": [0, 4]},
+        checker._check_leaf(checker.Layer(W, b), {"leaf": "basis", "rows": [0, 4]},
                             {0: 1, 4: 1}, "leaf")
     # version 2: three pairwise non-parallel positive rows of rank 2 in R^3
     W3 = np.array([[1.0, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]])

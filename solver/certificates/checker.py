@@ -139,7 +139,9 @@ def _rank(rows) -> int:
     return rank
 
 
-class _Layer:
+class Layer:
+    """The layer's rows read exactly: Fractions, integer copies (row i times a
+    power of two), classes of coincident rows."""
     def __init__(self, W, b):
         W = np.asarray(W, dtype=np.float64)
         self.m, self.n = W.shape
@@ -318,7 +320,7 @@ def _int_vector(values, n, where):
     return v_int
 
 
-def _circuit_v2(L, entries, where):
+def check_circuit(L, entries, where):
     """Validate one circuit; returns its ``{row: sign}``."""
     if not isinstance(entries, list) or not entries:
         raise Rejected(f"{where}: a circuit must be a non-empty list")
@@ -368,7 +370,7 @@ def _check_v2(L, cert):
     table = cert.get("circuits")
     if not isinstance(table, list):
         raise Rejected("'circuits' must be a list")
-    circuits = [_circuit_v2(L, c, f"circuit {k}") for k, c in enumerate(table)]
+    circuits = [check_circuit(L, c, f"circuit {k}") for k, c in enumerate(table)]
     tokens = cert.get("tree")
     if not isinstance(tokens, list) or not tokens:
         raise Rejected("'tree' must be a non-empty list of tokens")
@@ -458,7 +460,7 @@ def check_certificate(W, b, cert, *, check_fingerprint=True):
     malformed certificate.
     """
     try:
-        L = _Layer(W, b)
+        L = Layer(W, b)
         if not isinstance(cert, dict):
             raise Rejected("certificate is not a JSON object")
         if cert.get("format") != FORMAT or cert.get("version") not in VERSIONS:
@@ -503,7 +505,7 @@ def check_certificate(W, b, cert, *, check_fingerprint=True):
 def check_witness(W, b, witness):
     """Verify ``{"x1": [...], "x2": [...]}``: x1 != x2 and equal outputs, exactly."""
     try:
-        L = _Layer(W, b)
+        L = Layer(W, b)
         if not isinstance(witness, dict):
             raise Rejected("witness is not a JSON object")
         x1 = witness.get("x1")
