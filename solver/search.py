@@ -159,20 +159,25 @@ class _CircuitPool:
         self.k += 1
         return self.k - 1
 
+    #: circuits scanned per query, the most recent ones: the search is depth
+    #: first, so the circuits of the current subtree are the likely ones
+    RECENT = 1024
+
     def best(self, P, N, U):
         """The applicable circuit with the fewest rows in ``U`` (bitsets):
-        ``+`` rows inside P, ``-`` rows inside N | U. Returns ``(index,
-        count)`` or ``(None, None)``."""
+        ``+`` rows inside P, ``-`` rows inside N | U, among the ``RECENT``
+        latest. Returns ``(index, count)`` or ``(None, None)``."""
         if self.k == 0:
             return None, None
-        pos, neg = self.pos[:self.k], self.neg[:self.k]
+        lo = max(0, self.k - self.RECENT)
+        pos, neg = self.pos[lo:self.k], self.neg[lo:self.k]
         ok = ~np.any(pos & ~P, axis=1) & ~np.any(neg & ~(N | U), axis=1)
         idx = np.flatnonzero(ok)
         if idx.size == 0:
             return None, None
         counts = np.bitwise_count(neg[idx] & U).sum(axis=1)
         j = int(np.argmin(counts))
-        return int(idx[j]), int(counts[j])
+        return lo + int(idx[j]), int(counts[j])
 
 
 class _Tree:
@@ -197,6 +202,7 @@ class _Tree:
         self.stats = SearchStats()
         self.split_rank = None    # frontier mode: defer nodes of this rank
         self.frontier = []
+        self._span_cache = {}
         self.out = []             # the certificate tree, tokens in preorder
         self.pool = pool.copy() if pool is not None else _CircuitPool(self.m)
         self._classes()
@@ -243,6 +249,16 @@ class _Tree:
             self.stats.exact_lps += self.sys.exact_lps - before
 
     def _span_info(self, basis):
+        """Cached :meth:`_span_of`: a chain of negative branches keeps its basis."""
+        key = tuple(basis)
+        hit = self._span_cache.get(key)
+        if hit is None:
+            if len(self._span_cache) >= 64:
+                self._span_cache.pop(next(iter(self._span_cache)))
+            hit = self._span_cache[key] = self._span_of(basis)
+        return hit
+
+    def _span_of(self, basis):
         """``(normal, outside)`` for span(basis): the exact integer normal when
         the rank is n-1 (else None) and, per row, whether it lies outside the
         span: exact at rank n-1 (the hyperplane leaf rests on it), a
