@@ -107,7 +107,7 @@ def layer_fingerprint(W, b) -> str:
     return h.hexdigest()
 
 
-def _q(s) -> Fraction:
+def rational(s) -> Fraction:
     if isinstance(s, bool) or not isinstance(s, (str, int)):
         raise Rejected(f"not an exact rational (string or integer): {s!r}")
     try:
@@ -116,7 +116,7 @@ def _q(s) -> Fraction:
         raise Rejected(f"not a rational: {s!r}") from None
 
 
-def _rank(rows) -> int:
+def int_rank(rows) -> int:
     """Exact rank of integer rows by fraction-free (Bareiss-style) elimination:
     row_r <- p * row_r - row_r[c] * pivot_row keeps integers and exact zeros."""
     rows = [list(r) for r in rows]
@@ -203,7 +203,7 @@ def _check_gordan(L, y, sigma, where):
         seen.add(i)
         if i not in sigma:
             raise Rejected(f"{where}: row {i} may not be used in this leaf")
-        v = _q(entry[1])
+        v = rational(entry[1])
         if v < 0:
             raise Rejected(f"{where}: negative multiplier for row {i}")
         if v > 0:
@@ -239,7 +239,7 @@ def _independent_positive(L, node, sigma, count, where):
         if not L.nonzero[i] or L.key[i] not in L.two_sided or i in sigma:
             raise Rejected(f"{where}: row {i} is not in an unassigned two-sided class")
     every = rows + pairs
-    if len(set(every)) != count or (count and _rank([L.Wint[i] for i in every]) != count):
+    if len(set(every)) != count or (count and int_rank([L.Wint[i] for i in every]) != count):
         raise Rejected(f"{where}: rows {every} are not linearly independent")
     return every
 
@@ -255,7 +255,7 @@ def _check_leaf(L, node, sigma, where):
         normal = node.get("normal")
         if not isinstance(normal, list) or len(normal) != L.n:
             raise Rejected(f"{where}: 'normal' must have {L.n} entries")
-        v = [_q(s) for s in normal]
+        v = [rational(s) for s in normal]
         if all(x == 0 for x in v):
             raise Rejected(f"{where}: normal is zero")
         den = 1  # integer multiple of the normal: same orthogonality
@@ -308,7 +308,7 @@ class _Echelon:
 
 
 def _int_vector(values, n, where):
-    v = [_q(s) for s in values] if isinstance(values, list) and len(values) == n else None
+    v = [rational(s) for s in values] if isinstance(values, list) and len(values) == n else None
     if v is None:
         raise Rejected(f"{where}: 'normal' must have {n} entries")
     den = 1
@@ -334,7 +334,7 @@ def check_circuit(L, entries, where):
         s = e[1]
         if isinstance(s, bool) or s not in (1, -1):
             raise Rejected(f"{where}: sign of row {i} must be 1 or -1")
-        q = _q(e[2])
+        q = rational(e[2])
         if q < 0:
             raise Rejected(f"{where}: negative multiplier for row {i}")
         signs[i] = s
@@ -514,8 +514,8 @@ def check_witness(W, b, witness):
             raise Rejected("witness needs lists 'x1' and 'x2'")
         if len(x1) != L.n or len(x2) != L.n:
             raise Rejected(f"witness points must have {L.n} coordinates")
-        x1 = [_q(s) for s in x1]
-        x2 = [_q(s) for s in x2]
+        x1 = [rational(s) for s in x1]
+        x2 = [rational(s) for s in x2]
         if x1 == x2:
             raise Rejected("x1 equals x2")
         for i in range(L.m):
