@@ -36,11 +36,12 @@ MIN_TASKS = 256
 
 
 def parallel_search(W, b, *, time_limit=None, workers=2, client=None, checkpoint=None,
-                    task_times=None, min_tasks=MIN_TASKS) -> SearchOutcome:
+                    task_times=None, min_tasks=MIN_TASKS, progress=None) -> SearchOutcome:
     """:func:`solver.search.sign_tree_search` spread over ``workers`` local
     processes or the Dask ``client``, optionally resumable through the JSON
     lines file ``checkpoint``. The certificate does not depend on the number
-    of workers. ``task_times``: dict filled with each subtree's seconds."""
+    of workers. ``task_times``: dict filled with each subtree's seconds.
+    ``progress``: a :class:`solver.progress.Progress` (subtrees open/done)."""
     start = time.monotonic()
     deadline = None if time_limit is None else start + float(time_limit)
     T = _Tree(W, b, deadline)
@@ -55,7 +56,8 @@ def parallel_search(W, b, *, time_limit=None, workers=2, client=None, checkpoint
             cert = T.certificate(fr.skeleton, fr.pool)
         else:
             results = run_frontier(W, b, fr, deadline, workers=workers, client=client,
-                                   checkpoint=checkpoint, task_times=task_times)
+                                   checkpoint=checkpoint, task_times=task_times,
+                                   progress=progress)
             cert = splice(W, b, fr, results)
     except _Found as f:
         return SearchOutcome("not_injective", f.witness, None,
@@ -104,8 +106,14 @@ class Checkpoint:
         except OSError as exc:
             raise InputError(f"cannot write checkpoint {self.path}: {exc}") from None
 
+    progress = None
+    total = 0
+
     def add(self, k, result, seconds):
         self.done[k] = result
+        if self.progress is not None:
+            self.progress.update(subtrees=f"{len(self.done)}/{self.total}",
+                                 open=self.total - len(self.done))
         if self.path is not None:
             tokens, circuits = result
             self._append({"task": k, "seconds": round(seconds, 4), "tokens": tokens,
@@ -140,7 +148,7 @@ def dask_client(address, workers=None):
 
 
 def run_frontier(W, b, fr: Frontier, deadline, *, workers=1, client=None, checkpoint=None,
-                 task_times=None):
+                 task_times=None, progress=None):
     """Solve every open task of ``fr`` (skipping those in the checkpoint) in
     ``workers`` local processes, or on the Dask ``client``. Returns the list
     of results for :func:`solver.search.splice`; raises ``_Found`` (a
@@ -151,6 +159,8 @@ def run_frontier(W, b, fr: Frontier, deadline, *, workers=1, client=None, checkp
     deadline_wall = None if deadline is None else time.time() + (deadline - time.monotonic())
     if task_times is None:
         task_times = {}
+    ck.progress = progress
+    ck.total = len(fr.tasks)
     if todo:
         if client is not None:
             _run_dask(W, b, fr, todo, deadline_wall, client, ck, task_times)

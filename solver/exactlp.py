@@ -44,8 +44,13 @@ def strict_feasibility(G_int, *, deadline=None):
     K = len(cols)
     R = n1 + 1  # equations: n1 for sum y g = 0, one for sum y = 1
     # tableau rows: [a_1..a_K | artificials R | rhs]
+    def check_time():
+        if deadline is not None and time.monotonic() > deadline:
+            raise Timeout("time_limit")
+
     T = []
     for r in range(R):
+        check_time()
         row = [Fraction(cols[j][r]) if r < n1 else Fraction(1) for j in range(K)]
         row += [Fraction(1 if q == r else 0) for q in range(R)]
         row.append(Fraction(0 if r < n1 else 1))
@@ -66,8 +71,7 @@ def strict_feasibility(G_int, *, deadline=None):
         return d
     d = reduced()
     while True:
-        if deadline is not None and time.monotonic() > deadline:
-            raise Timeout("time_limit")
+        check_time()
         enter = next((j for j in range(ncol) if d[j] < 0), None)  # Bland
         if enter is None:
             break
@@ -86,6 +90,7 @@ def strict_feasibility(G_int, *, deadline=None):
         prow = T[r]
         for q in range(R):
             if q != r and T[q][enter]:
+                check_time()           # a row update of a wide tableau can take a while
                 f = T[q][enter]
                 T[q] = [a - f * c for a, c in zip(T[q], prow)]
         f = d[enter]

@@ -37,38 +37,40 @@ def _remaining(start, time_limit):
 
 
 def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1,
-          dask=None, checkpoint=None):
+          dask=None, checkpoint=None, progress=None):
     remaining = _remaining(start, time_limit)
     if dask is not None:
         from .distributed import dask_client, parallel_search
         with dask_client(dask, workers) as client:
             out = parallel_search(W, b, time_limit=_remaining(start, time_limit), client=client,
-                                  checkpoint=checkpoint)
+                                  checkpoint=checkpoint, progress=progress)
     elif (workers and workers > 1 and max_nodes is None) or checkpoint is not None:
         from .distributed import parallel_search
-        out = parallel_search(W, b, time_limit=remaining, workers=workers, checkpoint=checkpoint)
+        out = parallel_search(W, b, time_limit=remaining, workers=workers, checkpoint=checkpoint,
+                              progress=progress)
     else:
-        out = sign_tree_search(W, b, time_limit=remaining, max_nodes=max_nodes)
+        out = sign_tree_search(W, b, time_limit=remaining, max_nodes=max_nodes, progress=progress)
     stats = out.stats.as_dict()
     stats.update(extra or {})
     return _result(out.verdict, out.witness, label, start, out.reason, W, out.certificate, stats)
 
 
 def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers=1, dask=None,
-          checkpoint=None):
+          checkpoint=None, progress=None):
     from .backends import DEFAULT_BACKEND, get_backend
     from .milp_search import milp_witness_search
     be = get_backend(backend or DEFAULT_BACKEND)
     budget = _remaining(start, time_limit)
-    found, info = milp_witness_search(W, b, be, formulation=formulation, box=box,
-                                      time_limit=budget)
+    with progress.ticking(phase="MILP witness search"):
+        found, info = milp_witness_search(W, b, be, formulation=formulation, box=box,
+                                          time_limit=budget)
     label = f"milp-{formulation}[{be.name}]"
     if found is not None:
         return _result("not_injective", found, label, start,
                        "MILP candidate sign pattern turned into an exact witness", W,
                        stats=info)
     return _tree(W, b, start, time_limit, max_nodes, label=label + "+sign-tree", extra=info,
-                 workers=workers, dask=dask, checkpoint=checkpoint)
+                 workers=workers, dask=dask, checkpoint=checkpoint, progress=progress)
 
 
 def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
@@ -84,6 +86,8 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
         implies ``method="milp"`` under ``"auto"``.
     method : one of ``METHODS``.
     max_nodes, max_cells : search budgets (tree / enumeration).
+    progress : show live progress on stderr (tqdm): nodes explored and closed,
+        open subtrees, elapsed time against the limit.
     workers : processes for the sign-tree search (subtrees in parallel; with
         ``dask="local"`` the number of local Dask workers).
     dask : None, ``"local"`` or a Dask scheduler address: one sign-tree proof
@@ -126,12 +130,17 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
     start = time.monotonic()
     if method == "auto":
         method = "milp" if backend else "tree"
-    if method == "tree":
-        return _tree(W, b, start, time_limit, max_nodes, workers=workers, dask=dask,
-                     checkpoint=checkpoint)
-    if method == "milp":
-        return _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers, dask,
-                     checkpoint)
+    if method in ("tree", "milp"):
+        from .progress import Progress
+        bar = Progress(progress, time_limit, desc="sign tree" if method == "tree" else "MILP + tree")
+        try:
+            if method == "tree":
+                return _tree(W, b, start, time_limit, max_nodes, workers=workers, dask=dask,
+                             checkpoint=checkpoint, progress=bar)
+            return _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers,
+                         dask, checkpoint, progress=bar)
+        finally:
+            bar.close()
     if method == "enumerate":
         from .enumeration import decide_by_enumeration
         d = decide_by_enumeration(W, b, max_cells=max_cells,

@@ -21,6 +21,7 @@ Integer Programming*, §7.8).
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from scipy.optimize import linprog
@@ -148,13 +149,20 @@ class PersistentSignLP:
             n1 = self.n1
             h.addVars(n1 + 1, np.array([-inf] * n1 + [0.0]), np.array([inf] * (n1 + 1)))
             h.changeColCost(n1, 1.0)
-            idx = np.arange(n1 + 1, dtype=np.int32)
             # four rows per layer row: sigma in (-1, +1) x slack weight in (1, 2);
-            # the weight-2 copies serve the weighted solves without coefficient edits
-            for i in range(self.m):
-                for w in (1.0, 2.0):
-                    for sgn in (1.0, -1.0):
-                        h.addRow(-inf, inf, n1 + 1, idx, np.append(sgn * self.F[i], -w))
+            # the weight-2 copies serve the weighted solves without coefficient
+            # edits. Added in one call (row i, weight w, sign s is row 4i+2w'+s').
+            rows = np.empty((4 * self.m, n1 + 1))
+            k = 0
+            for w in (1.0, 2.0):
+                for sgn in (1.0, -1.0):
+                    rows[k::4, :n1] = sgn * self.F
+                    rows[k::4, n1] = -w
+                    k += 1
+            nnz = rows.size
+            h.addRows(4 * self.m, np.full(4 * self.m, -inf), np.full(4 * self.m, inf), nnz,
+                      np.arange(0, nnz, n1 + 1, dtype=np.int32),
+                      np.tile(np.arange(n1 + 1, dtype=np.int32), 4 * self.m), rows.ravel())
             h.addRow(-inf, -1.0, 2, np.array([n1 - 1, n1], dtype=np.int32), np.array([-1.0, -1.0]))
             self.inf = inf
             self.h = h
@@ -162,12 +170,11 @@ class PersistentSignLP:
         except Exception:  # pragma: no cover - depends on the scipy build
             self.h = None
 
-    def _row(self, i, s, w=1.0):
-        return 4 * i + (1 if s == 1 else 0) + (2 if w == 2.0 else 0)
-
-    def solve(self, signed, weights=None):
+    def solve(self, signed, weights=None, time_limit=None):
         """signed: list of (row, sigma). Returns ``(feasible, z, y)`` with ``y``
-        aligned to ``signed`` plus a last entry for the t row.
+        aligned to ``signed`` plus a last entry for the t row; ``(None, None,
+        None)`` when HiGHS stops without an answer (``time_limit`` seconds,
+        default none: a large layer's LP must not outlast the search's limit).
 
         ``weights`` (optional, aligned with ``signed``, 1 or 2) scale the slack
         column in each row: feasibility is unchanged, but the dual then
@@ -195,6 +202,10 @@ class PersistentSignLP:
         for r in want - self.active:
             h.changeRowBounds(r, -inf, -1.0)
         self.active = want
+        tl = inf if time_limit is None else max(1e-3, float(time_limit))
+        if tl != getattr(self, "_time_limit", inf):
+            h.setOptionValue("time_limit", tl)
+            self._time_limit = tl
         h.run()
         if h.getModelStatus() != self._ok:
             return None, None, None
@@ -239,14 +250,18 @@ class SignSystems:
         """A fresh LP (no warm start): a deterministic state."""
         self.lp = PersistentSignLP(self.F)
 
-    def float_solve(self, signed, weights=None):
-        """The float LP: ``(feasible, z, y)`` as :meth:`PersistentSignLP.solve`."""
+    def float_solve(self, signed, weights=None, deadline=None):
+        """The float LP: ``(feasible, z, y)`` as :meth:`PersistentSignLP.solve`
+        (HiGHS stops at ``deadline``, a ``time.monotonic()`` value)."""
         self.lps += 1
         if not signed:
             z = np.zeros(self.n + 1)
             z[-1] = 1.0
             return True, z, None
-        return self.lp.solve(signed, weights)
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise Timeout("time_limit")
+        return self.lp.solve(signed, weights, time_limit=left)
 
     def _from_duals(self, signed, y):
         y = np.asarray(y, dtype=np.float64)
@@ -282,5 +297,5 @@ class SignSystems:
 
     def circuit(self, signed, deadline=None):
         """Exact Gordan multipliers for ``signed``, or None if it is feasible."""
-        feas, _, y = self.float_solve(signed)
+        feas, _, y = self.float_solve(signed, deadline=deadline)
         return self.settle(signed, False if feas is False else None, y, deadline)[0]

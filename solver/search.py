@@ -202,6 +202,7 @@ class _Tree:
         self.stats = SearchStats()
         self.split_rank = None    # frontier mode: defer nodes of this rank
         self.frontier = []
+        self.progress = None      # a solver.progress.Progress, or None
         self._span_cache = {}
         self.out = []             # the certificate tree, tokens in preorder
         self.pool = pool.copy() if pool is not None else _CircuitPool(self.m)
@@ -237,7 +238,10 @@ class _Tree:
     # ---- LPs and exact circuits ---------------------------------------
     def _lp(self, signed, weights=None):
         self.stats.lps += 1
-        return self.sys.float_solve(signed, weights)
+        try:
+            return self.sys.float_solve(signed, weights, self.deadline)
+        except lp.Timeout:
+            raise _Stop("time_limit") from None
 
     def _settle(self, signed, feas, y):
         before = self.sys.exact_lps
@@ -340,6 +344,9 @@ class _Tree:
     # ---- search -------------------------------------------------------
     def _tick(self):
         self.stats.nodes += 1
+        if self.progress is not None:
+            st = self.stats
+            self.progress.update(nodes=st.nodes, closed=sum(st.leaves.values()), lps=st.lps)
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise _Stop("time_limit")
         if self.max_nodes is not None and self.stats.nodes > self.max_nodes:
@@ -494,6 +501,14 @@ def splice(W, b, fr: Frontier, results):
     return T.certificate(tokens, pool)
 
 
+def _full_rank_float(W):
+    """True when W certainly has full column rank: its smallest singular value,
+    computed by a backward-stable SVD (error below a modest multiple of
+    eps * ||W||), exceeds 1e-9 ||W||. Else the exact rank decides."""
+    s = np.linalg.svd(W, compute_uv=False)
+    return bool(s.size == W.shape[1] and s[-1] > 1e-9 * s[0])
+
+
 def presolve(W, b, T, deadline):
     """The checks before any branching; returns a SearchOutcome or None.
 
@@ -501,7 +516,7 @@ def presolve(W, b, T, deadline):
     * rows antiparallel only up to rounding: their thin wedges
       (:func:`solver.wedge.probe_wedges`)."""
     n = T.n
-    if exact.rank([g[:n] for g in T.G]) < n:
+    if not _full_rank_float(W) and exact.rank([g[:n] for g in T.G]) < n:
         v = exact.kernel([g[:n] for g in T.G], n)[0]
         w = witness_from_kernel(W, b, v)
         if w is not None:
@@ -513,7 +528,7 @@ def presolve(W, b, T, deadline):
     return None
 
 
-def sign_tree_search(W, b, *, time_limit=None, max_nodes=None) -> SearchOutcome:
+def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) -> SearchOutcome:
     """Decide injectivity of ``x -> ReLU(W x + b)`` by sign-tree search, in
     this process (:func:`solver.distributed.parallel_search` spreads one
     search over processes or a Dask cluster).
@@ -523,6 +538,7 @@ def sign_tree_search(W, b, *, time_limit=None, max_nodes=None) -> SearchOutcome:
     W : (m, n) float array; b : (m,) float array (validated by the caller).
     time_limit : seconds, or None. Hitting it gives verdict "unknown".
     max_nodes : node budget, or None.
+    progress : a :class:`solver.progress.Progress` to report to, or None.
 
     Returns
     -------
@@ -539,6 +555,7 @@ def sign_tree_search(W, b, *, time_limit=None, max_nodes=None) -> SearchOutcome:
     start = time.monotonic()
     deadline = None if time_limit is None else start + float(time_limit)
     T = _Tree(W, b, deadline, max_nodes)
+    T.progress = progress
     done = presolve(W, b, T, deadline)
     if done is not None:
         return done

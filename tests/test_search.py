@@ -212,3 +212,20 @@ def test_workers_die_with_a_killed_parent():
         alive = [k for k in kids if os.path.exists(f"/proc/{k}") and
                  open(f"/proc/{k}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
     assert not alive, f"workers {alive} outlived their parent"
+
+
+def test_progress_reports_counters_and_is_silent_when_off(capsys):
+    import io
+    from solver.progress import Progress
+    buf = io.StringIO()
+    bar = Progress(True, time_limit=60, desc="sign tree", file=buf)
+    W, b = gauss(5, 30, 0)
+    out = sign_tree_search(W, b, progress=bar)
+    bar.update(force=True)
+    bar.close()
+    assert out.verdict == "injective"
+    text = buf.getvalue()
+    assert "sign tree" in text and "nodes=" in text and "closed=" in text
+    # off: nothing printed anywhere
+    check_layer(W, b, progress=False)
+    assert capsys.readouterr().err == ""
