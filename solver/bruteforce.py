@@ -25,7 +25,7 @@ def decide_bruteforce(W, b, *, time_limit=None):
     m, n = W.shape
     G, _ = exact.integer_rows(W, b)
     rows = [g[:n] for g in G]
-    if exact.rank(rows) < n:
+    if not exact.full_column_rank(W, G):
         return "not_injective", witness_from_kernel(W, b, exact.kernel(rows, n)[0])
     nonzero = [i for i in range(m) if any(rows[i])]
     seen = set()

@@ -79,6 +79,25 @@ def rank(int_rows) -> int:
     return flint.fmpz_mat(int_rows).rank()
 
 
+def full_column_rank(W, int_rows=None) -> bool:
+    """Whether the binary64 matrix W has full column rank, exactly.
+
+    A floating-point SVD settles the clear cases: it is backward stable, so
+    the computed smallest singular value is within a modest multiple of
+    eps * ||W|| of the exact one, and a value above 1e-9 ||W|| proves full
+    rank. Otherwise the exact rank of the integer rows decides."""
+    W = np.asarray(W, dtype=np.float64)
+    m, n = W.shape
+    if m < n:
+        return False
+    s = np.linalg.svd(W, compute_uv=False)
+    if s[0] > 0 and s[-1] > 1e-9 * s[0]:
+        return True
+    if int_rows is None:
+        int_rows, _ = integer_rows(W)
+    return rank([r[:n] for r in int_rows]) == n
+
+
 def kernel(int_rows, n: int) -> list:
     """An integer basis (list of int vectors) of ``{v : r.v = 0 for r in rows}``."""
     if len(int_rows) == 0:

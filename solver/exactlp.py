@@ -62,6 +62,7 @@ def strict_feasibility(G_int, *, deadline=None):
     def reduced():
         d = list(cost)
         for r, bcol in enumerate(basis):
+            check_time()
             cb = cost[bcol]
             if cb:
                 row = T[r]

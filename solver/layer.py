@@ -69,6 +69,8 @@ def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers
         return _result("not_injective", found, label, start,
                        "MILP candidate sign pattern turned into an exact witness", W,
                        stats=info)
+    if time_limit is not None and _remaining(start, time_limit) <= 0:
+        return _result("unknown", None, label, start, "time_limit", W, stats=info)
     return _tree(W, b, start, time_limit, max_nodes, label=label + "+sign-tree", extra=info,
                  workers=workers, dask=dask, checkpoint=checkpoint, progress=progress)
 

@@ -27,7 +27,13 @@ def milp_witness_search(W, b, backend, *, formulation="rankdef", box=1e3, margin
         from .errors import InputError
         raise InputError(f"formulation must be 'rankdef' or 'fewactive'; got {formulation!r}")
     F = build(W, b, box=box, margin=margin)
-    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    # half of what is left: the engine's own clock starts only after the model
+    # is handed over (seconds on large layers), and the exact re-derivation and
+    # the sign tree come after it
+    left = None if deadline is None else (deadline - time.monotonic()) / 2
+    if left is not None and left <= 0:
+        return None, {"milp_status": "time_limit", "milp_seconds": 0.0,
+                      "milp_backend": backend.name, "milp_box": box}
     sol = backend.solve(F.model, time_limit=left)
     info = {"milp_status": sol.status.value, "milp_seconds": round(sol.seconds, 6),
             "milp_backend": backend.name, "milp_box": box}

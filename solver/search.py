@@ -334,7 +334,8 @@ class _Tree:
             self.stats.unresolved += 1
             raise _Stop("numerical: a sign pattern could be neither closed nor turned into a witness")
         sign = dict(full)
-        weight = _relative_floats({i: Fraction(q) * float(self.norms[i]) for i, q in mult.items()})
+        weight = _relative_floats({i: Fraction(q) for i, q in mult.items()})
+        weight = {i: v * float(self.norms[i]) for i, v in weight.items()}
         entries = [[i, sign[i], str(mult[i])] for i in sorted(mult)]
         neg_order = sorted((i for i in mult if sign[i] == -1), key=lambda i: -weight[i])
         k = pool.add(entries, neg_order)
@@ -501,14 +502,6 @@ def splice(W, b, fr: Frontier, results):
     return T.certificate(tokens, pool)
 
 
-def _full_rank_float(W):
-    """True when W certainly has full column rank: its smallest singular value,
-    computed by a backward-stable SVD (error below a modest multiple of
-    eps * ||W||), exceeds 1e-9 ||W||. Else the exact rank decides."""
-    s = np.linalg.svd(W, compute_uv=False)
-    return bool(s.size == W.shape[1] and s[-1] > 1e-9 * s[0])
-
-
 def presolve(W, b, T, deadline):
     """The checks before any branching; returns a SearchOutcome or None.
 
@@ -516,7 +509,7 @@ def presolve(W, b, T, deadline):
     * rows antiparallel only up to rounding: their thin wedges
       (:func:`solver.wedge.probe_wedges`)."""
     n = T.n
-    if not _full_rank_float(W) and exact.rank([g[:n] for g in T.G]) < n:
+    if not exact.full_column_rank(W, T.G):
         v = exact.kernel([g[:n] for g in T.G], n)[0]
         w = witness_from_kernel(W, b, v)
         if w is not None:

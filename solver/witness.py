@@ -124,6 +124,9 @@ def witness_from_active_set(W, b, active, *, max_normals=8, deadline=None):
     exactly verified witness, or None. The candidate is only a hint: x is
     recomputed by a scale-free LP for each exact kernel vector v of the
     active rows (no box, no big-M). Gives up past ``deadline``."""
+    import time
+    if deadline is not None and time.monotonic() > deadline:
+        return None
     G, _ = exact.integer_rows(W, b)
     n = len(G[0]) - 1
     rows = [G[i][:n] for i in active]

@@ -229,3 +229,18 @@ def test_progress_reports_counters_and_is_silent_when_off(capsys):
     # off: nothing printed anywhere
     check_layer(W, b, progress=False)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("options", [dict(method="tree"), dict(method="tree", workers=2),
+                                     dict(method="bruteforce"), dict(method="enumerate"),
+                                     dict(method="milp", backend="highs")],
+                         ids=["tree", "tree-2-workers", "bruteforce", "enumerate", "milp-highs"])
+def test_every_method_keeps_a_tiny_limit_on_a_large_layer(options):
+    # a 3000 x 30 Gaussian layer: minutes to hours for any method
+    W = np.random.default_rng(1).standard_normal((3000, 30))
+    limit = 1.5
+    t = time.monotonic()
+    r = check_layer(W, time_limit=limit, **options)
+    elapsed = time.monotonic() - t
+    assert r.verdict.value == "unknown"
+    assert elapsed < 1.1 * limit + 1.0, f"{options}: {elapsed:.2f} s for a {limit} s limit"
