@@ -87,7 +87,8 @@ def exact_gordan(G_int, y_approx, *, tol=1e-9):
     basis = exact.kernel(M, len(cols))
     if not basis:
         return None
-    if len(basis) == 1:
+    exact_kernel = len(basis) == 1
+    if exact_kernel:
         u = basis[0]
         if sum(u) < 0:
             u = [-v for v in u]
@@ -107,13 +108,16 @@ def exact_gordan(G_int, y_approx, *, tol=1e-9):
     if any(v < 0 for v in u) or not any(v > 0 for i, v in zip(support, u) if i < k):
         return None
     out = {i: v for i, v in zip(support, u) if i < k and v != 0}
-    # exact re-check (cheap, integer arithmetic)
-    n = n1 - 1
-    for r in range(n):
-        if sum(v * G_int[i][r] for i, v in out.items()) != 0:
+    if not exact_kernel:
+        # a recombination of several kernel vectors: re-check it (integers).
+        # A single kernel vector of the columns (t row included, multiplier
+        # >= 0) satisfies both conditions by construction.
+        n = n1 - 1
+        for r in range(n):
+            if sum(v * G_int[i][r] for i, v in out.items()) != 0:
+                return None
+        if sum(v * G_int[i][n] for i, v in out.items()) < 0:
             return None
-    if sum(v * G_int[i][n] for i, v in out.items()) < 0:
-        return None
     g = math.gcd(*out.values())
     return {i: v // g for i, v in out.items()}
 

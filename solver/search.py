@@ -111,8 +111,11 @@ class SearchOutcome:
 def _relative_floats(values):
     """Positive rationals (dict) as floats with their ratios kept, however
     large: only the order of Gordan multipliers is used."""
+    if all(isinstance(v, int) for v in values.values()):
+        shift = max(0, max(values.values()).bit_length() - 60)
+        return {k: float(v >> shift) for k, v in values.items()}
     top = max(values.values())
-    return {k: float(v / top) for k, v in values.items()}
+    return {k: float(Fraction(v) / top) for k, v in values.items()}
 
 
 class _CircuitPool:
@@ -147,7 +150,7 @@ class _CircuitPool:
         v = 0
         for i in rows:
             v |= 1 << i
-        return np.frombuffer(v.to_bytes(8 * self.words, "little"), dtype=np.uint64)
+        return self.as_words(v)
 
     def add(self, entries, neg_order):
         if self.k == len(self.pos):
@@ -163,12 +166,17 @@ class _CircuitPool:
     #: first, so the circuits of the current subtree are the likely ones
     RECENT = 1024
 
+    def as_words(self, v):
+        """A Python-int bitset as numpy words."""
+        return np.frombuffer(v.to_bytes(8 * self.words, "little"), dtype=np.uint64)
+
     def best(self, P, N, U):
-        """The applicable circuit with the fewest rows in ``U`` (bitsets):
-        ``+`` rows inside P, ``-`` rows inside N | U, among the ``RECENT``
-        latest. Returns ``(index, count)`` or ``(None, None)``."""
+        """The applicable circuit with the fewest rows in ``U`` (Python-int
+        bitsets): ``+`` rows inside P, ``-`` rows inside N | U, among the
+        ``RECENT`` latest. Returns ``(index, count)`` or ``(None, None)``."""
         if self.k == 0:
             return None, None
+        P, N, U = self.as_words(P), self.as_words(N), self.as_words(U)
         lo = max(0, self.k - self.RECENT)
         pos, neg = self.pos[lo:self.k], self.neg[lo:self.k]
         ok = ~np.any(pos & ~P, axis=1) & ~np.any(neg & ~(N | U), axis=1)
@@ -178,6 +186,57 @@ class _CircuitPool:
         counts = np.bitwise_count(neg[idx] & U).sum(axis=1)
         j = int(np.argmin(counts))
         return lo + int(idx[j]), int(counts[j])
+
+
+class _Span:
+    """The span of the positive rows, kept as an exact integer basis ``K`` of
+    its orthogonal complement (so ``rank = n - len(K)``; at rank n-1, ``K[0]``
+    is the hyperplane's normal, and any ``K[0]`` is a witness direction).
+
+    Adding a row g (fraction-free): with ``d_i = g.k_i`` and a pivot p with
+    ``d_p != 0``, the vectors ``d_p k_i - d_i k_p`` (i != p) are orthogonal to
+    g and to everything k_i was orthogonal to, and independent: a basis of the
+    new complement. ``d = 0`` means g is already in the span. This replaces a
+    rank test, a kernel and a QR per node by a few integer dot products."""
+
+    __slots__ = ("K", "rank", "_f")
+
+    def __init__(self, K, n):
+        self.K = [list(k) for k in K]
+        self.rank = n - len(self.K)
+        self._f = None
+
+    def floats(self):
+        """The rows of K as floats, each scaled into range (direction kept)."""
+        if self._f is None:
+            rows = []
+            for k in self.K:
+                shift = max(0, max(abs(c) for c in k).bit_length() - 62)
+                rows.append([float(c >> shift) for c in k])
+            self._f = np.array(rows)
+        return self._f
+
+    def add(self, g):
+        """The span with row ``g`` added, or None if g is already in it."""
+        d = [sum(a * b for a, b in zip(g, k)) for k in self.K]
+        nz = [i for i, x in enumerate(d) if x]
+        if not nz:
+            return None
+        p = min(nz, key=lambda i: abs(d[i]))
+        kp, dp = self.K[p], d[p]
+        new = []
+        for i, k in enumerate(self.K):
+            if i == p:
+                continue
+            if d[i]:
+                k = [dp * a - d[i] * c for a, c in zip(k, kp)]
+                gg = math.gcd(*k)
+                if gg > 1:
+                    k = [a // gg for a in k]
+            new.append(k)
+        out = _Span.__new__(_Span)
+        out.K, out.rank, out._f = new, self.rank + 1, None
+        return out
 
 
 class _Tree:
@@ -228,6 +287,9 @@ class _Tree:
         self.members = members
         two = {k for k, rows in members.items() if len({self.orient[i] for i in rows}) == 2}
         self.free = [i for i in self.nonzero if self.cls[i] not in two]
+        self.free_bits = sum(1 << i for i in self.free)
+        self.class_bits = [sum(1 << k for k in members[self.cls[i]]) if self.cls[i] is not None
+                           else 0 for i in range(self.m)]
         reps = []
         for k in sorted(two, key=lambda k: members[k][0]):
             rep = members[k][0]
@@ -252,54 +314,47 @@ class _Tree:
         finally:
             self.stats.exact_lps += self.sys.exact_lps - before
 
-    def _span_info(self, basis):
-        """Cached :meth:`_span_of`: a chain of negative branches keeps its basis."""
-        key = tuple(basis)
-        hit = self._span_cache.get(key)
-        if hit is None:
-            if len(self._span_cache) >= 64:
-                self._span_cache.pop(next(iter(self._span_cache)))
-            hit = self._span_cache[key] = self._span_of(basis)
-        return hit
-
     def _span_of(self, basis):
-        """``(normal, outside)`` for span(basis): the exact integer normal when
-        the rank is n-1 (else None) and, per row, whether it lies outside the
-        span: exact at rank n-1 (the hyperplane leaf rests on it), a
-        floating-point projection test below that (it only steers the
-        search: chains are sound whichever rows they branch on)."""
+        """The :class:`_Span` of ``basis`` built from scratch (roots of trees
+        and subtrees; inside a tree spans are updated one row at a time)."""
         n = self.n
-        if len(basis) == n - 1:
-            normal = exact.kernel([self.G[i][:n] for i in basis], n)[0]
-            return normal, self._outside_exact(normal)
-        if not basis:
-            return None, [True] * self.m
-        Q, _ = np.linalg.qr(self.W[list(basis)].T)
-        R = self.Wunit - (self.Wunit @ Q) @ Q.T
-        return None, list(np.linalg.norm(R, axis=1) > 1e-9)
+        K = exact.kernel([self.G[i][:n] for i in basis], n) if basis else \
+            [[int(i == j) for j in range(n)] for i in range(n)]
+        return _Span(K, n)
 
-    def _outside_exact(self, normal):
-        """Per row, whether ``w_i . normal != 0``, exactly. A floating-point
-        filter settles the rows whose product is far from zero (its error is
-        below n * 2^-52 * sum |w_ij| |v_j|, far under the 1e-10 margin used);
-        the rest are decided in integers."""
-        n = self.n
-        shift = max(0, max(abs(c) for c in normal).bit_length() - 62)
-        vf = np.array([float(c >> shift) for c in normal])
-        d = np.abs(self.W @ vf)
-        outside = d > 1e-10 * (self.absW @ np.abs(vf))
-        for i in np.flatnonzero(~outside):
-            outside[i] = exact.dot(self.G[i][:n], normal) != 0
-        return outside.tolist()
+    def _outside(self, span):
+        """The rows outside the span, as a Python-int bitset: exact at rank n-1 (the
+        hyperplane leaf rests on it), a floating-point test below (it only
+        steers the search: chains are sound whichever rows they branch on).
+        The float products W k carry an error below n 2^-52 sum |w_ij| |k_j|,
+        far under the 1e-10 margin used; rows under it are decided exactly."""
+        hit = self._span_cache.get(id(span))
+        if hit is not None and hit[0] is span:
+            return hit[1]
+        if not span.K:
+            out = 0
+        else:
+            Kf = span.floats()
+            P = np.abs(self.W @ Kf.T)
+            far = P > 1e-10 * (self.absW @ np.abs(Kf).T)
+            outside = far.any(axis=1)
+            if len(span.K) == 1:
+                normal = span.K[0]
+                n = self.n
+                for i in np.flatnonzero(~outside):
+                    outside[i] = exact.dot(self.G[i][:n], normal) != 0
+            out = int.from_bytes(np.packbits(outside, bitorder="little").tobytes(), "little")
+        if len(self._span_cache) >= 64:
+            self._span_cache.pop(next(iter(self._span_cache)))
+        self._span_cache[id(span)] = (span, out)
+        return out
 
-    def _witness(self, basis, normal, point):
+    def _witness(self, span, point):
         """An exactly checked witness from a point whose positive rows lie in
-        span(basis), or None."""
-        n = self.n
-        v = normal if normal is not None else exact.kernel([self.G[i][:n] for i in basis], n)[0]
-        return witness_from_normal(self.G, v, point, self.W, self.b)
+        the span, or None."""
+        return witness_from_normal(self.G, span.K[0], point, self.W, self.b)
 
-    def _circuit(self, signed, U, normal, basis, inherit=None):
+    def _circuit(self, sigma, masks, Ubits, span, inherit=None):
         """A Gordan circuit for the node's system (path rows with their signs,
         the rows ``U`` negative): from the pool when one applies and needs at
         most ``POOL_CHAIN`` branchings (or ``inherit``, the count of the
@@ -308,19 +363,18 @@ class _Tree:
         circuit's pool index and its rows in U, largest multiplier first.
         Raises ``_Found`` for a bad point."""
         pool = self.pool
-        P = pool.bits(i for i, s in signed if s == 1)
-        N = pool.bits(i for i, s in signed if s == -1)
-        k, count = pool.best(P, N, pool.bits(U))
-        if k is not None and (normal is not None or count <= self.POOL_CHAIN
+        k, count = pool.best(masks[0], masks[1], Ubits)
+        if k is not None and (span.rank == self.n - 1 or count <= self.POOL_CHAIN
                               or (inherit is not None and count <= inherit)):
             self.stats.pool_hits += 1
-            Uset = set(U)
-            return k, [j for j in pool.items[k][1] if j in Uset]
+            return k, [j for j in pool.items[k][1] if Ubits >> j & 1]
+        signed = list(sigma.items())
+        U = [j for j in self.free if Ubits >> j & 1]
         full = signed + [(j, -1) for j in U]
         feas, z, y = self._lp(full, [1.0] * len(signed) + [2.0] * len(U))
         n = self.n
         if feas:
-            w = self._witness(basis, normal, z[:n] / z[n]) if z[n] > 0 else None
+            w = self._witness(span, z[:n] / z[n]) if z[n] > 0 else None
             if w is not None:
                 raise _Found(w)
             feas = None          # float says feasible, the exact check did not agree
@@ -328,19 +382,18 @@ class _Tree:
         if mult is None:
             # exactly feasible: every row outside span(basis) is negative at zx,
             # so the positive rows lie in span(basis): a bad point
-            w = self._witness(basis, normal, [zx[i] / zx[n] for i in range(n)])
+            w = self._witness(span, [zx[i] / zx[n] for i in range(n)])
             if w is not None:
                 raise _Found(w)
             self.stats.unresolved += 1
             raise _Stop("numerical: a sign pattern could be neither closed nor turned into a witness")
         sign = dict(full)
-        weight = _relative_floats({i: Fraction(q) for i, q in mult.items()})
+        weight = _relative_floats(mult)
         weight = {i: v * float(self.norms[i]) for i, v in weight.items()}
         entries = [[i, sign[i], str(mult[i])] for i in sorted(mult)]
         neg_order = sorted((i for i in mult if sign[i] == -1), key=lambda i: -weight[i])
         k = pool.add(entries, neg_order)
-        Uset = set(U)
-        return k, [j for j in neg_order if j in Uset]
+        return k, [j for j in neg_order if Ubits >> j & 1]
 
     # ---- search -------------------------------------------------------
     def _tick(self):
@@ -360,54 +413,58 @@ class _Tree:
             child[k] = s * self.orient[k] * self.orient[j]
         return child
 
-    def node(self, sigma, basis, inherit=None):
+    def node(self, sigma, span, masks, inherit=None):
         """Close the sign pattern ``sigma`` (row -> +1/-1) whose positive rows
-        (with the two-sided classes) contain the independent rows ``basis``,
+        (with the two-sided classes) span ``span`` (a :class:`_Span`),
         appending its certificate subtree to ``self.out`` in preorder.
+        ``masks``: the rows positive and negative on the path, as Python-int
+        bitsets.
 
         ``inherit``: the parent branched negatively on a row of a circuit that
         still applies here with this many unassigned rows; a pooled circuit at
         least as short is then taken without an LP."""
         self._tick()
         n = self.n
-        if len(basis) == n:
+        if span.rank == n:
             self.stats.leaves["basis"] += 1
             self.out.append(["B"])
             return
-        if self.split_rank is not None and len(basis) >= self.split_rank and inherit is None:
-            self.frontier.append((dict(sigma), list(basis)))
+        if self.split_rank is not None and span.rank >= self.split_rank and inherit is None:
+            self.frontier.append((dict(sigma), span.K))
             self.out.append(["o", len(self.frontier) - 1])
             return
-        signed = list(sigma.items())
-        normal, outside = self._span_info(basis)
-        U = [j for j in self.free if j not in sigma and outside[j]]
-        k, chain = self._circuit(signed, U, normal, basis, inherit)
+        P, N = masks
+        Ubits = self._outside(span) & self.free_bits & ~(P | N)
+        k, chain = self._circuit(sigma, masks, Ubits, span, inherit)
         if not chain:
             self.stats.leaves["gordan"] += 1
             self.out.append(["G", k])
             return
-        if normal is not None:
+        if span.rank == n - 1:
             self.stats.leaves["hyperplane"] += 1
-            self.out.append(["H", k, [str(c) for c in normal]])
+            self.out.append(["H", k, [str(c) for c in span.K[0]]])
             return
         j = chain[0]
-        child_basis = basis
-        if exact.rank([self.G[i][:n] for i in basis] + [self.G[j][:n]]) == len(basis) + 1:
-            child_basis = basis + [j]
+        child = span.add(self.G[j][:n]) or span
         neg = self._assign(sigma, j, -1)
+        cb = self.class_bits[j]
         self.out.append(["b", j])
-        self.node(self._assign(sigma, j, 1), child_basis)
-        self.node(neg, basis, inherit=sum(1 for i in chain if i not in neg))
+        self.node(self._assign(sigma, j, 1), child, (P | cb, N))
+        self.node(neg, span, (P, N | cb), inherit=sum(1 for i in chain if i not in neg))
 
     def run(self, sigma=None, basis=None):
-        """Search from ``(sigma, basis)`` (default: the root); returns the
-        preorder tokens of the subtree."""
+        """Search from ``(sigma, K)`` (default: the root; ``K`` an exact basis
+        of the orthogonal complement of the positive rows' span, as frontier
+        tasks carry it); returns the preorder tokens of the subtree."""
         self.out = []
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old, 10 * self.m + 1000))
         try:
-            self.node({} if sigma is None else sigma,
-                      list(self.pair_reps) if basis is None else list(basis))
+            span = self._span_of(list(self.pair_reps)) if basis is None else _Span(basis, self.n)
+            sigma = {} if sigma is None else sigma
+            P = sum(1 << i for i, s in sigma.items() if s == 1)
+            N = sum(1 << i for i, s in sigma.items() if s == -1)
+            self.node(sigma, span, (P, N))
         finally:
             sys.setrecursionlimit(old)
         return self.out
