@@ -72,6 +72,9 @@ def _print_layer_result(res, args):
                 else f"{res.stats['cells']} cells" if "cells" in res.stats else "a tree")
         print(f"proof:   certificate tree ({size})"
               + ("" if args.certificate else " (--certificate FILE to save it)"))
+    if res.proved is not None:
+        print(f"proved:  {res.proved}"
+              + ("" if args.certificate else " (--certificate FILE to save its certificate)"))
     print(f"method:  {res.method}  ({res.message})")
     print(f"time:    {res.seconds:.3f} s")
 
@@ -123,9 +126,12 @@ def _write_json(path, doc):
 
 
 def _write_proof(res, path):
-    """The certificate (injective) or the witness document (not_injective)."""
+    """The certificate (injective), the witness document (not_injective), or
+    for ``unknown`` the document of what was proved all the same (if any)."""
     if path:
         doc = res.certificate if res.certificate is not None else res.witness_document()
+        if doc is None:
+            doc = getattr(res, "partial", None)
         if doc is not None:
             _write_json(path, doc)
 

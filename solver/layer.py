@@ -15,6 +15,7 @@ Methods (one contract, like networkx's ``flow_func``):
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from . import exact
@@ -36,8 +37,33 @@ def _remaining(start, time_limit):
     return None if time_limit is None else max(0.0, time_limit - (time.monotonic() - start))
 
 
+#: the sign tree's reach: beyond this n, with a time limit, part of it goes to
+#: certifying how many rows are active everywhere (solver.depth), reported
+#: with an ``unknown`` as what was proved
+DEPTH_FROM_N = 14
+DEPTH_SHARE = 0.25
+
+
+def _depth_first(W, b, start, time_limit):
+    """``(proved text, depth certificate)`` for wide layers past the tree's
+    reach, or ``(None, None)``."""
+    m, n = W.shape
+    if time_limit is None or n < DEPTH_FROM_N or m < 4 * n:
+        return None, None
+    from .depth import certify_depth
+    r = certify_depth(W, b, time_limit=DEPTH_SHARE * _remaining(start, time_limit))
+    if r.total == 0:
+        return None, None
+    text = (f"every generic x has at least {r.total} active rows (certified, "
+            f"{len(r.groups)} groups of rows: {'+'.join(map(str, r.depth))}); a bad point "
+            f"needs that many rows in one hyperplane through 0, so the layer is injective "
+            f"if no hyperplane holds {r.total} rows (general position, not certified)")
+    return text, r.certificate
+
+
 def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1,
           dask=None, checkpoint=None, progress=None):
+    proved, partial = _depth_first(W, b, start, time_limit)
     remaining = _remaining(start, time_limit)
     if dask is not None:
         from .distributed import dask_client, parallel_search
@@ -52,7 +78,10 @@ def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, wor
         out = sign_tree_search(W, b, time_limit=remaining, max_nodes=max_nodes, progress=progress)
     stats = out.stats.as_dict()
     stats.update(extra or {})
-    return _result(out.verdict, out.witness, label, start, out.reason, W, out.certificate, stats)
+    res = _result(out.verdict, out.witness, label, start, out.reason, W, out.certificate, stats)
+    if out.verdict == "unknown" and proved is not None:
+        res = dataclasses.replace(res, proved=proved, partial=partial)
+    return res
 
 
 def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers=1, dask=None,

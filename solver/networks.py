@@ -1388,6 +1388,8 @@ def _layer_report(k, L, domain, res, input_set, skipped=False):
         proved = f"injective on {_domain_text(domain, n)}"
     elif res.verdict is Verdict.NOT_INJECTIVE:
         proved = f"not injective on {_domain_text(domain, n)} (exact witness)"
+    elif getattr(res, "proved", None):
+        proved = res.proved
     return {**base, "verdict": res.verdict.value, "method": res.method, "proved": proved,
             "seconds": round(res.seconds, 6), "message": res.message}
 

@@ -23,7 +23,7 @@ from .checker import Layer, Rejected, check_circuit, layer_fingerprint
 
 DEPTH_FORMAT = "reluinj.depth"
 
-__all__ = ["DEPTH_FORMAT", "check_depth_certificate"]
+__all__ = ["DEPTH_FORMAT", "check_depth_certificate", "check_depth_document"]
 
 
 def check_depth_certificate(W, b, cert):
@@ -76,3 +76,16 @@ def check_depth_certificate(W, b, cert):
         return False, str(exc)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         return False, f"malformed certificate: {type(exc).__name__}: {exc}"
+
+
+def check_depth_document(layers, doc):
+    """:func:`check_depth_certificate` against a one-layer model given as
+    ``[(W, b, activation)]`` (the form :mod:`.verify` passes)."""
+    if len(layers) != 1:
+        return False, f"a {DEPTH_FORMAT} document is about one layer; the model has {len(layers)}"
+    W, b, act = layers[0]
+    if str(act) != "relu":
+        return False, f"a {DEPTH_FORMAT} document is about a relu layer; this one is {act}"
+    if hasattr(W, "toarray"):
+        W = W.toarray()
+    return check_depth_certificate(W, b, doc)
