@@ -107,13 +107,26 @@ def layer_fingerprint(W, b) -> str:
     return h.hexdigest()
 
 
-def rational(s) -> Fraction:
+def _int_or_fraction(s):
+    """An exact rational from a JSON string or integer: an ``int`` for an
+    integer (the common case, and far cheaper), else a ``Fraction``; floats
+    are refused (they are already rounded)."""
     if isinstance(s, bool) or not isinstance(s, (str, int)):
         raise Rejected(f"not an exact rational (string or integer): {s!r}")
+    if isinstance(s, int):
+        return s
+    t = s.strip()
+    if t.isascii() and t.lstrip("+-").isdigit() and t.count("-") + t.count("+") <= 1:
+        return int(t)
     try:
         return Fraction(s)
     except (ValueError, ZeroDivisionError):
         raise Rejected(f"not a rational: {s!r}") from None
+
+
+def rational(s) -> Fraction:
+    """An exact rational (a ``Fraction``) from a JSON string or integer."""
+    return Fraction(_int_or_fraction(s))
 
 
 def int_rank(rows) -> int:
@@ -334,17 +347,21 @@ def check_circuit(L, entries, where):
         s = e[1]
         if isinstance(s, bool) or s not in (1, -1):
             raise Rejected(f"{where}: sign of row {i} must be 1 or -1")
-        q = rational(e[2])
+        q = _int_or_fraction(e[2])
         if q < 0:
             raise Rejected(f"{where}: negative multiplier for row {i}")
         signs[i] = s
-        coef.append((i, q * s / L.scale[i]))     # multiplier of the integer row
+        coef.append((i, q * s))
     if all(c == 0 for _, c in coef):
         raise Rejected(f"{where}: all multipliers are zero")
+    # w_i = Wint_i / scale_i with scale_i a power of two: multiply the identity
+    # through by D = lcm(denominators of q) * max(scale) to stay in integers
+    top = max(L.scale[i] for i, _ in coef)
     den = 1
     for _, c in coef:
-        den = den * c.denominator // math.gcd(den, c.denominator)
-    ints = [(i, int(c * den)) for i, c in coef]
+        d = c.denominator
+        den = den * d // math.gcd(den, d)
+    ints = [(i, int(c * den) * (top // L.scale[i])) for i, c in coef]
     for k in range(L.n):
         if sum(a * L.Wint[i][k] for i, a in ints) != 0:
             raise Rejected(f"{where}: sum of q s w_i is not zero")
