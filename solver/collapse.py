@@ -176,24 +176,27 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
             best = (val, tuple(z1), tuple(z2))
             stats["best_from"] = how
 
-    # 1. a known colliding pair: the LP over its two closed regions
+    sp = None
     if start_pair is not None:
         z1, z2 = [Fraction(v) for v in start_pair[0]], [Fraction(v) for v in start_pair[1]]
         top = max(abs(v) for v in z1 + z2)
         if top > Rq and _homogeneous(net):
             z1, z2 = [v * Rq / top for v in z1], [v * Rq / top for v in z2]
         if all(-Rq <= v <= Rq for v in z1 + z2):
-            consider((z1, z2), "start pair")
-            ra = _region_of_pattern(net, _pattern(net, z1), "all", R)
-            rb = _region_of_pattern(net, _pattern(net, z2), "all", R)
-            consider(_best_pair(pd, ra, rb, n, _fast_lp), "start pair regions")
-    # 2. pairs of the first layer alone collide in the whole network
-    if k > 0 and (best is None or best[0] < 2 * Rq):
+            sp = (z1, z2)
+            consider(sp, "start pair")
+    # 1. pairs of the first layer alone collide in the whole network (cheap)
+    if k > 0:
         first = collapse(_prefix(net, 0), box=R, time_limit=left(0.4), backend=backend,
-                         start_pair=None if best is None else (best[1], best[2]),
-                         tighten=tighten)
+                         start_pair=sp if sp is not None and
+                         _prefix(net, 0).check_witness(*sp)[0] else None, tighten=tighten)
         if first.value is not None:
             consider((first.z1, first.z2), "first layer alone")
+    # 2. a known colliding pair: the LP over its two closed regions
+    if sp is not None and (best is None or best[0] < 2 * Rq):
+        ra = _region_of_pattern(net, _pattern(net, sp[0]), "all", R)
+        rb = _region_of_pattern(net, _pattern(net, sp[1]), "all", R)
+        consider(_best_pair(pd, ra, rb, n, _fast_lp), "start pair regions")
     if best is not None and best[0] >= 2 * Rq:
         stats["milp_status"] = "skipped: the pair attains the trivial bound 2R"
         return _result(best, R, 2 * R, True, k, network, start, stats)

@@ -306,9 +306,8 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
                 verdict, certificate = Verdict.INJECTIVE, cert
                 stats["check"]["upgraded"] = "injective: the sigma* search tree, checked by the certificate checker"
     if verdict is Verdict.NOT_INJECTIVE:
-        x1, x2 = witness.x1, witness.x2
-        from .pairs import exact_ratio2
-        pair = PairBound(tuple(x1), tuple(x2), exact_ratio2(net, x1, x2), "injectivity witness")
+        x1, x2 = witness.x1, witness.x2      # checked exactly: equal outputs, ratio 0
+        pair = PairBound(tuple(x1), tuple(x2), Fraction(0), "injectivity witness")
         col = None
         R = box if box is not None else (_default_box() if collapse_default else None)
         if R is not None:
@@ -383,10 +382,8 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
         k_inj -= 1
     if res.verdict is Verdict.NOT_INJECTIVE:
         from .collapse import collapse
-        from .pairs import exact_ratio2
-        w = res.witness
-        pair = PairBound(tuple(w.x1), tuple(w.x2), exact_ratio2(net, w.x1, w.x2),
-                         "injectivity witness")
+        w = res.witness   # checked exactly by check_network: equal outputs, ratio 0
+        pair = PairBound(tuple(w.x1), tuple(w.x2), Fraction(0), "injectivity witness")
         R = box if box is not None else _default_box()
         col = collapse(net, box=R, time_limit=_budget(deadline, 0.95), backend=backend,
                        injective_after=k_inj, start_pair=(w.x1, w.x2))
