@@ -281,6 +281,8 @@ class _Search:
             if K else np.zeros((0, n, n))
         self.Cn = np.array([outer[list(r)].sum(0) if r else np.zeros((n, n)) for r in self.neg_rows]) \
             if K else np.zeros((0, n, n))
+        self.trp = np.trace(self.Cp, axis1=1, axis2=2) if K else np.zeros(0)
+        self.trn = np.trace(self.Cn, axis1=1, axis2=2) if K else np.zeros(0)
         # LP rows: one per class (its rep), then the domain rows x_j > 0
         Wb = np.hstack([self.W, self.b[:, None]])
         rows = Wb[list(self.reps)] if K else np.zeros((0, n + 1))
@@ -449,9 +451,9 @@ class _Search:
             k = int(order[0])
             tried.add(k)
             # keep classes whose current side is the smaller contribution
-            keep = [(j, int(s[j])) for j in range(self.K)
-                    if j != k and np.trace(self.Cp[j] if s[j] > 0 else self.Cn[j]) <=
-                    np.trace(self.Cn[j] if s[j] > 0 else self.Cp[j])]
+            cur_tr = np.where(s > 0, self.trp, self.trn)
+            alt_tr = np.where(s > 0, self.trn, self.trp)
+            keep = [(j, int(s[j])) for j in np.flatnonzero(cur_tr <= alt_tr) if j != k]
             signed = self.fixed + keep + [(k, -int(s[k]))]
             budget -= 1
             self.stats["descent_lps"] += 1
@@ -470,23 +472,42 @@ class _Search:
                 tried = set()
 
     # ---- main ---------------------------------------------------------
-    def seed(self, samples, descent_budget):
+    def seed(self, samples, descent_budget, pool=2000):
+        """Incumbents: ``pool`` random points (cheap: one batched eigvalsh), the
+        ``samples`` cells with the smallest sigma among them improved by the
+        greedy descent."""
         n = self.n
         bscale = 1.0
         wn = np.linalg.norm(self.W, axis=1)
         ok = (wn > 0) & (self.b != 0)
         if ok.any():
             bscale = float(np.median(np.abs(self.b[ok]) / wn[ok]))
-        for k in range(samples):
+        X = self.rng.standard_normal((pool, n))
+        if self.dom_int:
+            X = np.abs(X)
+        if self.b.any():
+            X *= bscale * 10.0 ** self.rng.uniform(-1, 2, size=(pool, 1))
+        Z = np.hstack([X, np.ones((pool, 1))])
+        V = Z @ self.F[:self.K].T                       # (pool, K) class values
+        scale = np.maximum(1.0, np.max(np.abs(Z), axis=1))
+        generic = np.all(np.abs(V) > 1e-9 * scale[:, None], axis=1)
+        S = np.where(V > 0, 1, -1).astype(np.int8)
+        Gs = np.einsum("pk,kij->pij", (S > 0).astype(float), self.Cp) + \
+            np.einsum("pk,kij->pij", (S < 0).astype(float), self.Cn)
+        lam = np.linalg.eigvalsh(Gs)[:, 0]
+        lam[~generic] = np.inf
+        seen = set()
+        for k in np.argsort(lam):
+            if len(seen) >= samples or not np.isfinite(lam[k]):
+                break
+            key = S[k].tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
             self._tick()
-            x = self.rng.standard_normal(n)
-            if self.dom_int:
-                x = np.abs(x)
-            if self.b.any():
-                x *= bscale * 10.0 ** self.rng.uniform(-1, 2)
-            z = np.append(x, 1.0)
-            s = self.complete_signs(np.zeros(self.K, dtype=np.int8), z)
-            if s is None or not self.strict(z, self.fixed):
+            z = Z[k]
+            s = S[k].copy()
+            if not self.strict(z, self.fixed):
                 continue
             self.offer(s, z)
             if self.best is not None and self.best[0] == 0.0:
@@ -560,7 +581,17 @@ class _Search:
                             "given an exact point")
             cp = np.einsum("i,kij,j->k", v, self.Cp[free], v)
             cn = np.einsum("i,kij,j->k", v, self.Cn[free], v)
-            j = int(free[int(np.argmax(np.maximum(cp, cn)))])
+            # branch on a class that is positive at the node's point and carries
+            # much of the weakest direction v: score |w.v| * (value at z).
+            # Measured (Gaussian m = 8n, n = 4..6): 3-10x fewer nodes than
+            # |w.v| alone; rows positive at z are often forced positive, so the
+            # negative child closes at once and the positive child raises LB.
+            score = np.sqrt(np.maximum(cp, cn))
+            if z is not None:
+                side = self.F[free] @ z
+                if np.any(side > 0):
+                    score = np.where(side > 0, score * side, -1.0)
+            j = int(free[int(np.argmax(score))])
             vals_j = float(self.F[j] @ z) if z is not None else 0.0
             rep = self.reps[j]
             kids = []
