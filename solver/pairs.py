@@ -147,7 +147,14 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
     n = net.n_in
     rng = np.random.default_rng(seed)
 
+    seen = [None]        # best (value, point) evaluated so far
+
+    class _Late(Exception):
+        pass
+
     def f(p):
+        if deadline is not None and time.monotonic() > deadline:
+            raise _Late()
         x0, x1 = p[:n], p[n:]
         d = x0 - x1
         q = float(d @ d)
@@ -160,6 +167,8 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
         _, g0 = _forward_and_vjp(layers, x0, r)
         _, g1 = _forward_and_vjp(layers, x1, r)
         grad = np.concatenate([2 * g0 / q - 2 * val * d / q, -2 * g1 / q + 2 * val * d / q])
+        if np.isfinite(val) and (seen[0] is None or val < seen[0][0]):
+            seen[0] = (val, p.copy())
         return val, grad
 
     best = None
@@ -174,14 +183,19 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
         if not np.any(x0 != x1):
             continue
         p0 = np.concatenate([x0, x1])
-        v0, _ = f(p0)
-        cand = [(v0, p0)]
+        cand = []
+        seen[0] = None
         try:
+            f(p0)
             res = minimize(f, p0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
             if np.all(np.isfinite(res.x)):
                 cand.append((float(res.fun), res.x))
         except (ValueError, FloatingPointError):  # pragma: no cover - degenerate start
             pass
+        except _Late:
+            pass
+        if seen[0] is not None:
+            cand.append(seen[0])
         for v, p in cand:
             if np.all(np.isfinite(p)) and np.any(p[:n] != p[n:]) and (best is None or v < best[0]):
                 best = (v, p[:n].copy(), p[n:].copy())

@@ -324,7 +324,7 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
     sigma = out.sigma
     lower = out.lower
     status = "exact" if out.status == "exact" and lower is not None else "unknown"
-    pair = _pair_for(net, deadline=None if deadline is None else deadline - 0.02 * float(time_limit),
+    pair = _pair_for(net, deadline=None if deadline is None else deadline - 0.1 * float(time_limit),
                      seed=seed, point=out.point, positive=out.positive, W=W, b=b,
                      n_random=n_random)
     c = theorem4_constant(sigma, m) if status == "exact" else None
@@ -441,7 +441,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
             cl_prod *= (1 - 1e-15 * len(layers))
     else:
         status, c_prod, cl_prod = "unknown", None, None
-    pair = _pair_for(net, deadline=None if deadline is None else deadline - 0.02 * float(time_limit),
+    pair = _pair_for(net, deadline=None if deadline is None else deadline - 0.1 * float(time_limit),
                      seed=seed, n_random=n_random)
     if layerwise:
         msg = ("layerwise injective: ||N(x0) - N(x1)|| >= "
