@@ -187,7 +187,7 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
         seen[0] = None
         try:
             f(p0)
-            res = minimize(f, p0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
+            res = minimize(f, p0, jac=True, method="BFGS", options={"maxiter": maxiter})
             if np.all(np.isfinite(res.x)):
                 cand.append((float(res.fun), res.x))
         except (ValueError, FloatingPointError):  # pragma: no cover - degenerate start

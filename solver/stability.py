@@ -261,7 +261,7 @@ def _pair_for(net, *, deadline, seed, point=None, positive=None, W=None, b=None,
 
 
 def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=0,
-                    collapse_default=True, n_random=20) -> StabilityResult:
+                    collapse=True, n_random=20) -> StabilityResult:
     """Stability of one layer ``x -> ReLU(W x + b)``; see :func:`stability`."""
     from .layer import check_layer
     from .io import validate_layer
@@ -309,10 +309,10 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
         x1, x2 = witness.x1, witness.x2      # checked exactly: equal outputs, ratio 0
         pair = PairBound(tuple(x1), tuple(x2), Fraction(0), "injectivity witness")
         col = None
-        R = box if box is not None else (_default_box() if collapse_default else None)
-        if R is not None:
-            from .collapse import collapse
-            col = collapse(net, box=R, time_limit=_budget(deadline, 0.95), backend=backend,
+        R = box if box is not None else _default_box()
+        if collapse:
+            from .collapse import collapse as _collapse
+            col = _collapse(net, box=R, time_limit=_budget(deadline, 0.95), backend=backend,
                            start_pair=(x1, x2))
         msg = "not injective: sigma* = 0 (a cell's active rows are rank-deficient)"
         if col is not None and col.value is not None:
@@ -361,7 +361,7 @@ def _bijective_layer(L, deadline):
 
 
 def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
-                      n_random=20) -> StabilityResult:
+                      collapse=True, n_random=20) -> StabilityResult:
     """Stability of a network; see :func:`stability`."""
     from .networks import check_network
     from .sigma_search import sigma_star
@@ -370,7 +370,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
     layers = net.layers
     if len(layers) == 1 and layers[0].activation == "relu":
         return layer_stability(layers[0].W, layers[0].b, time_limit=time_limit, box=box,
-                               backend=backend, seed=seed, n_random=n_random)
+                               backend=backend, seed=seed, collapse=collapse, n_random=n_random)
     res = check_network(net, time_limit=_budget(deadline, 0.3), report_all_layers=True)
     stats = {"check": {"verdict": res.verdict.value, "method": res.method,
                        "seconds": round(res.seconds, 6)}}
@@ -381,14 +381,16 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
     while k_inj > 0 and reports[k_inj]["verdict"] == "injective":
         k_inj -= 1
     if res.verdict is Verdict.NOT_INJECTIVE:
-        from .collapse import collapse
         w = res.witness   # checked exactly by check_network: equal outputs, ratio 0
         pair = PairBound(tuple(w.x1), tuple(w.x2), Fraction(0), "injectivity witness")
         R = box if box is not None else _default_box()
-        col = collapse(net, box=R, time_limit=_budget(deadline, 0.95), backend=backend,
-                       injective_after=k_inj, start_pair=(w.x1, w.x2))
+        col = None
+        if collapse:
+            from .collapse import collapse as _collapse
+            col = _collapse(net, box=R, time_limit=_budget(deadline, 0.95), backend=backend,
+                            injective_after=k_inj, start_pair=(w.x1, w.x2))
         msg = "not injective: the inverse Lipschitz constant is 0"
-        if col.value is not None:
+        if col is not None and col.value is not None:
             msg += f"; collapse in [-{col.box:g}, {col.box:g}]^{n}: {float(col.value):.6g}"
         return StabilityResult(Verdict.NOT_INJECTIVE, "exact", 0.0, Fraction(0), 0.0, 0.0, 0.0,
                                None, pair, None, (), col, w, mo, n, time.monotonic() - start,
@@ -458,7 +460,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
 
 
 def stability(model, b=None, *, time_limit=None, box=None, backend=None, seed=0,
-              n_random=20) -> StabilityResult:
+              collapse=True, n_random=20) -> StabilityResult:
     """How stable is inversion: Theorem 4's constant, exactly, with bounds.
 
     Parameters
@@ -473,6 +475,7 @@ def stability(model, b=None, *, time_limit=None, box=None, backend=None, seed=0,
         model (default: the inversion box, 5).
     backend : MILP engine for the collapse.
     seed : seed of the heuristic parts (sampled cells, random pair starts).
+    collapse : compute the collapse of a non-injective model (a MILP).
     n_random : random starts of the pair search.
 
     Returns
@@ -517,6 +520,6 @@ def stability(model, b=None, *, time_limit=None, box=None, backend=None, seed=0,
         model = load_network(model)
     if isinstance(model, Network):
         return network_stability(model, time_limit=time_limit, box=box, backend=backend,
-                                 seed=seed, n_random=n_random)
+                                 seed=seed, collapse=collapse, n_random=n_random)
     return layer_stability(model, b, time_limit=time_limit, box=box, backend=backend, seed=seed,
-                           n_random=n_random)
+                           collapse=collapse, n_random=n_random)
