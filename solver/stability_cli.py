@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from fractions import Fraction
 
 from .errors import InputError
 
@@ -76,7 +77,7 @@ def format_stability(doc: dict) -> str:
                      f"{_f(doc['constant_lower'])}; with h = {doc['hyperplanes']} hyperplanes: "
                      f"{_f(doc['constant_sharp'])})")
         if doc["x"] is not None:
-            xs = ", ".join(f"{float(eval_q(v)):.4g}" for v in doc["x"][:6])
+            xs = ", ".join(f"{float(Fraction(v)):.4g}" for v in doc["x"][:6])
             lines.append(f"cell:      x ~ [{xs}{', ...' if len(doc['x']) > 6 else ''}], "
                          f"{len(doc['active'])} active rows (--json: exact x and the rows)")
     else:
@@ -103,17 +104,11 @@ def format_stability(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def eval_q(s):
-    from fractions import Fraction
-    return Fraction(s)
-
-
 def collapse_for_check(model_path, doc, box, deadline, backend=None):
     """``reluinj check --box R --json``: the collapse of a non-injective model
     in ``[-R, R]^n`` (None otherwise), within the time left."""
     if box is None or doc.get("verdict") != "not_injective" or not doc.get("witness"):
         return None
-    from fractions import Fraction
     from .collapse import collapse
     from .network import load_network
     net = load_network(model_path)

@@ -116,6 +116,31 @@ def test_certified_bound_is_an_exact_proof_for_the_minimising_cell():
     assert not ldl_positive_definite(gram_minus(W, out.positive, Fraction(out.sigma * (1 + 1e-7))))
 
 
+def test_the_whole_sigma_proof_verifies_independently():
+    """The search tree is a proof of sigma* >= t: its branching and Gordan
+    leaves are what the independent certificate checker reads (converted
+    bound leaf -> basis leaf), and each bound leaf's sigma_min(rows) > t is
+    re-checked here with Fractions."""
+    from solver.certificates import check_certificate
+    from solver.stability import _certificate_from_tree
+    W = np.random.default_rng(9).standard_normal((15, 3))
+    out = sigma_star(W, keep_tree=True)
+    assert out.status == "exact"
+    cert = _certificate_from_tree(W, np.zeros(15), out.tree)
+    assert check_certificate(W, np.zeros(15), cert)[0]
+    t = out.lower
+    stack, bound = [out.tree], 0
+    while stack:
+        node = stack.pop()
+        if "branch" in node:
+            stack += [node["pos"], node["neg"]]
+        elif node["leaf"] == "bound":
+            assert Fraction(node["t"]) == t
+            assert ldl_positive_definite(gram_minus(W, node["rows"], t))
+            bound += 1
+    assert bound > 0
+
+
 def test_pd_exact_against_eigenvalues():
     import flint
     rng = np.random.default_rng(3)
@@ -286,6 +311,17 @@ def test_network_constant_is_the_product_of_layer_constants():
     assert r.layers[0].sigma == pytest.approx(np.linalg.svd(B, compute_uv=False)[-1], rel=1e-12)
     # the found pair is an upper bound on the network's constant: above the product
     assert r.upper >= r.constant_lower
+
+
+def test_later_layer_constant_uses_the_nonnegative_orthant():
+    """ReLU(I z) is not injective on R^4 but is on z >= 0 (Remark 1), where
+    every cell meeting the open orthant has all 4 rows active: sigma* = 1."""
+    B = np.array([[2.0, 1.0], [0.0, 1.0]])
+    r = stability(make_network([np.vstack([B, -B]), np.eye(4)]))
+    assert r.verdict.value == "injective" and r.status == "bound"
+    assert r.layers[1].stats["domain"] == "nonneg"
+    assert r.layers[1].sigma == pytest.approx(1.0, rel=1e-14)
+    assert r.constant == pytest.approx(r.layers[0].constant / math.sqrt(8), rel=1e-14)
 
 
 # --------------------------------------------------------------------------
