@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import pathlib
 import sys
 import time
@@ -109,24 +108,28 @@ def summarize(rows):
     return out
 
 
+def _series(summary, key, plt):
+    """Per n: (n, colour, points whose ``key`` has a median, their c)."""
+    cmap = plt.get_cmap("viridis")
+    ns = sorted(summary, key=int)
+    for k, n in enumerate(ns):
+        pts = [p for p in summary[n] if p[key] is not None and
+               (not isinstance(p[key], list) or p[key][1] is not None)]
+        yield n, cmap(k / max(1, len(ns) - 1)), pts, [p["c"] for p in pts]
+
+
 def plot_sigma_vs_c(summary, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    cmap = plt.get_cmap("viridis")
-    ns = sorted(summary, key=int)
-    for k, n in enumerate(ns):
-        col = cmap(k / max(1, len(ns) - 1))
-        pts = [p for p in summary[n] if p["sigma_over_sqrt_m"][1] is not None]
-        cs = [p["c"] for p in pts]
+    for n, col, pts, cs in _series(summary, "sigma_over_sqrt_m", plt):
         a1.plot(cs, [p["sigma_over_sqrt_m"][1] for p in pts], "o-", color=col, ms=3,
                 label=f"n = {n}: median σ*/√m")
         a1.fill_between(cs, [p["sigma_over_sqrt_m"][0] for p in pts],
                         [p["sigma_over_sqrt_m"][2] for p in pts], color=col, alpha=0.15)
-        pi = [p for p in summary[n] if p["p_injective"] is not None]
-        a2.plot([p["c"] for p in pi], [p["p_injective"] for p in pi], "o-", color=col, ms=3,
-                label=f"n = {n}")
+    for n, col, pts, cs in _series(summary, "p_injective", plt):
+        a2.plot(cs, [p["p_injective"] for p in pts], "o-", color=col, ms=3, label=f"n = {n}")
     a1.set_xlabel("c = m / n")
     a1.set_ylabel("σ* / √m   (median, quartile band)")
     sec = a1.secondary_yaxis("right", functions=(lambda y: y / math.sqrt(2),
@@ -152,17 +155,11 @@ def plot_gap(summary, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    cmap = plt.get_cmap("viridis")
-    ns = sorted(summary, key=int)
-    for k, n in enumerate(ns):
-        col = cmap(k / max(1, len(ns) - 1))
-        pts = [p for p in summary[n] if p["upper_over_constant"][1] is not None]
-        cs = [p["c"] for p in pts]
+    for n, col, pts, cs in _series(summary, "upper_over_constant", plt):
         ax.plot(cs, [p["upper_over_constant"][1] for p in pts], "o-", color=col, ms=3,
                 label=f"n = {n}: upper / C(W)")
         ax.plot(cs, [p["upper_over_constant_sharp"][1] for p in pts], "s--", color=col, ms=3,
                 label=f"n = {n}: upper / (σ*/√(2h))")
-    cs = np.linspace(2, 12, 50)
     ax.set_xlabel("c = m / n")
     ax.set_ylabel("median ratio (true constant lies below upper)")
     ax.set_yscale("log")

@@ -46,7 +46,6 @@ from fractions import Fraction
 
 import numpy as np
 
-from .errors import InputError
 from .exact import fmt_rational
 
 __all__ = ["Collapse", "collapse", "DEFAULT_BACKEND"]
@@ -140,13 +139,9 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
     from .bounds import propagate_bounds
     from .netmilp import MilpBuilder, encode_network, solve_model
     from .networks import _PairDecider, _fast_lp, _region_of_pattern
+    from .io import validate_box
     start = time.monotonic()
-    try:
-        R = float(box)
-    except (TypeError, ValueError):
-        raise InputError(f"box must be a positive number; got {box!r}") from None
-    if not (np.isfinite(R) and R > 0):
-        raise InputError(f"box must be a positive finite number; got {box!r}")
+    R = validate_box(box)
     deadline = None if time_limit is None else start + float(time_limit)
 
     def left(frac=1.0):

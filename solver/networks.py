@@ -1415,12 +1415,8 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     if time_limit is not None and not (time_limit >= 0):
         raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
     if box is not None:
-        try:
-            box = float(box)
-        except (TypeError, ValueError):
-            raise InputError(f"box must be a positive number; got {box!r}") from None
-        if not (math.isfinite(box) and box > 0):
-            raise InputError(f"box must be a positive finite number; got {box!r}")
+        from .io import validate_box
+        box = validate_box(box)
     if delta is not None and not (float(delta) > 0):
         raise InputError(f"delta must be positive; got {delta!r}")
     deadline = None if time_limit is None else start + float(time_limit)

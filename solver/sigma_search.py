@@ -431,7 +431,7 @@ class _Search:
         self.stats["incumbents"] += 1
         return True
 
-    def descend(self, s_full, z, budget):
+    def descend(self, s_full, budget):
         """Greedy: flip the class carrying most of the weakest direction to
         its smaller side, keeping every class on its smaller side there."""
         s = s_full.copy()
@@ -468,7 +468,7 @@ class _Search:
             lam_old, _ = self.lam(Gm)
             if lam_new < lam_old:
                 self.offer(s2, z2)
-                s, z = s2, z2
+                s = s2
                 tried = set()
 
     # ---- main ---------------------------------------------------------
@@ -512,7 +512,7 @@ class _Search:
             self.offer(s, z)
             if self.best is not None and self.best[0] == 0.0:
                 return
-            self.descend(s, z, descent_budget)
+            self.descend(s, descent_budget)
             if self.best is not None and self.best[0] == 0.0:
                 return
 
@@ -557,7 +557,7 @@ class _Search:
             full = self.complete_signs(s, z)
             if full is not None:
                 if self.offer(full, z):
-                    self.descend(full, z, max(4, self.m // 4))
+                    self.descend(full, max(4, self.m // 4))
                     if self.best[0] == 0.0:
                         return "zero"
             Gm = self.gram(s)

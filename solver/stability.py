@@ -510,12 +510,8 @@ def stability(model, b=None, *, time_limit=None, box=None, backend=None, seed=0,
     if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit >= 0):
         raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
     if box is not None:
-        try:
-            box = float(box)
-        except (TypeError, ValueError):
-            raise InputError(f"box must be a positive number; got {box!r}") from None
-        if not (math.isfinite(box) and box > 0):
-            raise InputError(f"box must be a positive finite number; got {box!r}")
+        from .io import validate_box
+        box = validate_box(box)
     if isinstance(model, (str, os.PathLike)):
         model = load_network(model)
     if isinstance(model, Network):

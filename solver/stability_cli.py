@@ -12,28 +12,16 @@ from fractions import Fraction
 from .errors import InputError
 
 
-def _positive(name):
-    def conv(s):
-        try:
-            v = float(s)
-        except ValueError:
-            raise InputError(f"{name} must be a number; got {s!r}") from None
-        if not (v > 0 and v < float("inf")):
-            raise InputError(f"{name} must be a positive finite number; got {s!r}")
-        return v
-    return conv
-
-
-def _nonneg(name):
-    def conv(s):
-        try:
-            v = float(s)
-        except ValueError:
-            raise InputError(f"{name} must be a number; got {s!r}") from None
-        if not (v >= 0 and v < float("inf")):
-            raise InputError(f"{name} must be a non-negative number of seconds; got {s!r}")
-        return v
-    return conv
+def _number(name, s, *, positive):
+    """A finite number from the command line: > 0 (``positive``) or >= 0."""
+    try:
+        v = float(s)
+    except ValueError:
+        raise InputError(f"{name} must be a number; got {s!r}") from None
+    if not (v < float("inf") and (v > 0 if positive else v >= 0)):
+        raise InputError(f"{name} must be a {'positive' if positive else 'non-negative'} finite "
+                         f"number; got {s!r}")
+    return v
 
 
 def add_stability_subparser(sub):
@@ -53,8 +41,9 @@ def add_stability_subparser(sub):
 
 def _cmd_stability(args):
     from .stability import stability
-    tl = None if args.time_limit is None else _nonneg("--time-limit")(args.time_limit)
-    box = None if args.box is None else _positive("--box")(args.box)
+    tl = None if args.time_limit is None else _number("--time-limit", args.time_limit,
+                                                      positive=False)
+    box = None if args.box is None else _number("--box", args.box, positive=True)
     res = stability(args.model, time_limit=tl, box=box, backend=args.backend, seed=args.seed)
     doc = res.to_json()
     doc["model"] = str(args.model)
