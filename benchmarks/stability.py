@@ -150,21 +150,32 @@ def plot_sigma_vs_c(summary, path):
     plt.close(fig)
 
 
-def plot_gap(summary, path):
+def plot_gap(summary, path, heavy=()):
+    """Left: upper / C(W) against sqrt(2m) (dotted). Right: upper / sigma*:
+    where the best pair found sits between Theorem 4's bound and sigma*."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     for n, col, pts, cs in _series(summary, "upper_over_constant", plt):
-        ax.plot(cs, [p["upper_over_constant"][1] for p in pts], "o-", color=col, ms=3,
-                label=f"n = {n}: upper / C(W)")
-        ax.plot(cs, [p["upper_over_constant_sharp"][1] for p in pts], "s--", color=col, ms=3,
-                label=f"n = {n}: upper / (σ*/√(2h))")
-    ax.set_xlabel("c = m / n")
-    ax.set_ylabel("median ratio (true constant lies below upper)")
-    ax.set_yscale("log")
-    ax.set_title("How tight is Theorem 4? best pair found vs the bound")
-    ax.legend(fontsize=7)
+        a1.plot(cs, [p["upper_over_constant"][1] for p in pts], "o-", color=col, ms=3,
+                label=f"n = {n}: median upper / C(W)")
+        a1.plot(cs, [math.sqrt(2 * c * int(n)) for c in cs], ":", color=col, lw=1)
+        a2.plot(cs, [p["upper_over_sigma"][1] for p in pts], "o-", color=col, ms=3,
+                label=f"n = {n}: median")
+        a2.fill_between(cs, [p["upper_over_sigma"][0] for p in pts],
+                        [p["upper_over_sigma"][2] for p in pts], color=col, alpha=0.15)
+    if heavy:
+        a2.plot([h["m"] / h["n"] for h in heavy], [h["upper_heavy"] / h["sigma"] for h in heavy],
+                "kx", ms=4, label=f"n <= 3, heavy search (each layer)")
+    a1.set_xlabel("c = m / n")
+    a1.set_ylabel("upper / C(W)   (dotted: sqrt(2m))")
+    a1.set_title("Theorem 4's bound against the best pair found")
+    a1.legend(fontsize=7)
+    a2.set_xlabel("c = m / n")
+    a2.set_ylabel("upper / sigma*")
+    a2.set_title("the best pair is (nearly) Theorem 4's cell pair")
+    a2.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -271,6 +282,7 @@ def main(argv=None):
     ap.add_argument("--time-limit", type=float, default=60.0, help="per layer")
     ap.add_argument("--heavy", type=int, default=200, help="random starts of the heavy pair search")
     ap.add_argument("--mnist-time-limit", type=float, default=120.0)
+    ap.add_argument("--replot", action="store_true", help="only redraw the plots from DIR")
     ap.add_argument("--reuse-rows", action="store_true",
                     help="read DIR/rows.json instead of re-running the sweep")
     args = ap.parse_args(argv)
@@ -292,6 +304,11 @@ def main(argv=None):
         seeds = {3: 20, 4: 12, 5: 8, 6: 5}
         speed_cases = [(3, 18), (3, 30), (4, 24), (4, 32)]
     rows_path = out / "rows.json"
+    if args.replot:
+        doc = json.loads((out / "summary.json").read_text())
+        plot_sigma_vs_c(doc["summary"], out / "sigma_vs_c.png")
+        plot_gap(doc["summary"], out / "gap.png", doc["heavy_pairs"])
+        return 0
     if args.reuse_rows and rows_path.exists():
         rows = json.loads(rows_path.read_text())
         log(f"reusing {len(rows)} rows from {rows_path}")
@@ -310,7 +327,7 @@ def main(argv=None):
            "seconds": round(time.monotonic() - t_start, 1)}
     (out / "summary.json").write_text(json.dumps(doc, indent=1))
     plot_sigma_vs_c(summary, out / "sigma_vs_c.png")
-    plot_gap(summary, out / "gap.png")
+    plot_gap(summary, out / "gap.png", heavy)
     (out / "log.txt").write_text("\n".join(lines) + "\n")
     return 0
 

@@ -304,6 +304,7 @@ class _Search:
         self.tree = {}            # node id -> record
         self.leaves = []          # positive row sets of bound leaves
         self.next_id = 0
+        self.soft_deadline = None
 
     # ---- helpers ------------------------------------------------------
     def _tick(self):
@@ -311,6 +312,10 @@ class _Search:
             raise _Stop("time_limit")
         if self.max_nodes is not None and self.stats["nodes"] >= self.max_nodes:
             raise _Stop("max_nodes")
+
+    def _soft_stop(self):
+        """The heuristics (seeding, descent) stop here; the search goes on."""
+        return self.soft_deadline is not None and time.monotonic() > self.soft_deadline
 
     def gram(self, s):
         """Gram matrix of the positive rows for class signs ``s`` (int8, 0 = free)."""
@@ -436,7 +441,7 @@ class _Search:
         its smaller side, keeping every class on its smaller side there."""
         s = s_full.copy()
         tried = set()
-        while budget > 0:
+        while budget > 0 and not self._soft_stop():
             self._tick()
             Gm = self.gram(s)
             _, v = self.lam(Gm)
@@ -505,6 +510,8 @@ class _Search:
                 continue
             seen.add(key)
             self._tick()
+            if self._soft_stop():
+                return
             z = Z[k]
             s = S[k].copy()
             if not self.strict(z, self.fixed):
@@ -524,7 +531,11 @@ class _Search:
         K, n = self.K, self.n
         if descent_budget is None:
             descent_budget = 4 * self.m
+        # the starting heuristics get at most 30 % of the search's time
+        self.soft_deadline = None if self.deadline is None else \
+            time.monotonic() + 0.3 * max(0.0, self.deadline - time.monotonic())
         self.seed(samples, descent_budget)
+        self.soft_deadline = None
         heap = []
         root = self.new_id()
         s0 = np.zeros(K, dtype=np.int8)
