@@ -48,13 +48,16 @@ import numpy as np
 
 from .exact import fmt_rational
 
-__all__ = ["Collapse", "collapse", "DEFAULT_BACKEND"]
+__all__ = ["Collapse", "collapse", "DEFAULT_BACKEND", "DEFAULT_BACKEND_DEEP"]
 
-#: HiGHS (scipy's) is the default here: on the shared decoder's first layer it
-#: finds and proves the optimum in ~3 s where SCIP needs 50-100 s (measured,
-#: 2026-11-26); the LP relaxation of ``max t`` is weak (t = 2R), so what
-#: matters is how fast the engine finds good pairs.
+#: HiGHS (scipy's) is the default for one layer: on the shared decoder's first
+#: layer it finds and proves the optimum in ~3 s where SCIP needs 50-100 s
+#: (measured, 2026-11-26; the LP relaxation of ``max t`` is weak, t = 2R, so
+#: what matters is how fast the engine finds good pairs). For several layers
+#: SCIP: on the two-copy 20-60-784 decoder MILP with a 2 s limit, HiGHS
+#: returned after 24 s (scipy) / 28 s (ortools MathOpt), SCIP after 5 s.
 DEFAULT_BACKEND = "scipy-highs"
+DEFAULT_BACKEND_DEEP = "scip"
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,8 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
         see :func:`solver.network.make_network`).
     box : R > 0.
     time_limit : seconds for the whole call (bounds, MILP, exact pair), or None.
-    backend : MILP engine (:mod:`solver.backends`; default :data:`DEFAULT_BACKEND`).
+    backend : MILP engine (:mod:`solver.backends`; default :data:`DEFAULT_BACKEND` for
+        one layer, :data:`DEFAULT_BACKEND_DEEP` for several).
     injective_after : int or None. If given, the layers after this index are
         *known* (proved) injective on the sets their inputs come from, so only
         layers ``0..injective_after`` are encoded. The caller vouches for it.
@@ -182,20 +186,33 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
             consider(sp, "start pair")
     # 1. pairs of the first layer alone collide in the whole network (cheap)
     if k > 0:
-        first = collapse(_prefix(net, 0), box=R, time_limit=left(0.4), backend=backend,
+        first = collapse(_prefix(net, 0), box=R, time_limit=left(0.7), backend=backend,
                          start_pair=sp if sp is not None and
                          _prefix(net, 0).check_witness(*sp)[0] else None, tighten=tighten)
         if first.value is not None:
             consider((first.z1, first.z2), "first layer alone")
-    # 2. a known colliding pair: the LP over its two closed regions
-    if sp is not None and (best is None or best[0] < 2 * Rq):
+    # 2. a known colliding pair: the LP over its two closed regions (skipped
+    # when the exact maps of wide layers would not fit in half the time left;
+    # ~5e-5 s per unit and input coordinate, measured on the shared decoder)
+    cost = 2 * 5e-5 * n * sum(L.W.shape[0] for L in net.layers) + 0.05 * n
+    if sp is not None and (best is None or best[0] < 2 * Rq) and \
+            (deadline is None or left() > 2 * cost):
         ra = _region_of_pattern(net, _pattern(net, sp[0]), "all", R)
         rb = _region_of_pattern(net, _pattern(net, sp[1]), "all", R)
-        consider(_best_pair(pd, ra, rb, n, _fast_lp), "start pair regions")
+        consider(_best_pair(pd, ra, rb, n, _fast_lp, deadline), "start pair regions")
     if best is not None and best[0] >= 2 * Rq:
         stats["milp_status"] = "skipped: the pair attains the trivial bound 2R"
         return _result(best, R, 2 * R, True, k, network, start, stats)
-    # 3. the MILP, asked only for pairs better than the incumbent
+    # 3. the MILP, asked only for pairs better than the incumbent (not started
+    # with less than a quarter of the time left, or less than 5 s for several
+    # layers: building it and the engine's own overrun take seconds)
+    if deadline is not None and left() < max(0.25 * float(time_limit),
+                                             5.0 if len(net.layers) > 1 else 0.0):
+        stats["milp_status"] = "skipped: time limit"
+        if best is None:
+            return Collapse(None, None, None, R, None, False, k + 1, time.monotonic() - start,
+                            "time limit reached before the MILP", stats)
+        return _result(best, R, None, False, k, network, start, stats)
     bst = {}
     bounds = propagate_bounds(net, lo, hi, tighten=tighten, time_limit=left(0.3), stats=bst)
     stats["bound_lps"] = bst.get("lps", 0)
@@ -216,8 +233,11 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
     if budget is not None and budget <= 0.05:
         stats["milp_status"] = "skipped: time limit"
     else:
-        sol, name = solve_model(B.build(), backend or DEFAULT_BACKEND, time_limit=None if budget is None else
-                                max(0.05, 0.9 * budget))
+        # leave time to rebuild the pair exactly (composed maps of every layer)
+        share = 0.9 if len(net.layers) == 1 else 0.6
+        engine = backend or (DEFAULT_BACKEND if len(net.layers) == 1 else DEFAULT_BACKEND_DEEP)
+        sol, name = solve_model(B.build(), engine,
+                                time_limit=None if budget is None else max(0.05, share * budget))
         stats.update(milp_backend=name, milp_status=sol.status.value,
                      milp_seconds=round(float(sol.seconds or 0.0), 6))
         bound = None if sol.bound is None else float(-sol.bound)
@@ -230,7 +250,7 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
             ra = _region_of_pattern(net, e1.decode_pattern(x), "all", R)
             rb = _region_of_pattern(net, e2.decode_pattern(x), "all", R)
             before = best
-            consider(_best_pair(pd, ra, rb, n, _fast_lp), "MILP")
+            consider(_best_pair(pd, ra, rb, n, _fast_lp, deadline), "MILP")
             if best is before:
                 stats["milp_value"] = float(-sol.objective)
         # optimal: the exact pair meets the MILP's bound (relative 1e-6; no
@@ -277,28 +297,11 @@ def _pattern(net, z):
     return out
 
 
-def _best_pair(pd, ra, rb, n, fast_lp):
+def _best_pair(pd, ra, rb, n, fast_lp, deadline=None):
     """Maximise ``|z1_j - z2_j|`` over j, both signs, on the closed regions
     ``ra`` x ``rb`` with equal outputs (float LPs), then rebuild the best
-    vertices exactly. Returns an exact pair or None."""
-    cands = []
-    for j in range(n):
-        for sg in (1, -1):
-            out = _lp_max(pd, ra, rb, j, sg, n, fast_lp)
-            if out is not None:
-                cands.append(out)
-    cands.sort(key=lambda c: -c[0])
-    for val, sysm, u, dvec, Af, af in cands[:5]:
-        A, a, E, e = sysm
-        x = pd._exact_point(A, a, E, e, Af, af, u, dvec)
-        if x is not None:
-            return [Fraction(v) for v in x[:n]], [Fraction(v) for v in x[n:]]
-    return None
-
-
-def _lp_max(pd, ra, rb, j, sg, n, fast_lp):
-    """Float LP: maximise ``sg (z1_j - z2_j)`` over the closed regions with
-    equal outputs. Returns ``(value, system, u, dvec, Af, af)`` or None."""
+    vertices exactly. Returns an exact pair or None (also when the deadline
+    passes)."""
     sysm = pd._system(ra, rb)
     if sysm is None:
         return None
@@ -310,12 +313,25 @@ def _lp_max(pd, ra, rb, j, sg, n, fast_lp):
         Af = np.zeros((0, nv))
     if not len(E):
         Ef = np.zeros((0, nv))
-    dvec = [0] * nv
-    dvec[j], dvec[n + j] = sg, -sg
-    dv = np.array(dvec, dtype=float)
-    M = np.vstack([Af, Ef])
-    ok, u, _ = fast_lp(-dv, M, np.concatenate([np.full(len(af), -np.inf), ef]),
-                       np.concatenate([af, ef]))
-    if not ok or float(dv @ u) <= 1e-12:
-        return None
-    return float(dv @ u), sysm, u, dvec, Af, af
+    Mf = np.vstack([Af, Ef])
+    lo = np.concatenate([np.full(len(af), -np.inf), ef])
+    hi = np.concatenate([af, ef])
+    cands = []
+    for j in range(n):
+        for sg in (1, -1):
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+            dvec = [0] * nv
+            dvec[j], dvec[n + j] = sg, -sg
+            dv = np.array(dvec, dtype=float)
+            ok, u, _ = fast_lp(-dv, Mf, lo, hi)
+            if ok and float(dv @ u) > 1e-12:
+                cands.append((float(dv @ u), u, dvec))
+    cands.sort(key=lambda c: -c[0])
+    for val, u, dvec in cands[:5]:
+        if deadline is not None and time.monotonic() > deadline:
+            return None
+        x = pd._exact_point(A, a, E, e, Af, af, u, dvec)
+        if x is not None:
+            return [Fraction(v) for v in x[:n]], [Fraction(v) for v in x[n:]]
+    return None

@@ -371,7 +371,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
     if len(layers) == 1 and layers[0].activation == "relu":
         return layer_stability(layers[0].W, layers[0].b, time_limit=time_limit, box=box,
                                backend=backend, seed=seed, collapse=collapse, n_random=n_random)
-    res = check_network(net, time_limit=_budget(deadline, 0.3), report_all_layers=True)
+    res = check_network(net, time_limit=_budget(deadline, 0.2), report_all_layers=True)
     stats = {"check": {"verdict": res.verdict.value, "method": res.method,
                        "seconds": round(res.seconds, 6)}}
     n, mo = net.n_in, net.n_out

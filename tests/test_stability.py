@@ -295,6 +295,38 @@ def test_check_json_gains_collapse_with_box(tmp_npz):
     assert "collapse" not in json.loads(out)
 
 
+def test_fast_exact_forward_matches_fractions():
+    """exact.layer_preactivations (integer arithmetic) against the plain
+    Fraction definition, on floats with mixed exponents."""
+    from solver import exact
+    rng = np.random.default_rng(4)
+    W = rng.standard_normal((7, 5)) * 10.0 ** rng.integers(-8, 8, size=(7, 5))
+    b = rng.standard_normal(7) * 1e-3
+    x = [Fraction(int(v), int(q)) for v, q in zip(rng.integers(-50, 50, 5), rng.integers(1, 99, 5))]
+    ref = [sum((Fraction(float(w)) * xj for w, xj in zip(row, x)), Fraction(0)) + Fraction(float(bi))
+           for row, bi in zip(W, b)]
+    assert exact.layer_preactivations(W, b, x) == ref
+
+
+def test_region_of_pattern_matches_the_composed_maps():
+    """networks._region_of_pattern (flint matrices): on the region of z's own
+    pattern, the output map reproduces the exact forward pass at z, and z
+    satisfies every row (<= 0); leaky and identity layers included."""
+    from solver.collapse import _pattern
+    from solver.networks import _region_of_pattern
+    rng = np.random.default_rng(6)
+    net = make_network([rng.standard_normal((6, 3)), rng.standard_normal((5, 6)),
+                        rng.standard_normal((4, 5))],
+                       [rng.standard_normal(6), rng.standard_normal(5), None],
+                       ["relu", "leaky_relu:0.25", "identity"])
+    for _ in range(5):
+        z = [Fraction(int(v), 7) for v in rng.integers(-20, 20, 3)]
+        r = _region_of_pattern(net, _pattern(net, z), "all", 10.0)
+        out = [sum((a * c for a, c in zip(row, z)), Fraction(0)) + dd for row, dd in zip(r.M, r.d)]
+        assert out == net.forward_exact(z)
+        assert all(sum(a * c for a, c in zip(row[:3], z)) + row[3] <= 0 for row in r.rows)
+
+
 # --------------------------------------------------------------------------
 # networks
 # --------------------------------------------------------------------------
