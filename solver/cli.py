@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -16,6 +17,39 @@ from .snap import DEFAULT_RTOL as SNAP_RTOL
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints usage too)
         self.exit(2, f"reluinj: error: {message}\n")
+
+
+def nonneg_seconds(text):
+    """argparse type: a finite number of seconds >= 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return v
+
+
+def positive_number(text):
+    """argparse type: a finite number > 0."""
+    v = nonneg_seconds(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return v
+
+
+def count(minimum):
+    """argparse type: an integer >= ``minimum``."""
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return v
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
 
 
 def _fmt_vec(v, k=6):
@@ -59,6 +93,9 @@ def _cmd_check(args):
             doc["collapse"] = collapse_for_check(args.model, doc, args.box, dl, args.backend)
         print(json.dumps(doc) if args.json else format_network_result(doc))
         return 0
+    if args.method in ("layerwise", "regions"):
+        raise InputError(f"--method {args.method} applies to networks; {args.model} is one "
+                         "layer")
     W, b = load_layer(args.model)
     res = check_layer(W, b, time_limit=args.time_limit, backend=args.backend,
                       method=args.method, max_cells=args.max_cells,
@@ -151,21 +188,23 @@ def _print_snap(doc, args):
 
 
 def _cmd_verify(args):
-    from .certificates.checker import check_document
-    from .io import load_layer
-    W, b = load_layer(args.layer)
+    """Check any document ``check`` writes against the model, choosing the
+    checker by the document's ``format`` (solver.certificates.verify)."""
+    from .certificates.verify import verify_document
+    from .network import load_network
+    net = load_network(args.model)
     try:
         with open(args.certificate) as fh:
             doc = json.load(fh)
     except FileNotFoundError:
         raise InputError(f"no such file: {args.certificate}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise InputError(f"cannot read {args.certificate} as JSON: {exc}") from None
-    ok, reason = check_document(W, b, doc)
+    ok, reason = verify_document([(L.W, L.b, str(L.activation)) for L in net.layers], doc)
     if args.json:
         print(json.dumps({"valid": ok, "reason": reason}))
     else:
-        print("valid" if ok else f"invalid: {reason}")
+        print(reason if ok else f"invalid: {reason}")
     return 0 if ok else 1
 
 
@@ -176,17 +215,20 @@ def build_parser():
                                      "network (.npz with W0, b0, W1, ... or .onnx)")
     c.add_argument("model")
     c.add_argument("--json", action="store_true", help="print one JSON object")
-    c.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    c.add_argument("--time-limit", type=nonneg_seconds, default=None, metavar="SECONDS")
     c.add_argument("--backend", default=None,
                    help="MILP engine for the witness search: scip, highs, cbc, pulp-cbc, "
                         "pulp-highs, scipy-highs (implies --method milp)")
     c.add_argument("--method", default="auto",
-                   choices=["auto", "tree", "milp", "enumerate", "bruteforce"])
-    c.add_argument("--max-cells", type=int, default=None)
-    c.add_argument("--max-nodes", type=int, default=None)
-    c.add_argument("--workers", type=int, default=1,
+                   choices=["auto", "tree", "milp", "enumerate", "bruteforce", "layerwise",
+                            "regions"],
+                   help="layers: tree, milp, enumerate, bruteforce; networks: layerwise "
+                        "(no end-to-end step), regions, milp")
+    c.add_argument("--max-cells", type=count(1), default=None)
+    c.add_argument("--max-nodes", type=count(1), default=None)
+    c.add_argument("--workers", type=count(0), default=1,
                    help="processes for the sign-tree search (0 = all cores)")
-    c.add_argument("--box", type=float, default=None, metavar="R",
+    c.add_argument("--box", type=positive_number, default=None, metavar="R",
                    help="networks: decide injectivity on the latent box [-R, R]^n")
     c.add_argument("--domain", default="all", choices=["all", "nonneg"],
                    help="nonneg: injectivity on x >= 0 (Remark 1)")
@@ -194,7 +236,8 @@ def build_parser():
                    help="networks: decide every layer even after a first-layer witness")
     c.add_argument("--certificate", default=None, metavar="FILE",
                    help="write the proof: a certificate (injective) or the witness")
-    c.add_argument("--snap-parallel", type=float, nargs="?", const=SNAP_RTOL, default=None,
+    c.add_argument("--snap-parallel", type=positive_number, nargs="?", const=SNAP_RTOL,
+                   default=None,
                    metavar="RTOL",
                    help="also decide the layer whose rows are parallel/antiparallel up to RTOL "
                         f"(default {SNAP_RTOL:g}) made exactly coincident (e.g. [B; -DB] computed in "
@@ -204,8 +247,9 @@ def build_parser():
     c.add_argument("--snapped-certificate", default=None, metavar="FILE",
                    help="with --snap-parallel: write the snapped layer's proof")
     c.set_defaults(func=_cmd_check)
-    v = sub.add_parser("verify", help="re-check a certificate or witness file against a layer")
-    v.add_argument("layer")
+    v = sub.add_parser("verify", help="re-check any proof document check writes (certificate, "
+                                      "witness, network proof) against its model")
+    v.add_argument("model", help="the model the document is about (.npz layer or network, .onnx)")
     v.add_argument("certificate")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_cmd_verify)
@@ -233,8 +277,13 @@ def _optional_subcommands(sub):
 
 
 def main(argv=None):
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return
+    the exit code (0 done, 1 invalid proof, 2 bad input, 3 internal error)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:           # argparse: usage errors (2), --help (0)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except (InputError, CertificateError) as exc:

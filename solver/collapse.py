@@ -289,11 +289,11 @@ def _pattern(net, z):
     closed region of this pattern contains z."""
     x = [Fraction(v) for v in z]
     out = []
-    from .exact import apply_activation, layer_preactivations
+    from .exact import layer_preactivations
     for L in net.layers:
         pre = layer_preactivations(L.W, L.b, x)
         out.append(np.array([v > 0 for v in pre]))
-        x = apply_activation(pre, L.activation)
+        x = L.activation.exact(pre)
     return out
 
 

@@ -92,7 +92,6 @@ import numpy as np
 from scipy.optimize import linprog
 
 from .errors import InputError
-from .network import activation_slope
 
 #: default half-width of the latent box ``[-R, R]^n``
 DEFAULT_LATENT_BOX = 5.0
@@ -282,8 +281,8 @@ def activation_pattern(network, z):
     pat = []
     for L in network.layers:
         y = L.W @ h + L.b
-        pat.append(np.ones(len(y), bool) if L.activation == "identity" else y >= 0)
-        a = activation_slope(L.activation)
+        pat.append(np.ones(len(y), bool) if L.activation.is_identity else y >= 0)
+        a = L.activation.slope
         h = np.where(y > 0, y, a * y)
     return pat
 
@@ -303,7 +302,7 @@ def region_affine(network, pattern):
         P = L.W @ A
         p = L.W @ c + L.b
         pres.append((P, p))
-        a = activation_slope(L.activation)
+        a = L.activation.slope
         D = np.where(s, 1.0, a)
         A = D[:, None] * P
         c = D * p
@@ -317,7 +316,7 @@ def region_constraints(network, pattern, pres=None):
         pres, _, _ = region_affine(network, pattern)
     Ms, ms = [], []
     for L, s, (P, p) in zip(network.layers, pattern, pres):
-        if L.activation == "identity":
+        if L.activation.is_identity:
             continue
         sg = np.where(s, -1.0, 1.0)  # active: -(Pz+p) <= 0; inactive: Pz+p <= 0
         Ms.append(sg[:, None] * P)
@@ -415,8 +414,8 @@ def ambiguous_outputs(network, x, r_ub, r_lb=0.0):
     piece suffices), ``x_i >= r_ub`` means ``x_i - r >= 0`` (the unit must
     be active). Mirrored for slopes ``a > 1``; none for identity outputs.
     """
-    a = activation_slope(network.layers[-1].activation)
-    if network.layers[-1].activation == "identity":
+    a = network.layers[-1].activation.slope
+    if network.layers[-1].activation.is_identity:
         return np.zeros(len(x), bool)
     r_lb = max(0.0, float(r_lb))
     if a < 1:
@@ -461,8 +460,8 @@ def encode_residual(builder, network, y, x, ylo, yhi, norm, r_ub, *, r_lb=0.0,
     ``|x| <= r_ub``.
     """
     m = len(x)
-    a = activation_slope(network.layers[-1].activation)
-    ident = network.layers[-1].activation == "identity"
+    a = network.layers[-1].activation.slope
+    ident = network.layers[-1].activation.is_identity
     if norm == "linf":
         r_lb = min(max(0.0, float(r_lb)), r_ub)
         t = builder.add_var(r_lb, r_ub, name="t", cost=1.0)
@@ -636,8 +635,8 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
         return deadline is not None and time.monotonic() > deadline
 
     stages = []
-    a = activation_slope(network.layers[-1].activation)
-    if network.layers[-1].activation != "identity" and a < 1:
+    a = network.layers[-1].activation.slope
+    if not network.layers[-1].activation.is_identity and a < 1:
         for keep in (x >= r_ub, x > 0):  # sure-active rows, then all that can be active
             if 0 < keep.sum() < len(x) and not any(np.array_equal(keep, s) for s in stages):
                 stages.append(keep)
@@ -781,7 +780,7 @@ def _exact_region_rows(network, pattern, near_zero):
         for (kk, i) in near_zero:
             if kk == k:
                 zero_rows.append(([P[i, j] for j in range(n)], p[i, 0]))
-        a = activation_slope(L.activation)
+        a = L.activation.slope
         fa = _fmpq(a)
         D = [1 if s[i] else fa for i in range(m)]
         A = flint.fmpq_mat(m, n, [D[i] * P[i, j] for i in range(m) for j in range(n)])
@@ -818,7 +817,7 @@ def exact_pair(network, z1, z2, *, zero_tol=1e-9):
                 h = z
                 for k, L in enumerate(network.layers[:-1]):
                     y = L.W @ h + L.b
-                    if L.activation != "identity":
+                    if not L.activation.is_identity:
                         scale = np.abs(L.W) @ np.abs(h) + np.abs(L.b) + 1.0
                         near += [(k, i) for i in np.flatnonzero(np.abs(y) <= zero_tol * scale)]
                     h = L.forward(h)
@@ -905,7 +904,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     """
     from .backends import MilpStatus
     from .bounds import PersistentLP
-    a = activation_slope(network.layers[-1].activation)
+    a = network.layers[-1].activation.slope
     vals = x[x > 0] if a < 1 else -x[x < 0]
     edges = np.unique(np.concatenate([[lower, upper], vals[(vals > lower) & (vals < upper)]]))
     K = len(edges) - 1
@@ -1112,7 +1111,7 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
     stats["bounds"] = {"seconds": round(bst["seconds"], 4), "lps": bst["lps"],
                        "unstable_hidden": int(sum(
                            ((l < 0) & (h > 0)).sum() for (l, h), L in
-                           zip(bounds[:-1], network.layers[:-1]) if L.activation != "identity"))}
+                           zip(bounds[:-1], network.layers[:-1]) if not L.activation.is_identity))}
 
     def finish_mip(sol, enc):
         z = np.clip(sol.x[enc.z], lo, hi)
@@ -1199,7 +1198,7 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
         stats["incumbent"] = inc_val
         upper = inc_val * (1 + 1e-6) + norm_tol
         z_best, status, optimal, phase = inc, "nearest", False, None
-        if norm == "linf" and network.layers[-1].activation != "identity":
+        if norm == "linf" and not network.layers[-1].activation.is_identity:
             st, sol, good, lower, ph = _interval_search(
                 network, x, lo, hi, bounds, lower, upper, tighten=tighten, deadline=deadline,
                 backend=backend, threads=threads, verbose=verbose, stats=stats)

@@ -26,7 +26,6 @@ from scipy.optimize import linprog
 from .inversion import (DEFAULT_LATENT_BOX, DEFAULT_TOL, _check_norm, _make,
                         latent_box_arrays, region_lp, residual_norm, tolerance,
                         validate_target)
-from .network import activation_slope
 
 
 # ---------------------------------------------------------------------------
@@ -93,7 +92,7 @@ def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, marg
             if i == mk:  # layer complete: move on
                 P = L.W @ A
                 p = L.W @ c + L.b
-                a = activation_slope(L.activation)
+                a = L.activation.slope
                 D = np.where(cur, 1.0, a)
                 pat = done + [cur]
                 if k + 1 == len(layers):
@@ -106,7 +105,7 @@ def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, marg
                 stack.append((k + 1, 0, pat, np.zeros(len(layers[k + 1].b), bool),
                               D[:, None] * P, D * p, M, m, nr, zc))
                 continue
-            if L.activation == "identity":
+            if L.activation.is_identity:
                 cur = cur.copy()
                 cur[:] = True
                 stack.append((k, mk, done, cur, A, c, M, m, nr, zc))
@@ -209,7 +208,7 @@ def _forward_batch(network, Z):
     for L in network.layers:
         Y = H @ L.W.T + L.b
         pres.append(Y)
-        a = activation_slope(L.activation)
+        a = L.activation.slope
         H = np.where(Y > 0, Y, a * Y)
     return H, pres
 
@@ -219,7 +218,7 @@ def _grad_batch(network, Z, x):
     out, pres = _forward_batch(network, Z)
     g = out - x
     for L, Y in zip(reversed(network.layers), reversed(pres)):
-        a = activation_slope(L.activation)
+        a = L.activation.slope
         g = g * np.where(Y > 0, 1.0, a)
         g = g @ L.W
     return g, out
@@ -293,13 +292,13 @@ def _invert_layer_lp(layer, target, ulo, uhi, sign_tol):
     the target's sign (positive target = active piece)."""
     W, b = layer.W, layer.b
     m, n = W.shape
-    a = activation_slope(layer.activation)
+    a = layer.activation.slope
     rows, rhs = [], []
     one = -np.ones((m, 1))
     # y = W u + b ; constraint rows in (u, t)
     Wt = np.hstack([W, one])
     Wtn = np.hstack([-W, one])
-    if layer.activation == "identity":
+    if layer.activation.is_identity:
         rows += [Wt, Wtn]
         rhs += [target - b, b - target]
     else:

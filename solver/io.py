@@ -10,34 +10,63 @@ import os
 import zipfile
 
 import numpy as np
+import scipy.sparse as sp
 
 from .errors import InputError
+
+
+#: layers with at most this many entries are stored as dense arrays; larger
+#: sparse ones (convolutions) stay ``scipy.sparse.csr_matrix``
+DENSE_MAX_ENTRIES = 4_000_000
+
+
+def _numeric_array(a, what):
+    """``a`` as a float64 array; refuses complex, object, string and
+    structured data with one line naming ``what``."""
+    kind = getattr(getattr(a, "dtype", None), "kind", None)
+    if kind is None:
+        try:
+            a = np.asarray(a)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{what} is not a numeric array: {exc}") from None
+        kind = a.dtype.kind
+    if kind == "c":
+        raise InputError(f"{what} is complex; real weights are required")
+    if kind not in "biuf":
+        raise InputError(f"{what} has dtype {a.dtype} (not real numbers)")
+    try:
+        return np.array(a, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{what} is not a numeric array: {exc}") from None
 
 
 def validate_layer(W, b=None, *, name: str = "W"):
     """Return ``(W, b)`` as float64 arrays, or raise :class:`InputError`.
 
     ``b`` defaults to zeros. Rejects non-2-D ``W``, empty matrices, NaN/inf,
-    and a ``b`` whose length differs from the number of rows of ``W``.
+    complex, object or string data, and a ``b`` whose length differs from
+    the number of rows of ``W``. A ``scipy.sparse`` ``W`` is returned as a
+    float64 ``csr_matrix`` (its stored entries validated).
     """
-    try:
-        W = np.array(W, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} is not a numeric matrix: {exc}") from None
-    if W.ndim != 2:
-        raise InputError(f"{name} must be a 2-D matrix (m x n), got shape {W.shape}")
+    if sp.issparse(W):
+        W = sp.csr_matrix(W)
+        if W.ndim != 2:
+            raise InputError(f"{name} must be a 2-D matrix (m x n), got shape {W.shape}")
+        W.data = _numeric_array(W.data, name)
+        W.eliminate_zeros()
+    else:
+        W = _numeric_array(W, name)
+        if W.ndim != 2:
+            raise InputError(f"{name} must be a 2-D matrix (m x n), got shape {W.shape}")
     m, n = W.shape
     if m == 0 or n == 0:
         raise InputError(f"{name} is empty (shape {W.shape})")
-    if not np.all(np.isfinite(W)):
+    if not np.all(np.isfinite(W.data if sp.issparse(W) else W)):
         raise InputError(f"{name} contains NaN or inf")
     if b is None:
         b = np.zeros(m)
     else:
-        try:
-            b = np.array(b, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"bias is not numeric: {exc}") from None
+        b = _numeric_array(b, f"bias of {name}" if name != "W" else "bias")
         if b.ndim == 2 and 1 in b.shape:
             b = b.reshape(-1)
         if b.ndim != 1 or b.shape[0] != m:
@@ -45,6 +74,8 @@ def validate_layer(W, b=None, *, name: str = "W"):
                 f"bias has shape {b.shape} but {name} has {m} rows; expected ({m},)")
         if not np.all(np.isfinite(b)):
             raise InputError("bias contains NaN or inf")
+    if sp.issparse(W):
+        return W, np.ascontiguousarray(b)
     return np.ascontiguousarray(W), np.ascontiguousarray(b)
 
 
@@ -66,20 +97,65 @@ def validate_box(box, *, name="box"):
     return box
 
 
-def open_npz(path):
-    """Open an ``.npz`` file, turning every failure into :class:`InputError`."""
+def read_npz(path) -> dict:
+    """Read every array of an ``.npz`` file, turning every failure into one
+    :class:`InputError` line.
+
+    All arrays are read here, eagerly: NumPy reads the members of an archive
+    lazily, so a corrupted byte (bad CRC-32) or an object array would
+    otherwise surface later, at first access, as an internal error. Pickled
+    (object) arrays are refused, never unpickled.
+
+    Returns
+    -------
+    dict name -> ndarray.
+
+    Raises
+    ------
+    InputError : missing file, directory, not a zip archive (e.g. a text file
+        named ``.npz``, or a single ``.npy`` array), corrupted archive, object
+        arrays.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"no such file: {path}")
     if os.path.isdir(path):
         raise InputError(f"{path} is a directory, not a model file")
     try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read {path} as .npz: {exc}") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head.startswith(b"\x93NUMPY"):
         raise InputError(f"{path} is a single .npy array, expected an .npz archive")
-    return data
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path} is not an .npz file (not a zip archive)")
+    out = {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            for name in data.files:
+                try:
+                    arr = np.asarray(data[name])
+                    if arr.dtype.kind == "U" and arr.size:
+                        # NumPy builds str objects from any 32-bit values;
+                        # code points outside Unicode break str methods later
+                        codes = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+                        codes = codes.view(np.uint32)
+                        if np.any((codes > 0x10FFFF) | ((codes >= 0xD800) & (codes <= 0xDFFF))):
+                            raise InputError(f"{path}: array {name!r} holds invalid text")
+                    out[name] = arr
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                        raise InputError(f"{path}: array {name!r} holds Python objects "
+                                         "(pickled data is refused); store numbers") from None
+                    raise
+    except InputError:
+        raise
+    except Exception as exc:  # zipfile/zlib/npy-format errors of a corrupted archive
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(f"cannot read {path} as .npz: {type(exc).__name__}"
+                         + (f": {msg}" if msg else "")) from None
+    return out
 
 
 def load_layer(path):
@@ -87,21 +163,13 @@ def load_layer(path):
 
     A network file with a single layer (``W0``/``b0``) is accepted as a layer.
     """
-    data = open_npz(path)
-    with data:
-        keys = set(data.files)
-        if "W" in keys:
-            W = data["W"]
-            b = data["b"] if "b" in keys else None
-        elif "W0" in keys and "W1" not in keys:
-            W = data["W0"]
-            b = data["b0"] if "b0" in keys else None
-        else:
-            raise InputError(
-                f"{path}: no array 'W' in file (found: {', '.join(sorted(keys)) or 'nothing'})")
-        try:
-            W = np.asarray(W)
-            b = None if b is None else np.asarray(b)
-        except ValueError as exc:  # object arrays refused by allow_pickle=False
-            raise InputError(f"{path}: {exc}") from None
+    data = read_npz(path)
+    keys = set(data)
+    if "W" in keys:
+        W, b = data["W"], data.get("b")
+    elif "W0" in keys and "W1" not in keys:
+        W, b = data["W0"], data.get("b0")
+    else:
+        raise InputError(
+            f"{path}: no array 'W' in file (found: {', '.join(sorted(keys)) or 'nothing'})")
     return validate_layer(W, b)

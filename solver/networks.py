@@ -16,10 +16,13 @@ How (in this order)
 1. **Layerwise** (Corollary 1 of Puthawala et al.: injective layers compose
    to an injective network). The first layer is decided on the input
    domain; a later layer on the non-negative orthant when the previous
-   activation is ReLU (Remark 1: its inputs are >= 0), else on R^n.
+   activation is ReLU (Remark 1: its inputs are >= 0) or sigmoid (inputs
+   in (0, 1)^n, inside the orthant), else on R^n (tanh: (-1, 1)^n).
+   Deciding on a superset of the inputs' set is sound for ``injective``.
    ReLU layers: :func:`solver.check_layer` (R^n, certificate) and
-   :func:`check_layer_nonneg` (orthant, certificate). Leaky-ReLU and
-   identity layers: exact column rank (see :func:`decide_bijective_layer`).
+   :func:`check_layer_nonneg` (orthant, certificate). Layers with a
+   strictly increasing activation (leaky ReLU, identity, sigmoid, tanh):
+   exact column rank (see :func:`decide_bijective_layer`).
 2. **First-layer witness.** ``L1(z1) == L1(z2)`` gives ``N(z1) == N(z2)``.
 3. **End to end**, when a later layer fails even on its restricted domain:
    the network may still be injective because the range of the earlier
@@ -45,6 +48,12 @@ How (in this order)
      (10), default ``delta = 1e-3 R``; a candidate whose patterns hold no
      exact pair is cut off and the MILP re-solved (5 rounds at most).
 
+   Both run on the piecewise linear core: a sigmoid or tanh last layer is
+   strictly increasing, so ``N(z1) = N(z2)`` iff its pre-activations are
+   equal, and it is replaced by the identity (the verdict is unchanged);
+   a sigmoid or tanh layer before the last one stops this step (named in
+   the message: ``unknown``).
+
    With a box, a first-layer witness outside it is rescaled into it when the
    network has no biases (``N(t z) = t N(z)``); otherwise it answers the R^n
    question only, is kept in ``stats["witness_outside_box"]``, and the box
@@ -67,7 +76,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -77,12 +86,17 @@ import numpy as np
 from . import exact, exactlp, lp
 from .errors import InputError
 from .result import LayerResult, Verdict, Witness
-from .network import Network, activation_slope
+from .activations import parse_activation
+from .io import DENSE_MAX_ENTRIES
+from .network import Network
 
 DOMAINS = ("all", "nonneg")
 DEFAULT_BOX = 10.0          # search box of the MILP when no --box is given
 DEFAULT_DELTA_FRACTION = 1e-3   # MILP separation delta = fraction * R
 MAX_REGIONS = 3000          # region enumeration gives up (unknown) beyond this
+MILP_MAX_UNITS = 5000       # the two-copy MILP is not built for more units than this
+MILP_MAX_BOUND = 1e9        # ... nor with pre-activation bounds larger than this
+WITNESS_ONLY_SECONDS = 30.0  # first-layer witness search when nothing else can settle it
 
 # ---------------------------------------------------------------------------
 # results
@@ -103,10 +117,19 @@ class NetworkResult:
         ``milp``, ...).
     seconds, message : wall time, human-readable reason.
     layers : tuple of per-layer dicts ``{"index", "shape", "activation",
-        "domain", "verdict", "method", "seconds", "message"}``.
+        "input_set", "domain", "verdict", "method", "proved", "seconds",
+        "message"}``: ``input_set`` is the set the layer's inputs come from
+        (text, e.g. ``R^20``, ``[0, inf)^400``, ``(0, 1)^64``), ``domain``
+        the superset it was decided on (``all`` or ``nonneg``), ``proved``
+        what was proved about it in words (None when nothing was).
     domain : ``"all"`` or ``"nonneg"``; box : the box R or None.
-    layer_results : the per-layer LayerResult objects (certificates,
-        witnesses), not part of ``to_json``.
+    layer_results : per layer the LayerResult (certificates, witnesses) or
+        None when the layer was skipped; not part of ``to_json``.
+    regions_proof : for ``injective`` / ``injective_on_box`` by the region
+        method, its proof (JSON: the region tree with exact certificates for
+        every pruned branch, and one certificate per pair of regions;
+        checked by :mod:`solver.certificates.regions`); not part of
+        ``to_json``.
     stats : counters.
     """
     verdict: Verdict
@@ -119,6 +142,7 @@ class NetworkResult:
     box: float | None = None
     layer_results: tuple = field(default=(), repr=False)
     stats: Mapping[str, Any] = field(default_factory=dict)
+    regions_proof: Mapping[str, Any] | None = field(default=None, repr=False)
 
     @property
     def success(self) -> bool:
@@ -141,21 +165,33 @@ class NetworkResult:
 
 
 def decide_bijective_layer(W, b, activation, *, domain="all"):
-    """Decide ``x -> act(W x + b)`` for ``act`` = identity or leaky ReLU with
-    slope ``a > 0``, on R^n or on the orthant.
+    """Decide ``x -> act(W x + b)`` for a strictly increasing ``act``
+    (identity, leaky ReLU with slope ``a > 0``, sigmoid, tanh), on R^n or on
+    the orthant.
 
     Claim: injective iff ``W`` has full column rank (exact integer rank).
-    Proof: ``t -> t if t > 0 else a t`` is strictly increasing and maps R onto
-    R (inverse ``t -> t if t > 0 else t / a``), so applied entrywise it is a
-    bijection of R^m and the layer is injective on a set D iff the affine map
-    ``x -> W x + b`` is injective on D. On R^n, and on the orthant (which has
-    interior points x, with x + s v >= 0 for small s), that holds iff
-    ``W v = 0`` has no solution ``v != 0``. A kernel vector v gives the exact
-    witness ``(x, x + v)`` (x = 0 on R^n, x = (1,..,1) scaled on the orthant).
+    Proof: ``act`` is strictly increasing (for the leaky ReLU, ``t -> t if
+    t > 0 else a t``), so applied entrywise it is injective on R^m and the
+    layer is injective on a set D iff the affine map ``x -> W x + b`` is
+    injective on D. On R^n, and on the orthant (which has interior points
+    x, with x + s v >= 0 for small s), that holds iff ``W v = 0`` has no
+    solution ``v != 0``. The same holds on any set with an interior point,
+    e.g. the open boxes ``(0, 1)^n`` and ``(-1, 1)^n`` after a sigmoid or
+    tanh. A kernel vector v gives the exact witness ``(x, x + v)`` (x = 0
+    on R^n, x = (1,..,1) scaled on the orthant): its pre-activations are
+    equal, hence its outputs.
 
     Returns a LayerResult (no certificate object: the proof is the exact rank
     ``n``, recorded in ``stats``).
+
+    Raises
+    ------
+    InputError when ``activation`` is relu (not strictly increasing).
     """
+    activation = parse_activation(activation)
+    if not activation.injective:
+        raise InputError(f"decide_bijective_layer needs a strictly increasing activation, "
+                         f"got {activation}")
     start = time.monotonic()
     W = np.asarray(W, dtype=np.float64)
     m, n = W.shape
@@ -164,9 +200,22 @@ def decide_bijective_layer(W, b, activation, *, domain="all"):
     r = exact.rank(rows)
     if r == n:
         return LayerResult(Verdict.INJECTIVE, None, "rank", time.monotonic() - start,
-                           f"{activation} is a bijection of R^m and W has full column rank "
+                           f"{activation} is strictly increasing and W has full column rank "
                            f"{n} (exact)", m, n, None, {"rank": r})
-    v = [Fraction(c) for c in exact.kernel(rows, n)[0]]
+    v = exact.kernel(rows, n)[0]
+    return LayerResult(Verdict.NOT_INJECTIVE, Witness.of(_kernel_witness(W, b, v, domain)),
+                       "rank", time.monotonic() - start,
+                       f"W has rank {r} < {n}: a kernel vector moves x without changing W x + b",
+                       m, n, None, {"rank": r})
+
+
+def _kernel_witness(W, b, v, domain):
+    """``(x, x + s v)`` for a kernel vector ``v`` of ``W``: equal
+    pre-activations, hence equal outputs for any activation; ``x = 0`` on
+    R^n, ``x = (1, .., 1)`` and ``s`` small enough to stay ``>= 0`` on the
+    orthant. Checked exactly."""
+    n = W.shape[1]
+    v = [Fraction(c) for c in v]
     if domain == "nonneg":
         x1 = [Fraction(1)] * n
         s = min([Fraction(1)] + [Fraction(1) / -c for c in v if c < 0])
@@ -174,14 +223,37 @@ def decide_bijective_layer(W, b, activation, *, domain="all"):
     else:
         x1 = [Fraction(0)] * n
         x2 = v
-    y1 = exact.layer_output(W, b, x1, activation)
-    y2 = exact.layer_output(W, b, x2, activation)
-    if y1 != y2 or x1 == x2:  # cannot happen: W v = 0 exactly
-        raise AssertionError("kernel witness failed the exact check")
-    return LayerResult(Verdict.NOT_INJECTIVE, Witness.of((x1, x2)), "rank",
-                       time.monotonic() - start,
-                       f"W has rank {r} < {n}: a kernel vector moves x without changing W x + b",
-                       m, n, None, {"rank": r})
+    # equal pre-activations give equal outputs for any activation
+    if x1 == x2 or exact.layer_preactivations(W, b, x1) != exact.layer_preactivations(W, b, x2):
+        raise AssertionError("kernel witness failed the exact check")  # W v = 0 exactly
+    return x1, x2
+
+
+def decide_large_layer(W, b, activation, *, domain="all"):
+    """A sparse layer too large for the dense methods (the sign tree, exact
+    rank by elimination): look for an exact kernel vector among columns
+    with one shared row support (:func:`solver.exact.sparse_kernel_vector`);
+    one gives a witness on the domain (:func:`_kernel_witness`), whatever
+    the activation. Otherwise ``unknown``, naming the size.
+    """
+    start = time.monotonic()
+    m, n = W.shape
+    v = exact.sparse_kernel_vector(W)
+    if v is not None:
+        return LayerResult(Verdict.NOT_INJECTIVE, Witness.of(_kernel_witness(W, b, v, domain)),
+                           "kernel", time.monotonic() - start,
+                           "columns with a common support of fewer rows are dependent: an "
+                           "exact kernel vector moves x without changing W x + b", m, n, None,
+                           {"nnz": int(W.nnz)})
+    what = ("the exact sign-tree search" if activation.is_relu
+            else "the exact rank (fraction-free elimination)")
+    extra = (f"; m = {m} < n = {n}, so rank W < n and it is not injective on a set with "
+             "interior points, but no exact kernel vector was found"
+             if m < n else "")
+    return LayerResult(Verdict.UNKNOWN, None, "size", time.monotonic() - start,
+                       f"too large: {what} needs the dense {m}x{n} matrix "
+                       f"({m * n:,} entries, sparse layers above {DENSE_MAX_ENTRIES:,} are not "
+                       f"densified){extra}", m, n, None, {"nnz": int(W.nnz)})
 
 
 # ---------------------------------------------------------------------------
@@ -389,7 +461,7 @@ class _OrthantTree:
         return out
 
 
-NONNEG_FORMAT = "reluinj.certificate.nonneg"
+from .certificates.nonneg import NONNEG_FORMAT, check_nonneg_certificate  # noqa: E402,F401
 
 
 def check_layer_nonneg(W, b=None, *, time_limit=None, max_nodes=None) -> LayerResult:
@@ -464,126 +536,6 @@ def check_layer_nonneg(W, b=None, *, time_limit=None, max_nodes=None) -> LayerRe
     if not ok:  # a bug, never a verdict
         return done("unknown", None, f"internal: certificate rejected by its checker: {why}")
     return done("injective", None, "every sign pattern of the open orthant closed", cert)
-
-
-def check_nonneg_certificate(W, b, cert):
-    """Check a ``reluinj.certificate.nonneg`` certificate exactly: a sign tree
-    as in :mod:`solver.certificates.checker` whose Gordan multipliers may also
-    use the orthant constraints ``x_j > 0`` (list ``yx`` of ``[j, q]``).
-
-    A Gordan leaf with path rows ``y`` and orthant rows ``yx`` is valid when
-    ``sum y_i sigma_i w_i + sum yx_j e_j = 0``, ``sum y_i sigma_i b_i <= 0``,
-    all multipliers >= 0 and one > 0: then no x > 0 satisfies the path, since
-    ``sum y_i sigma_i (w_i.x + b_i) + sum yx_j x_j`` would be > 0 and <= 0.
-    Returns ``(ok, reason)``.
-    """
-    from .certificates import checker
-    R = checker.Rejected
-    try:
-        L = checker._Layer(W, b)
-        if not isinstance(cert, dict) or cert.get("format") != NONNEG_FORMAT \
-                or cert.get("version") != 1 or cert.get("claim") != "injective_on_nonneg":
-            raise R(f"not a {NONNEG_FORMAT} version 1 injective_on_nonneg document")
-        if cert.get("m") != L.m or cert.get("n") != L.n:
-            raise R("shape mismatch")
-        if cert.get("layer_sha256") != checker.layer_fingerprint(W, b):
-            raise R("layer fingerprint does not match")
-        Wq = [[Fraction(v) for v in row] for row in np.asarray(W, dtype=np.float64)]
-        bq = [Fraction(float(v)) for v in (np.zeros(L.m) if b is None else b)]
-
-        def q(s):
-            if isinstance(s, bool) or not isinstance(s, (str, int)):
-                raise R(f"not an exact rational: {s!r}")
-            return Fraction(s)
-
-        def rank(rows):
-            return exact.rank([exact.common_denominator(r)[0] for r in rows]) if rows else 0
-
-        def gordan(node, allowed, where):
-            y, yx = node.get("y", []), node.get("yx", [])
-            if not isinstance(y, list) or not isinstance(yx, list) or not (y or yx):
-                raise R(f"{where}: empty multipliers")
-            tw = [Fraction(0)] * L.n
-            tb = Fraction(0)
-            pos = False
-            seen = set()
-            for e in y:
-                i, val = e
-                if not isinstance(i, int) or i not in allowed or i in seen:
-                    raise R(f"{where}: row {i!r} not usable here")
-                seen.add(i)
-                val = q(val)
-                if val < 0:
-                    raise R(f"{where}: negative multiplier")
-                pos |= val > 0
-                s = allowed[i]
-                for k in range(L.n):
-                    tw[k] += val * s * Wq[i][k]
-                tb += val * s * bq[i]
-            seenx = set()
-            for e in yx:
-                j, val = e
-                if not isinstance(j, int) or not 0 <= j < L.n or j in seenx:
-                    raise R(f"{where}: bad orthant index {j!r}")
-                seenx.add(j)
-                val = q(val)
-                if val < 0:
-                    raise R(f"{where}: negative multiplier")
-                pos |= val > 0
-                tw[j] += val
-            if not pos or any(t != 0 for t in tw) or tb > 0:
-                raise R(f"{where}: Gordan combination invalid")
-
-        def positive_independent(rows, sigma, count, where):
-            if not isinstance(rows, list) or len(rows) != count or len(set(rows)) != count:
-                raise R(f"{where}: need {count} distinct rows")
-            for i in rows:
-                if sigma.get(i) != 1:
-                    raise R(f"{where}: row {i} not positive on this path")
-            if count and rank([Wq[i] for i in rows]) != count:
-                raise R(f"{where}: rows not independent")
-
-        stack = [(cert.get("tree"), {}, "root")]
-        leaves = 0
-        while stack:
-            node, sigma, where = stack.pop()
-            if not isinstance(node, dict):
-                raise R(f"{where}: node is not an object")
-            if "branch" in node:
-                i = node["branch"]
-                if not isinstance(i, int) or not 0 <= i < L.m or i in sigma or not L.nonzero[i]:
-                    raise R(f"{where}: bad branch row {i!r}")
-                for key, s in (("pos", 1), ("neg", -1)):
-                    c = dict(sigma)
-                    c[i] = s
-                    stack.append((node.get(key), c, f"{where}/{key}{i}"))
-                continue
-            kind = node.get("leaf")
-            if kind == "basis":
-                positive_independent(node.get("rows"), sigma, L.n, where)
-            elif kind == "gordan":
-                gordan(node, sigma, where)
-            elif kind == "hyperplane":
-                positive_independent(node.get("rows"), sigma, L.n - 1, where)
-                v = [q(s) for s in node.get("normal", [])]
-                if len(v) != L.n or not any(v):
-                    raise R(f"{where}: bad normal")
-                for i in node["rows"]:
-                    if sum(a * c for a, c in zip(Wq[i], v)) != 0:
-                        raise R(f"{where}: normal not orthogonal to row {i}")
-                allowed = dict(sigma)
-                for j in range(L.m):
-                    if j not in sigma and sum(a * c for a, c in zip(Wq[j], v)) != 0:
-                        allowed[j] = -1
-                gordan(node, allowed, where)
-            else:
-                raise R(f"{where}: unknown leaf {kind!r}")
-            leaves += 1
-        return True, f"valid ({leaves} leaves)"
-    except checker.Rejected as exc:
-        return False, str(exc)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        return False, f"malformed certificate: {type(exc).__name__}: {exc}"
 
 
 # ---------------------------------------------------------------------------
@@ -749,23 +701,52 @@ def _strict_system(G):
     return False, x[:n1], -dual
 
 
+def _scaled_floats(rows):
+    """Float copies of exact rows (ints or Fractions) and the positive factor
+    each was divided by (its largest entry in absolute value, a float, inf
+    if beyond binary64): ``out[i] = rows[i] / top[i]`` with entries in
+    [-1, 1]. Signs and directions are unchanged, and binary64 cannot
+    overflow (rows of huge or tiny binary64 weights scale to integers far
+    beyond 2^1024). The floats only guide LPs; every conclusion is exact."""
+    k = len(rows)
+    width = len(rows[0]) if k else 0
+    out, top = np.zeros((k, width)), np.ones(k)
+    for i, r in enumerate(rows):
+        t = max((abs(v) for v in r), default=0)
+        if t:
+            out[i] = [float(Fraction(v) / t) for v in r]
+            try:
+                top[i] = float(t)
+            except OverflowError:
+                top[i] = np.inf
+    return out, top
+
+
 def _strict_point(rows, tol=1e-7):
     """Strict homogeneous system ``rows . (z, t) < 0, t > 0`` (integer rows).
-    Returns ``("feasible", float z or None)``, ``("infeasible", None)`` (proved
-    exactly) or ``("feasible", z)`` from the exact simplex."""
+    Returns ``("feasible", float z or None)``, ``("infeasible", y)`` with
+    exact Gordan multipliers ``y`` ({row index: positive rational}, ``sum
+    y_k rows[k][:n] = 0``, ``sum y_k rows[k][n] >= 0``), or ``("feasible",
+    z)`` from the exact simplex."""
     if not rows:
         return "feasible", None
-    G = np.array([[float(c) for c in r] for r in rows])
+    G, _ = _scaled_floats(rows)
     feas, z, y = _strict_system(G)
     if feas:
         return "feasible", z
     if feas is False and y is not None:
-        if lp.exact_gordan(rows, y) is not None:
-            return "infeasible", None
+        cert = lp.exact_gordan(rows, y)
+        if cert is not None:
+            return "infeasible", cert
     status, zx = exactlp.strict_feasibility([list(r) for r in rows])
     if status == "infeasible":
-        return "infeasible", None
+        return "infeasible", {k: v for k, v in enumerate(zx) if v != 0}
     return "feasible", np.array([float(c) for c in zx])
+
+
+def _cert_json(y):
+    """``{index: rational}`` as a JSON list ``[[index, "p/q"], ...]``."""
+    return [[int(k), exact.fmt_rational(v)] for k, v in sorted(y.items()) if v != 0]
 
 
 # ---------------------------------------------------------------------------
@@ -826,7 +807,7 @@ class _Regions:
         for L in network.layers:
             Wq = exact.fractions_of(L.W)
             bq = exact.fractions_of(L.b)
-            slope = None if L.activation == "identity" else Fraction(activation_slope(L.activation))
+            slope = None if L.activation.is_identity else Fraction(L.activation.slope)
             self.layers.append((Wq, bq, slope))
         self.dom = _domain_rows(self.n, domain, box)
         self.deadline = deadline
@@ -843,49 +824,52 @@ class _Regions:
         n = self.n
         status, z = _strict_point(self.dom)
         if status == "infeasible":
+            self.tree = {"empty": _cert_json(z)}
             return []
         if z is None:
             z = np.zeros(n + 1)
             z[-1] = 1.0
         M = [[Fraction(int(i == j)) for j in range(n)] for i in range(n)]
         d = [Fraction(0)] * n
-        self._layer(0, M, d, list(self.dom), (), z)
+        self.tree = self._layer(0, M, d, list(self.dom), (), z)
         return self.regions
 
     def _layer(self, k, M, d, rows, pattern, hint):
+        """Returns the proof tree below this point: ``{"region": index}``, or
+        ``{"unit": [k, i], "pos": ..., "neg": ...}`` at a branching unit, a
+        pruned side being ``{"empty": Gordan multipliers}`` over the path's
+        rows plus the new one (see :mod:`solver.certificates.regions`)."""
         if k == len(self.layers):
             self.regions.append(_Region(pattern, rows, M, d, hint))
             if len(self.regions) > self.max_regions:
                 raise _Stop(f"more than {self.max_regions} activation regions")
-            return
+            return {"region": len(self.regions) - 1}
         Wq, bq, slope = self.layers[k]
         preM = [[sum((w * M[t][j] for t, w in enumerate(row) if w), Fraction(0))
                  for j in range(self.n)] for row in Wq]
         pred = [sum((w * d[t] for t, w in enumerate(row) if w), Fraction(0)) + bi
                 for row, bi in zip(Wq, bq)]
         if slope is None:
-            self._layer(k + 1, preM, pred, rows, pattern + ((),), hint)
-            return
-        self._unit(k, 0, preM, pred, slope, [], rows, pattern, hint)
+            return self._layer(k + 1, preM, pred, rows, pattern + ((),), hint)
+        return self._unit(k, 0, preM, pred, slope, [], rows, pattern, hint)
 
     def _unit(self, k, i, preM, pred, slope, signs, rows, pattern, hint):
         self._check_time()
         if i == len(preM):
             M = [r if s > 0 else [slope * v for v in r] for r, s in zip(preM, signs)]
             d = [c if s > 0 else slope * c for c, s in zip(pred, signs)]
-            self._layer(k + 1, M, d, rows, pattern + (tuple(signs),), hint)
-            return
+            return self._layer(k + 1, M, d, rows, pattern + (tuple(signs),), hint)
         g, c = preM[i], pred[i]
         if not any(g):
-            self._unit(k, i + 1, preM, pred, slope, signs + [1 if c > 0 else -1], rows,
-                       pattern, hint)
-            return
+            return self._unit(k, i + 1, preM, pred, slope, signs + [1 if c > 0 else -1], rows,
+                              pattern, hint)
         r = _int_row(list(g) + [c])
-        rf = np.array([float(v) for v in r])
-        rf /= np.linalg.norm(rf[:-1])
-        val = None if hint is None else float(rf @ hint)
+        rf = _scaled_floats([r])[0][0]
+        nrm = np.linalg.norm(rf[:-1])
+        val = None if (hint is None or nrm == 0) else float(rf @ hint) / nrm
         scale = 1.0 if hint is None else max(1.0, float(np.max(np.abs(hint))))
         order = (1, -1) if (val is not None and val > 0) else (-1, 1)
+        node = {"unit": [k, i]}
         for s in order:
             row = [-s * v for v in r]
             if val is not None and -s * val < -1e-7 * scale:
@@ -895,10 +879,12 @@ class _Regions:
                 status, z = _strict_point(rows + [row])
                 if status == "infeasible":
                     self.pruned += 1
+                    node["pos" if s > 0 else "neg"] = {"empty": _cert_json(z)}
                     continue
                 child_hint = z
-            self._unit(k, i + 1, preM, pred, slope, signs + [s], rows + [row], pattern,
-                       child_hint)
+            node["pos" if s > 0 else "neg"] = self._unit(
+                k, i + 1, preM, pred, slope, signs + [s], rows + [row], pattern, child_hint)
+        return node
 
 
 class _PairDecider:
@@ -942,19 +928,24 @@ class _PairDecider:
     def _floats(rows, rhs):
         if not rows:
             return np.zeros((0, 0)), np.zeros(0), np.zeros(0)
-        F = np.array([[float(v) for v in r] for r in rows])
-        f = np.array([float(v) for v in rhs])
+        G, top = _scaled_floats([list(r) + [c] for r, c in zip(rows, rhs)])
+        F, f = G[:, :-1], G[:, -1]
         nu = np.linalg.norm(F, axis=1)
         nu[nu == 0] = 1.0
-        return F / nu[:, None], f / nu, nu
+        with np.errstate(over="ignore"):
+            return F / nu[:, None], f / nu, nu * top
 
     def decide(self, ra, rb):
-        """Returns ``("witness", (z1, z2))``, ``("none", why)`` (certified) or
-        ``("uncertified", why)``."""
+        """Returns ``("witness", (z1, z2))``, ``("none", why, certificate)``
+        or ``("uncertified", why)``. The certificate (JSON, checked by
+        :mod:`solver.certificates.regions`) is ``{"kind": "constant"}``,
+        ``{"kind": "farkas", "y": ...}`` (multipliers over the rows of
+        :meth:`_system`: A rows, then E rows) or ``{"kind": "bounds",
+        "dirs": [[j, sign, y], ...]}`` (``sign (z1_j - z2_j) <= 0``)."""
         n = self.n
         sysm = self._system(ra, rb)
         if sysm is None:
-            return "none", "outputs are different constants"
+            return "none", "outputs are different constants", {"kind": "constant"}
         A, a, E, e = sysm
         nv = 2 * n
         Af, af, nuA = self._floats(A, a)
@@ -988,9 +979,11 @@ class _PairDecider:
             if bound < 0:
                 y = _exact_combination(vectors, nonneg, [0] * nv + [-1], guide / -bound, wn)
                 if y is not None:
-                    return "none", "closures with equal outputs are empty (exact Farkas)"
+                    return ("none", "closures with equal outputs are empty (exact Farkas)",
+                            {"kind": "farkas", "y": _cert_json(y)})
             return "uncertified", "phase-1 LP says empty, no exact Farkas certificate"
         pending = None
+        bounds = []
         for j in range(n):
             for sg in (1, -1):
                 dvec = [0] * nv
@@ -1012,36 +1005,41 @@ class _PairDecider:
                         ok, _ = self.net.check_witness(z1, z2)
                         if ok:
                             return "witness", (z1, z2)
-                if val < 1e-7 and self._bound_certified(A, a, E, e, vectors, nonneg, dvec,
-                                                         dual, nuA, nuE):
-                    continue
+                if val < 1e-7:
+                    y = self._bound_certified(A, a, E, e, vectors, nonneg, dvec, dual, nuA, nuE)
+                    if y is not None:
+                        bounds.append([j, sg, _cert_json(y)])
+                        continue
                 pending = pending or (f"direction {j}{'+' if sg > 0 else '-'}: LP value "
                                       f"{val:.3g} neither certified nor realised")
         if pending:
             return "uncertified", pending
-        return "none", "every pair in the closures has z1 == z2 (exact LP duality)"
+        return ("none", "every pair in the closures has z1 == z2 (exact LP duality)",
+                {"kind": "bounds", "dirs": bounds})
 
     @staticmethod
     def _bound_certified(A, a, E, e, vectors, nonneg, dvec, dual, nuA, nuE):
         """Exact ``mu >= 0, nu`` with ``A^T mu + E^T nu = d`` and
         ``a.mu + e.nu <= 0``, so ``d.u <= 0`` on the whole polyhedron. The
         LP's duals give the support; first with the bound pinned to 0 (the
-        usual case: the closures meet on the diagonal), then free."""
+        usual case: the closures meet on the diagonal), then free. Returns
+        the multipliers ``{row: rational}`` (A rows, then E rows) or None."""
         kA = len(A)
         mu = -dual[:kA]
         nu = -dual[kA + 1:]
         wn = np.concatenate([mu, nu])
         if not np.any(wn):
-            return False
+            return None
         guide = np.concatenate([mu / nuA if kA else [], nu / nuE if len(E) else []])
-        if _exact_combination(vectors, nonneg, dvec + [0], guide, wn) is not None:
-            return True
+        y = _exact_combination(vectors, nonneg, dvec + [0], guide, wn)
+        if y is not None:
+            return y
         coeffs = [v[:-1] for v in vectors]
         y = _exact_combination(coeffs, nonneg, dvec, guide, wn)
         if y is None:
-            return False
+            return None
         rhs = [v[-1] for v in vectors]
-        return sum((val * rhs[k] for k, val in y.items()), Fraction(0)) <= 0
+        return y if sum((val * rhs[k] for k, val in y.items()), Fraction(0)) <= 0 else None
 
     def _exact_point(self, A, a, E, e, Af, af, u, dvec):
         """An exact point of ``{A u <= a, E u = e}`` with ``dvec . u > 0``
@@ -1065,7 +1063,7 @@ class _PairDecider:
         n = self.n
         rows = [_int_row(row) for row in r.M]
         if exact.rank(rows) == n:
-            return "none", "output map of the region has full column rank"
+            return "none", "output map of the region has full column rank", {"kind": "rank"}
         v = [Fraction(c) for c in exact.kernel(rows, n)[0]]
         cands = []
         if r.hint is not None and r.hint[-1] > 0:
@@ -1090,37 +1088,43 @@ class _PairDecider:
         return None
 
 
-def _output_intervals(regions, n, directions, counter):
+def _output_intervals(regions, n, directions, counter, certs=None):
     """Certified intervals ``[lo, hi]`` of ``c . N(z)`` over each region's
     closure, for each integer direction ``c`` (``None`` = unbounded).
     Each finite end is proved by exact LP duality: ``mu >= 0`` with
-    ``sum mu_k A_k = +-M^T c`` on the region's rows ``A z <= a``."""
+    ``sum mu_k A_k = +-M^T c`` on the region's rows ``A z <= a``; when
+    ``certs`` is a list, the multipliers are appended to it (per region, per
+    direction ``[lo, hi]``, each JSON multipliers or None)."""
     out = []
     for r in regions:
         A = [list(q[:n]) for q in r.rows]
         a = [-q[n] for q in r.rows]
         if A:
-            Af = np.array([[float(v) for v in q] for q in A])
+            G, top = _scaled_floats([q + [c] for q, c in zip(A, a)])
+            Af, af = G[:, :-1], G[:, -1]
             nu = np.linalg.norm(Af, axis=1)
             nu[nu == 0] = 1.0
-            Af = Af / nu[:, None]
-            af = np.array([float(v) for v in a]) / nu
-        ivs = []
+            Af, af = Af / nu[:, None], af / nu
+            with np.errstate(over="ignore"):
+                nu = nu * top
+        ivs, rc = [], []
         for c in directions:
             w = [sum((Fraction(ci) * r.M[o][j] for o, ci in enumerate(c) if ci), Fraction(0))
                  for j in range(n)]
             cd = sum((Fraction(ci) * r.d[o] for o, ci in enumerate(c) if ci), Fraction(0))
-            ends = []
+            ends, ec = [], []
             for sg in (1, -1):
                 ws = [sg * v for v in w]
+                ec.append(None)
                 if not any(ws):
                     ends.append(Fraction(0))
+                    ec[-1] = []
                     continue
                 if not A:
                     ends.append(None)
                     continue
                 counter[0] += 1
-                ok, _, dual = _fast_lp(-np.array([float(v) for v in ws]), Af,
+                ok, _, dual = _fast_lp(-_scaled_floats([ws])[0][0], Af,
                                        np.full(len(af), -np.inf), af)
                 if not ok:
                     ends.append(None)
@@ -1131,20 +1135,26 @@ def _output_intervals(regions, n, directions, counter):
                     ends.append(None)
                     continue
                 ends.append(sum((v * a[k] for k, v in y.items()), Fraction(0)))
+                ec[-1] = _cert_json(y)
             hi = None if ends[0] is None else ends[0] + cd
             lo = None if ends[1] is None else -ends[1] + cd
             ivs.append((lo, hi))
+            rc.append([ec[1], ec[0]])
         out.append(ivs)
+        if certs is not None:
+            certs.append(rc)
     return out
 
 
 def _disjoint(ivs1, ivs2):
-    for (lo1, hi1), (lo2, hi2) in zip(ivs1, ivs2):
+    """``(direction, 0)`` if region 1's interval lies below region 2's in that
+    direction, ``(direction, 1)`` if above, None if no direction separates."""
+    for t, ((lo1, hi1), (lo2, hi2)) in enumerate(zip(ivs1, ivs2)):
         if hi1 is not None and lo2 is not None and hi1 < lo2:
-            return True
+            return t, 0
         if hi2 is not None and lo1 is not None and hi2 < lo1:
-            return True
-    return False
+            return t, 1
+    return None
 
 
 def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
@@ -1179,9 +1189,11 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
         dirs = [[int(v) for v in rng.integers(-3, 4, size=n_out)] for _ in range(3)]
         dirs = [c for c in dirs if any(c)] or [[1] + [0] * (n_out - 1)]
         cnt = [0]
-        ivs = _output_intervals(regions, n, dirs, cnt)
+        interval_certs = []
+        ivs = _output_intervals(regions, n, dirs, cnt, interval_certs)
         stats["interval_lps"] = cnt[0]
         uncertified = []
+        pair_certs = []
         pairs = skipped = 0
         for i, ri in enumerate(regions):
             if deadline is not None and time.monotonic() > deadline:
@@ -1193,11 +1205,16 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
                 return "not_injective", out[1], "a region's output map has a kernel", stats
             if out[0] == "uncertified":
                 uncertified.append((i, i, out[1]))
+            else:
+                pair_certs.append({"pair": [i, i], **out[2]})
             for j in range(i + 1, len(regions)):
                 if deadline is not None and time.monotonic() > deadline:
                     raise _Stop("time_limit")
-                if _disjoint(ivs[i], ivs[j]):
+                sep = _disjoint(ivs[i], ivs[j])
+                if sep is not None:
                     skipped += 1
+                    pair_certs.append({"pair": [i, j], "kind": "disjoint", "dir": sep[0],
+                                       "below": sep[1]})
                     continue
                 out = pd.decide(ri, regions[j])
                 pairs += 1
@@ -1207,6 +1224,8 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
                             "two activation regions share an output value", stats)
                 if out[0] == "uncertified":
                     uncertified.append((i, j, out[1]))
+                else:
+                    pair_certs.append({"pair": [i, j], **out[2]})
         stats.update(pairs=pairs, pair_lps=pd.lps, uncertified=len(uncertified),
                      pairs_separated=skipped)
     except _Stop as s:
@@ -1217,6 +1236,10 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
         return ("unknown", None, f"{len(uncertified)} region pair(s) not certified "
                 f"(e.g. {i},{j}: {why})", stats)
     where = "on the box" if box is not None else "on the domain"
+    stats["proof"] = {"format": "reluinj.regions_proof", "version": 1,
+                      "activations": [str(L.activation) for L in network.layers],
+                      "tree": enum.tree, "regions": len(regions), "directions": dirs,
+                      "intervals": interval_certs, "pairs": pair_certs}
     return ("injective_on_box" if box is not None else "injective", None,
             f"all {len(regions)} activation regions and {pairs + skipped} region pairs decided "
             f"exactly ({skipped} by certified output intervals); "
@@ -1239,7 +1262,8 @@ def _region_of_pattern(network, pattern, domain, box):
     d = flint.fmpq_mat(n, 1)
     pat = []
     for L, p in zip(network.layers, pattern):
-        G, scales = exact.integer_rows(L.W, L.b)
+        Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
+        G, scales = exact.integer_rows(Wd, L.b)
         m = len(G)
         Gm = flint.fmpq_mat([g[:-1] for g in G])
         inv = flint.fmpq_mat(m, m)
@@ -1248,11 +1272,11 @@ def _region_of_pattern(network, pattern, domain, box):
         bq = flint.fmpq_mat([[flint.fmpq(g[-1], sc)] for g, sc in zip(G, scales)])
         preM = inv * (Gm * M)
         pred = inv * (Gm * d) + bq
-        if L.activation == "identity":
+        if L.activation.is_identity:
             M, d = preM, pred
             pat.append(())
             continue
-        slope = Fraction(activation_slope(L.activation))
+        slope = Fraction(L.activation.slope)
         signs = [1 if bool(a) else -1 for a in p]
         # [preM | pred] times one common positive denominator: integer rows
         # with the sign pattern's half-spaces (gcd-reduced)
@@ -1299,8 +1323,16 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
     info = {"milp_box": R, "milp_delta": delta}
     bstats = {}
     left = None if time_limit is None else max(1.0, 0.3 * time_limit)
-    bounds = propagate_bounds(network, lo, hi, tighten=tighten, time_limit=left, stats=bstats)
+    with np.errstate(all="ignore"):
+        bounds = propagate_bounds(network, lo, hi, tighten=tighten, time_limit=left,
+                                  stats=bstats)
     info["bound_lps"] = bstats.get("lps", 0)
+    top = max(float(np.max(np.abs(np.concatenate([bl, bh])))) for bl, bh in bounds)
+    if not top <= MILP_MAX_BOUND:
+        info["milp_error"] = (f"the two-copy MILP was not run: pre-activation bounds up to "
+                              f"{top:.3g} over the box (above {MILP_MAX_BOUND:g}, solver "
+                              "tolerances are meaningless)")
+        return None, info
     B = MilpBuilder()
     e1 = encode_network(B, network, bounds, box=(lo, hi), prefix="a_")
     e2 = encode_network(B, network, bounds, box=(lo, hi), prefix="b_")
@@ -1346,19 +1378,64 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
 # ---------------------------------------------------------------------------
 
 
-def _layer_report(k, L, domain, res, skipped=False):
+def _domain_text(domain, n):
+    return f"R^{n}" if domain == "all" else f"[0, inf)^{n}"
+
+
+def _input_set(network, k, domain, box):
+    """The set layer ``k``'s inputs come from, as text: the (boxed) input
+    domain for the first layer, the range of the previous activation after."""
+    n = network.layers[k].W.shape[1]
+    if k > 0:
+        return network.layers[k - 1].activation.output_set(n)
+    if box is not None:
+        return f"[{'0' if domain == 'nonneg' else f'{-box:g}'}, {box:g}]^{n}"
+    return _domain_text(domain, n)
+
+
+def _layer_report(k, L, domain, res, input_set, skipped=False):
+    """One entry of ``NetworkResult.layers``: what was decided about layer
+    ``k`` and on which set. ``domain`` is where it was decided (``all`` or
+    ``nonneg``, a superset of ``input_set``, the set its inputs come
+    from); ``proved`` says in words what was proved, or is None."""
     m, n = L.W.shape
+    base = {"index": k, "shape": [m, n], "activation": str(L.activation),
+            "input_set": input_set, "domain": domain}
     if skipped:
-        return {"index": k, "shape": [m, n], "activation": L.activation, "domain": domain,
-                "verdict": "skipped", "method": None, "seconds": 0.0,
+        return {**base, "verdict": "skipped", "method": None, "seconds": 0.0, "proved": None,
                 "message": "not needed: the network verdict was already settled"}
-    return {"index": k, "shape": [m, n], "activation": L.activation, "domain": domain,
-            "verdict": res.verdict.value, "method": res.method,
+    proved = None
+    if res.verdict is Verdict.INJECTIVE:
+        proved = f"injective on {_domain_text(domain, n)}"
+    elif res.verdict is Verdict.NOT_INJECTIVE:
+        proved = f"not injective on {_domain_text(domain, n)} (exact witness)"
+    return {**base, "verdict": res.verdict.value, "method": res.method, "proved": proved,
             "seconds": round(res.seconds, 6), "message": res.message}
 
 
 def _homogeneous(network):
-    return all(not np.any(L.b) for L in network.layers)
+    """``N(t z) = t N(z)`` up to an injective head: no biases, piecewise
+    linear activations (positively homogeneous) except perhaps a strictly
+    increasing last one, whose outputs are equal iff its pre-activations
+    are. Then ``N(z1) = N(z2)`` implies ``N(t z1) = N(t z2)`` for t > 0."""
+    last = len(network.layers) - 1
+    return all(not np.any(L.b) and (L.activation.piecewise_linear
+                                    or (k == last and L.activation.injective))
+               for k, L in enumerate(network.layers))
+
+
+def _piecewise_linear_core(network):
+    """The network with a strictly increasing, not piecewise linear head
+    (sigmoid, tanh) replaced by the identity: ``N(z1) = N(z2)`` iff the
+    core's outputs (the head's pre-activations) are equal, so both have
+    the same pairs with equal outputs. Other networks are returned as they
+    are."""
+    from .activations import IDENTITY
+    from .network import DenseLayer
+    L = network.layers[-1]
+    if L.activation.piecewise_linear or not L.activation.injective:
+        return network
+    return Network(network.layers[:-1] + (DenseLayer(L.W, L.b, IDENTITY),))
 
 
 def _in_box(z, domain, box):
@@ -1445,21 +1522,25 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     layers = network.layers
-    reports, results = [], []
+    decided = {}        # layer index -> (domain, LayerResult)
     stats = {}
 
-    def result(verdict, witness, meth, msg):
-        while len(reports) < len(layers):
-            k = len(reports)
-            if report_all_layers:
-                dom, res = decide_layer(k)
-                reports.append(_layer_report(k, layers[k], dom, res))
+    def result(verdict, witness, meth, msg, proof=None):
+        reports, results = [], []
+        for k in range(len(layers)):
+            if k not in decided and report_all_layers:
+                decided[k] = decide_layer(k)
+            if k in decided:
+                dom, res = decided[k]
+                reports.append(_layer_report(k, layers[k], dom, res, input_set(k)))
                 results.append(res)
             else:
-                reports.append(_layer_report(k, layers[k], None, None, skipped=True))
+                reports.append(_layer_report(k, layers[k], None, None, input_set(k),
+                                             skipped=True))
+                results.append(None)
         return NetworkResult(Verdict(verdict), Witness.of(witness), meth,
                              time.monotonic() - start, msg, tuple(reports), domain, box,
-                             tuple(results), stats)
+                             tuple(results), stats, proof)
 
     def witness_result(pair, meth, msg):
         z1, z2 = [Fraction(v) for v in pair[0]], [Fraction(v) for v in pair[1]]
@@ -1470,7 +1551,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
             if domain == "nonneg" and (any(v < 0 for v in z1) or any(v < 0 for v in z2)):
                 raise AssertionError("internal: witness outside the non-negative orthant")
             if _homogeneous(network):
-                # N(t z) = t N(z) for t > 0 when there are no biases
+                # N(t z) = t N(z) for t > 0 when there are no biases (_homogeneous)
                 top = max(abs(v) for v in z1 + z2)
                 t = Fraction(float(box)) / top
                 z1, z2 = [t * v for v in z1], [t * v for v in z2]
@@ -1485,17 +1566,30 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         return result("not_injective", (z1, z2), meth, msg + " (checked exactly through "
                       "every layer)")
 
-    def decide_layer(k):
+    def input_set(k):
+        return _input_set(network, k, domain, box)
+
+    def decide_layer(k, cap=None):
+        """Decide layer k on a superset of the set its inputs come from: the
+        domain for the first layer; after it, the orthant when the previous
+        activation is >= 0 (relu: Remark 1; sigmoid: (0, 1)^n is inside
+        it), else R^n (tanh's (-1, 1)^n, leaky, identity). ``cap``: at most
+        this many seconds for a sign-tree search."""
         L = layers[k]
         if k == 0:
             dom = domain
         else:
-            dom = "nonneg" if layers[k - 1].activation == "relu" else "all"
-        if L.activation != "relu":
+            dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
+        if L.is_sparse:
+            res = decide_large_layer(L.W, L.b, L.activation, domain=dom)
+        elif not L.activation.is_relu:
             res = decide_bijective_layer(L.W, L.b, L.activation, domain=dom)
         else:
             from .layer import check_layer
             budget = left()
+            if cap is not None:
+                budget = cap if budget is None else min(cap, budget)
+            until = None if budget is None else time.monotonic() + budget
             if dom == "all":
                 res = check_layer(L.W, L.b, time_limit=budget)
             else:
@@ -1505,19 +1599,61 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
                     dom = "all"       # stronger than needed
                 else:
                     first = res
-                    res = check_layer_nonneg(L.W, L.b, time_limit=left())
+                    rest = None if until is None else max(0.0, until - time.monotonic())
+                    res = check_layer_nonneg(L.W, L.b, time_limit=rest)
                     if res.verdict is Verdict.UNKNOWN and first.verdict is Verdict.UNKNOWN:
                         res = LayerResult(Verdict.UNKNOWN, None, res.method, first.seconds +
                                           res.seconds, f"R^n: {first.message}; orthant: "
                                           f"{res.message}", res.m, res.n, None, res.stats)
         return dom, res
 
-    # 1. layerwise (Corollary 1)
+    def reasons(ks):
+        return ", ".join(f"layer {k} {decided[k][1].verdict.value}"
+                         + (f" ({decided[k][1].message})"
+                            if decided[k][1].verdict is Verdict.UNKNOWN else "")
+                         for k in sorted(ks))
+
+    # what the end-to-end step (3) can do, on the piecewise linear core (a
+    # sigmoid/tanh head replaced by the identity: the same pairs have equal
+    # outputs)
+    core = _piecewise_linear_core(network)
+    smooth = [k for k, L in enumerate(core.layers) if not L.activation.piecewise_linear]
+    small = network.n_in <= 6 and sum(L.W.shape[0] for L in layers[:-1]
+                                      if not L.activation.is_identity) <= 64
+    regions_possible = (not smooth and method != "layerwise"
+                        and (method == "regions" or (method == "auto" and small)))
+
+    # 1. layerwise (Corollary 1): the cheap decisions first (exact rank,
+    # sparse layers), then the sign-tree searches for ReLU layers, which
+    # share what time is left. Once a layer has failed and the region
+    # method cannot run, no later decision can prove the network injective:
+    # later tree layers are not searched, and the first layer only for a
+    # witness (at most WITNESS_ONLY_SECONDS without a time limit).
     failing = []
-    for k, L in enumerate(layers):
-        dom, res = decide_layer(k)
-        reports.append(_layer_report(k, L, dom, res))
-        results.append(res)
+    order = sorted(range(len(layers)),
+                   key=lambda k: layers[k].activation.is_relu and not layers[k].is_sparse)
+    for k in order:
+        tree = layers[k].activation.is_relu and not layers[k].is_sparse
+        cap = None
+        if tree and failing and not regions_possible and not report_all_layers:
+            if k > 0:
+                m, n = layers[k].W.shape
+                dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
+                decided[k] = (dom, LayerResult(
+                    Verdict.UNKNOWN, None, "not-run", 0.0,
+                    f"not searched: the network cannot be proved injective any more "
+                    f"(layer {min(failing)} failed; no end-to-end proof for this "
+                    f"network)", m, n))
+                failing.append(k)
+                continue
+            if time_limit is None:
+                cap = WITNESS_ONLY_SECONDS
+        dom, res = decide_layer(k, cap)
+        if cap is not None and res.verdict is Verdict.UNKNOWN:
+            res = replace(res, message=f"{res.message}; searched for a witness for "
+                          f"{cap:g} s only, since the other layers leave no proof of "
+                          f"injectivity: use --time-limit to search longer")
+        decided[k] = (dom, res)
         if k == 0 and res.verdict is Verdict.NOT_INJECTIVE:
             out = witness_result((res.witness.x1, res.witness.x2), "first-layer",
                                  "the first layer is not injective"
@@ -1530,20 +1666,41 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     if not failing:
         return result("injective", None, "layerwise",
                       "every layer is injective on the set its inputs come from "
-                      "(Corollary 1; later ReLU inputs are >= 0, Remark 1)")
-    why = ", ".join(f"layer {k} {results[k].verdict.value}" for k in failing)
-    if method == "layerwise" or (deadline is not None and time.monotonic() >= deadline):
+                      "(Corollary 1; inputs after relu or sigmoid are >= 0, Remark 1)")
+    why = reasons(failing)
+    if method == "layerwise":
         return result("unknown", None, "layerwise",
                       f"not proved layerwise ({why}); end-to-end search not run")
 
-    # 3. end to end
+    # 3. end to end, on the piecewise linear core
     msgs = []
-    small = network.n_in <= 6 and sum(L.W.shape[0] for L in layers[:-1]
-                                      if L.activation != "identity") <= 64
+    if smooth:
+        k = smooth[0]
+        return result("unknown", None, "layerwise",
+                      f"not proved layerwise ({why}); end-to-end search not available: layer "
+                      f"{k} is {layers[k].activation} inside the network (regions and the "
+                      "MILP need relu, identity or leaky_relu before the last layer)")
+    units = sum(L.W.shape[0] for L in core.layers if not L.activation.is_identity)
+    sparse = [k for k, L in enumerate(core.layers) if L.is_sparse]
+    milp_refused = None
+    if method in ("auto", "milp") and (sparse or units > MILP_MAX_UNITS):
+        milp_refused = ("the two-copy MILP was not run: "
+                        + (f"layer {sparse[0]} is a sparse {core.layers[sparse[0]].W.shape[0]}x"
+                           f"{core.layers[sparse[0]].W.shape[1]} matrix, " if sparse else "")
+                        + f"{units:,} units with activations (limit {MILP_MAX_UNITS:,})")
+        if not regions_possible:
+            return result("unknown", None, "layerwise",
+                          f"not proved layerwise ({why}); end-to-end search not available: "
+                          f"activation regions need n <= 6 inputs and <= 64 hidden units; "
+                          f"{milp_refused}")
+    if deadline is not None and time.monotonic() >= deadline:
+        return result("unknown", None, "layerwise",
+                      f"not proved layerwise ({why}); end-to-end search not run (time limit)")
     if method == "regions" or (method == "auto" and small):
         cap = max_regions or (MAX_REGIONS if method == "regions" else 400)
-        v, w, msg, st = decide_by_regions(network, domain=domain, box=box,
+        v, w, msg, st = decide_by_regions(core, domain=domain, box=box,
                                           time_limit=left(), max_regions=cap)
+        regions_proof = st.pop("proof", None)
         stats["regions"] = st
         if v == "not_injective":
             out = witness_result(w, "regions", f"layerwise failed ({why}); end to end: {msg}")
@@ -1555,14 +1712,17 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
                 extra = ("; not injective on the whole domain (exact witness outside the box "
                          "in stats['witness_outside_box'])")
             return result(v, None, "regions",
-                          f"layerwise failed ({why}), but end to end: {msg}{extra}")
+                          f"layerwise failed ({why}), but end to end: {msg}{extra}",
+                          proof=regions_proof)
         msgs.append(f"regions: {msg}")
-    if method in ("auto", "milp") and (deadline is None or time.monotonic() < deadline):
+    if milp_refused:
+        msgs.append(milp_refused)
+    elif method in ("auto", "milp") and (deadline is None or time.monotonic() < deadline):
         R = box if box is not None else DEFAULT_BOX
         budget = left()
         budget = 60.0 if budget is None else budget
         try:
-            w, info = search_pair_milp(network, box=R, domain=domain, delta=delta,
+            w, info = search_pair_milp(core, box=R, domain=domain, delta=delta,
                                        backend=backend, time_limit=budget)
         except ImportError as exc:
             info = {"milp_error": f"MILP backends unavailable: {exc}"}

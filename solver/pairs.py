@@ -104,11 +104,8 @@ def exact_ratio2(net, x1, x2) -> Fraction:
 
 
 def _slopes(act):
-    from .network import activation_slope
-    try:
-        return activation_slope(act)
-    except (ValueError, IndexError):
-        return None
+    """Negative-side slope of a piecewise linear activation, else None."""
+    return act.slope if act.piecewise_linear else None
 
 
 def _forward_and_vjp(layers, x, r=None):

@@ -269,6 +269,8 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
     from .sigma_search import sigma_star
     from .witness import witness_from_normal
     W, b = validate_layer(W, b)
+    if hasattr(W, "toarray"):      # scipy.sparse (convolutions): the search is dense
+        W = W.toarray()
     start = time.monotonic()
     deadline = None if time_limit is None else start + float(time_limit)
     m, n = W.shape
@@ -346,11 +348,10 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
 def _bijective_layer(L, deadline):
     """Leaky-ReLU / identity layer: inverse Lipschitz constant
     ``min(1, slope) sigma_min(W)`` (W full column rank), certified."""
-    from .network import activation_slope
     from .sigma_search import certify_sigma_lower
-    W = L.W
+    W = L.W.toarray() if hasattr(L.W, "toarray") else L.W
     m, n = W.shape
-    a = activation_slope(L.activation)
+    a = L.activation.slope
     s = float(np.linalg.svd(W, compute_uv=False)[-1]) if m >= n else 0.0
     lower = certify_sigma_lower(W, [tuple(range(m))], s, deadline=deadline) if s > 0 else Fraction(0)
     f = min(1.0, a)
@@ -368,7 +369,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
     start = time.monotonic()
     deadline = None if time_limit is None else start + float(time_limit)
     layers = net.layers
-    if len(layers) == 1 and layers[0].activation == "relu":
+    if len(layers) == 1 and layers[0].activation.is_relu:
         return layer_stability(layers[0].W, layers[0].b, time_limit=time_limit, box=box,
                                backend=backend, seed=seed, collapse=collapse, n_random=n_random)
     res = check_network(net, time_limit=_budget(deadline, 0.2), report_all_layers=True)
@@ -406,10 +407,11 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
             share = None if left is None else 0.6 * left / (len(layers) - k)
             ls = time.monotonic()
             m_k, n_k = L.W.shape
-            if L.activation == "relu":
-                out = sigma_star(L.W, L.b, domain=dom, time_limit=share, seed=seed)
+            if L.activation.is_relu:
+                Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
+                out = sigma_star(Wd, L.b, domain=dom, time_limit=share, seed=seed)
                 st = "exact" if out.status == "exact" else "unknown"
-                h = _hyperplanes(L.W, L.b)
+                h = _hyperplanes(Wd, L.b)
                 c = theorem4_constant(out.sigma, m_k) if st == "exact" else None
                 cl = theorem4_constant(out.lower, m_k, down=True) if out.lower is not None else 0.0
                 cs = theorem4_constant(out.lower, max(h, 1), down=True) if out.lower is not None else None
@@ -418,7 +420,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
                                            time.monotonic() - ls,
                                            f"layer {k} ({L.activation}, inputs {dom})", "layer",
                                            (), {"search": out.stats, "domain": dom}))
-            elif L.activation == "identity" or L.activation.startswith("leaky_relu"):
+            elif L.activation.piecewise_linear:          # identity, leaky ReLU
                 c, cl, s, lower = _bijective_layer(L, deadline)
                 st = "exact" if lower is not None else "unknown"
                 per.append(StabilityResult(Verdict.INJECTIVE, st, s, lower, c, cl, None, None, None,

@@ -9,29 +9,17 @@ import json
 import time
 from fractions import Fraction
 
-from .errors import InputError
-
-
-def _number(name, s, *, positive):
-    """A finite number from the command line: > 0 (``positive``) or >= 0."""
-    try:
-        v = float(s)
-    except ValueError:
-        raise InputError(f"{name} must be a number; got {s!r}") from None
-    if not (v < float("inf") and (v > 0 if positive else v >= 0)):
-        raise InputError(f"{name} must be a {'positive' if positive else 'non-negative'} finite "
-                         f"number; got {s!r}")
-    return v
 
 
 def add_stability_subparser(sub):
+    from .cli import nonneg_seconds, positive_number
     s = sub.add_parser("stability", help="Theorem 4's inverse Lipschitz constant (sigma*, "
                                          "certified), an upper bound from point pairs, and "
                                          "the collapse of non-injective models")
     s.add_argument("model", help=".npz layer (W, b) or network (W0, b0, W1, ...), or .onnx")
     s.add_argument("--json", action="store_true", help="print one JSON object")
-    s.add_argument("--time-limit", type=str, default=None, metavar="SECONDS")
-    s.add_argument("--box", type=str, default=None, metavar="R",
+    s.add_argument("--time-limit", type=nonneg_seconds, default=None, metavar="SECONDS")
+    s.add_argument("--box", type=positive_number, default=None, metavar="R",
                    help="collapse box [-R, R]^n for non-injective models (default 5, the "
                         "inversion box)")
     s.add_argument("--backend", default=None, help="MILP engine for the collapse (default scip)")
@@ -41,10 +29,8 @@ def add_stability_subparser(sub):
 
 def _cmd_stability(args):
     from .stability import stability
-    tl = None if args.time_limit is None else _number("--time-limit", args.time_limit,
-                                                      positive=False)
-    box = None if args.box is None else _number("--box", args.box, positive=True)
-    res = stability(args.model, time_limit=tl, box=box, backend=args.backend, seed=args.seed)
+    res = stability(args.model, time_limit=args.time_limit, box=args.box, backend=args.backend,
+                    seed=args.seed)
     doc = res.to_json()
     doc["model"] = str(args.model)
     print(json.dumps(doc) if args.json else format_stability(doc))
