@@ -396,53 +396,52 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
         return StabilityResult(Verdict.NOT_INJECTIVE, "exact", 0.0, Fraction(0), 0.0, 0.0, 0.0,
                                None, pair, None, (), col, w, mo, n, time.monotonic() - start,
                                msg, "network", (), stats)
-    # per-layer constants (Corollary 1), when every layer was proved injective
+    # per-layer figures; their product is a bound (Corollary 1) only when
+    # every layer was proved injective on the set its inputs come from
     per = []
     layerwise = res.method == "layerwise" and res.verdict is Verdict.INJECTIVE
-    c_prod, cl_prod, status = 1.0, 1.0, "bound"
-    if layerwise:
-        for k, L in enumerate(layers):
-            dom = reports[k]["domain"] or "all"
-            left = _budget(deadline)
-            share = None if left is None else 0.6 * left / (len(layers) - k)
-            ls = time.monotonic()
-            m_k, n_k = L.W.shape
-            if L.activation.is_relu:
-                Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
-                out = sigma_star(Wd, L.b, domain=dom, time_limit=share, seed=seed)
-                st = "exact" if out.status == "exact" else "unknown"
-                h = _hyperplanes(Wd, L.b)
-                c = theorem4_constant(out.sigma, m_k) if st == "exact" else None
-                cl = theorem4_constant(out.lower, m_k, down=True) if out.lower is not None else 0.0
-                cs = theorem4_constant(out.lower, max(h, 1), down=True) if out.lower is not None else None
-                per.append(StabilityResult(Verdict.INJECTIVE, st, out.sigma, out.lower, c, cl, cs, h,
-                                           None, out.point, (), None, None, m_k, n_k,
-                                           time.monotonic() - ls,
-                                           f"layer {k} ({L.activation}, inputs {dom})", "layer",
-                                           (), {"search": out.stats, "domain": dom}))
-            elif L.activation.piecewise_linear:          # identity, leaky ReLU
-                c, cl, s, lower = _bijective_layer(L, deadline)
-                st = "exact" if lower is not None else "unknown"
-                per.append(StabilityResult(Verdict.INJECTIVE, st, s, lower, c, cl, None, None, None,
-                                           None, (), None, None, m_k, n_k, time.monotonic() - ls,
-                                           f"layer {k} ({L.activation}): min(1, slope) sigma_min(W)",
-                                           "layer", (), {"domain": dom}))
-            else:
-                per.append(StabilityResult(Verdict.INJECTIVE, "unknown", None, None, None, None,
-                                           None, None, None, None, (), None, None, m_k, n_k, 0.0,
-                                           f"layer {k} ({L.activation}): no global inverse "
-                                           "Lipschitz bound (the activation saturates)", "layer"))
-                c, cl = None, None
-            if per[-1].status != "exact" or c is None:
-                status = "unknown"
-                c_prod = None
-            elif c_prod is not None:
-                c_prod *= c
-            cl_prod = None if (cl_prod is None or per[-1].constant_lower is None) else \
-                cl_prod * per[-1].constant_lower
-        if cl_prod is not None:
-            # products of floats: round down by a relative 1e-15 per factor
-            cl_prod *= (1 - 1e-15 * len(layers))
+    c_prod, cl_prod = 1.0, 1.0
+    for k, L in enumerate(layers):
+        dom = reports[k]["domain"] or \
+            ("nonneg" if k > 0 and layers[k - 1].activation.nonneg_output else "all")
+        inj = Verdict(reports[k]["verdict"]) if reports[k]["verdict"] != "skipped" \
+            else Verdict.UNKNOWN
+        left = _budget(deadline)
+        searches = sum(1 for L2 in layers[k:] if L2.activation.is_relu)   # those that need time
+        share = None if left is None else 0.8 * left / max(1, searches)
+        ls = time.monotonic()
+        m_k, n_k = L.W.shape
+        c = cl = None
+        if L.activation.is_relu:
+            Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
+            out = sigma_star(Wd, L.b, domain=dom, time_limit=share, seed=seed)
+            st = "exact" if out.status in ("exact", "zero") else "unknown"
+            h = _hyperplanes(Wd, L.b)
+            c = theorem4_constant(out.sigma, m_k) if st == "exact" else None
+            cl = theorem4_constant(out.lower, m_k, down=True) if out.lower is not None else 0.0
+            cs = theorem4_constant(out.lower, max(h, 1), down=True) if out.lower is not None else None
+            per.append(StabilityResult(inj, st, out.sigma, out.lower, c, cl, cs, h,
+                                       None, out.point, (), None, None, m_k, n_k,
+                                       time.monotonic() - ls,
+                                       f"layer {k} ({L.activation}, inputs {dom})", "layer",
+                                       (), {"search": out.stats, "domain": dom}))
+        elif L.activation.piecewise_linear:          # identity, leaky ReLU
+            c, cl, s_, lower = _bijective_layer(L, deadline)
+            st = "exact" if lower is not None else "unknown"
+            per.append(StabilityResult(inj, st, s_, lower, c, cl, None, None, None,
+                                       None, (), None, None, m_k, n_k, time.monotonic() - ls,
+                                       f"layer {k} ({L.activation}): min(1, slope) sigma_min(W)",
+                                       "layer", (), {"domain": dom}))
+        else:
+            per.append(StabilityResult(inj, "unknown", None, None, None, None,
+                                       None, None, None, None, (), None, None, m_k, n_k, 0.0,
+                                       f"layer {k} ({L.activation}): no global inverse "
+                                       "Lipschitz bound (the activation saturates)", "layer"))
+        c_prod = None if (c_prod is None or per[-1].status != "exact" or c is None) else c_prod * c
+        cl_prod = None if (cl_prod is None or cl is None) else cl_prod * cl
+    if layerwise and c_prod is not None and cl_prod is not None:
+        status = "bound"
+        cl_prod *= (1 - 1e-15 * len(layers))   # products of floats: round down
     else:
         status, c_prod, cl_prod = "unknown", None, None
     pair = _pair_for(net, deadline=None if deadline is None else deadline - 0.1 * float(time_limit),

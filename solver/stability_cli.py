@@ -45,7 +45,9 @@ def format_stability(doc: dict) -> str:
     """Human-readable lines for :meth:`StabilityResult.to_json`."""
     lines = [f"verdict:   {doc['verdict']}   (status of the stability figures: {doc['status']})"]
     if doc["kind"] == "layer":
-        lines.append(f"sigma*:    {_f(doc['sigma'], '.10g')}   certified >= "
+        sig = _f(doc["sigma"], ".10g") if doc["status"] == "exact" else \
+            f"<= {_f(doc['sigma'], '.10g')} (best cell found)"
+        lines.append(f"sigma*:    {sig}   certified >= "
                      f"{_f(doc['sigma_lower'], '.10g')}   (smallest singular value of the "
                      "active rows, minimised over x)")
         lines.append(f"constant:  {_f(doc['constant'])} = sigma*/sqrt(2m)   (Theorem 4; proved >= "
@@ -59,7 +61,9 @@ def format_stability(doc: dict) -> str:
         lines.append(f"constant:  {_f(doc['constant'])}   (product of layer constants, proved >= "
                      f"{_f(doc['constant_lower'])}; Corollary 1: a bound)")
         for k, L in enumerate(doc["layers"]):
-            lines.append(f"  layer {k}: {L['m']}x{L['n']} sigma {_f(L['sigma'], '.8g')} constant "
+            sig = _f(L["sigma"], ".8g") if L["status"] == "exact" else \
+                f"<= {_f(L['sigma'], '.8g')} (not proved)"
+            lines.append(f"  layer {k}: {L['m']}x{L['n']} sigma* {sig}, constant "
                          f"{_f(L['constant'])} ({L['status']}; {L['message']})")
     if doc["upper"] is not None:
         lines.append(f"upper:     {_f(doc['upper'])}   (best pair found: |F(x1) - F(x2)| / "
