@@ -87,7 +87,13 @@ def _cmd_check(args):
         from .network_cli import format_network_result, run_check_network
         if args.snap_parallel is not None:
             raise InputError("--snap-parallel applies to a single layer on all of R^n")
+        import time
+        t0 = time.monotonic()
         doc = run_check_network(args.model, args)
+        if args.box is not None and args.json and doc.get("verdict") == "not_injective":
+            from .stability_cli import collapse_for_check
+            dl = None if args.time_limit is None else t0 + args.time_limit
+            doc["collapse"] = collapse_for_check(args.model, doc, args.box, dl, args.backend)
         print(json.dumps(doc) if args.json else format_network_result(doc))
         return 0
     if args.method in ("layerwise", "regions"):
@@ -272,6 +278,8 @@ def _optional_subcommands(sub):
         pass
     else:
         add_invert_subparser(sub)
+    from .stability_cli import add_stability_subparser
+    add_stability_subparser(sub)
     try:
         from benchmarks.cli import add_bench_subparser
     except ImportError:
