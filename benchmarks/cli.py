@@ -31,8 +31,16 @@ def add_bench_subparser(subparsers):
 def _add_arguments(p):
     p.add_argument("--quick", action="store_true",
                    help="small settings: under 3 minutes on 2 cores")
-    p.add_argument("--suite", action="append", choices=SUITES, default=None, metavar="NAME",
-                   help=f"suite to run ({', '.join(SUITES)}); repeatable; default all")
+    p.add_argument("--suite", action="append", choices=SUITES + ("perf",), default=None,
+                   metavar="NAME",
+                   help=f"suite to run ({', '.join(SUITES)}, perf); repeatable; default all "
+                        "but perf (the sign tree's performance targets, benchmarks/perf.py)")
+    p.add_argument("--baseline", default=None, metavar="DIR",
+                   help="perf suite: also solve every target with the older reluinj whose "
+                        "'solver' package is in DIR (git archive REV solver | tar -x -C DIR)")
+    p.add_argument("--part", action="append", default=None, metavar="NAME",
+                   choices=("targets", "wedges", "mnist", "scaling"),
+                   help="perf suite: parts to run (repeatable; default all)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--workers", type=int, default=None, metavar="K",
                    help="local worker processes (default: all cores; 1 = in process)")
@@ -94,6 +102,21 @@ def cmd_bench(args):
     if args.workers is not None and args.workers < 1:
         print("reluinj: error: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.suite and "perf" in args.suite:
+        from .perf import run_perf
+        if args.baseline is not None and not (
+                __import__("pathlib").Path(args.baseline) / "solver" / "__init__.py").exists():
+            print(f"reluinj: error: --baseline {args.baseline}: no solver package there",
+                  file=sys.stderr)
+            return 2
+        rows = run_perf(args.out, parts=tuple(args.part or ("targets", "wedges", "mnist",
+                                                             "scaling")),
+                        seeds=range(args.seeds or 5), time_limit=args.time_limit or 60.0,
+                        baseline=args.baseline)
+        bad = [r for r in rows if r.get("verified") is False]
+        args.suite = [s for s in args.suite if s != "perf"]
+        if not args.suite:
+            return 1 if bad else 0
     extra = {}
     if args.phase_n:
         extra["phase_ns"] = args.phase_n

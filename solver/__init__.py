@@ -7,6 +7,8 @@ check_certificate(W, b, cert)     -> (ok, reason), independent checker
 check_witness(W, b, witness)      -> (ok, reason)
 load_layer(path)                  -> (W, b)
 check_layer_snapped(W, b, rtol)   -> (Snap, LayerResult): rows coincident up to rounding made exact
+stability(W, b) / stability(model) -> StabilityResult: Theorem 4's sigma* (certified), C(W),
+                                     an upper bound from point pairs, collapse if not injective
 """
 from .certificates import check_certificate, check_witness
 from .errors import InputError
@@ -21,6 +23,7 @@ _LAZY = {
     "check_conv": "conv", "load_network": "network", "Network": "network",
     "invert": "inversion",
     "snap_coincident_rows": "snap", "check_layer_snapped": "snap",
+    "stability": "stability", "StabilityResult": "stability",
 }
 
 
@@ -36,5 +39,5 @@ __all__ = ["check_layer", "check_certificate", "check_witness", "load_layer",
            "validate_layer", "LayerResult", "Verdict", "Witness", "InputError",
            "enumerate_cells", "decide_by_enumeration", "check_network", "check_layer_nonneg",
            "check_conv", "load_network", "Network", "invert", "snap_coincident_rows",
-           "check_layer_snapped"]
+           "check_layer_snapped", "stability", "StabilityResult"]
 __version__ = "0.1.0"

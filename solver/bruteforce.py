@@ -21,10 +21,11 @@ from .witness import witness_from_kernel, witness_from_normal
 def decide_bruteforce(W, b, *, time_limit=None):
     """Return ``(verdict, witness_pair_or_None)``; verdict "unknown" on timeout."""
     start = time.monotonic()
+    deadline = None if time_limit is None else start + time_limit
     m, n = W.shape
     G, _ = exact.integer_rows(W, b)
     rows = [g[:n] for g in G]
-    if exact.rank(rows) < n:
+    if not exact.full_column_rank(W, G):
         return "not_injective", witness_from_kernel(W, b, exact.kernel(rows, n)[0])
     nonzero = [i for i in range(m) if any(rows[i])]
     seen = set()
@@ -40,7 +41,11 @@ def decide_bruteforce(W, b, *, time_limit=None):
         seen.add(outside)
         if not outside:
             return "not_injective", None  # cannot happen with rank n
-        status, z = exactlp.strict_feasibility([list(G[j]) for j in outside])
+        try:
+            status, z = exactlp.strict_feasibility([list(G[j]) for j in outside],
+                                                   deadline=deadline)
+        except exactlp.Timeout:
+            return "unknown", None
         if status == "feasible":
             x = [z[k] / z[n] for k in range(n)]
             w = witness_from_normal(G, v, x, W, b)

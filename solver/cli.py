@@ -72,6 +72,9 @@ def _print_layer_result(res, args):
                 else f"{res.stats['cells']} cells" if "cells" in res.stats else "a tree")
         print(f"proof:   certificate tree ({size})"
               + ("" if args.certificate else " (--certificate FILE to save it)"))
+    if res.proved is not None:
+        print(f"proved:  {res.proved}"
+              + ("" if args.certificate else " (--certificate FILE to save its certificate)"))
     print(f"method:  {res.method}  ({res.message})")
     print(f"time:    {res.seconds:.3f} s")
 
@@ -84,7 +87,13 @@ def _cmd_check(args):
         from .network_cli import format_network_result, run_check_network
         if args.snap_parallel is not None:
             raise InputError("--snap-parallel applies to a single layer on all of R^n")
+        import time
+        t0 = time.monotonic()
         doc = run_check_network(args.model, args)
+        if args.box is not None and args.json and doc.get("verdict") == "not_injective":
+            from .stability_cli import collapse_for_check
+            dl = None if args.time_limit is None else t0 + args.time_limit
+            doc["collapse"] = collapse_for_check(args.model, doc, args.box, dl, args.backend)
         print(json.dumps(doc) if args.json else format_network_result(doc))
         return 0
     if args.method in ("layerwise", "regions"):
@@ -94,7 +103,8 @@ def _cmd_check(args):
     res = check_layer(W, b, time_limit=args.time_limit, backend=args.backend,
                       method=args.method, max_cells=args.max_cells,
                       max_nodes=args.max_nodes, progress=not args.json and sys.stderr.isatty(),
-                      workers=args.workers or os.cpu_count() or 1)
+                      workers=args.workers or os.cpu_count() or 1, dask=args.dask,
+                      checkpoint=args.checkpoint)
     _write_proof(res, args.certificate)
     snap_doc = _snapped(W, b, args)
     note = None if snap_doc is not None else _rounding_note(W, b, res)
@@ -122,9 +132,12 @@ def _write_json(path, doc):
 
 
 def _write_proof(res, path):
-    """The certificate (injective) or the witness document (not_injective)."""
+    """The certificate (injective), the witness document (not_injective), or
+    for ``unknown`` the document of what was proved all the same (if any)."""
     if path:
         doc = res.certificate if res.certificate is not None else res.witness_document()
+        if doc is None:
+            doc = getattr(res, "partial", None)
         if doc is not None:
             _write_json(path, doc)
 
@@ -222,6 +235,11 @@ def build_parser():
     c.add_argument("--max-nodes", type=count(1), default=None)
     c.add_argument("--workers", type=count(0), default=1,
                    help="processes for the sign-tree search (0 = all cores)")
+    c.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="spread one sign-tree proof over a Dask cluster (scheduler address, "
+                        "or 'local' for --workers local worker processes)")
+    c.add_argument("--checkpoint", default=None, metavar="FILE",
+                   help="keep finished subtrees of the proof in FILE; a rerun resumes from it")
     c.add_argument("--box", type=positive_number, default=None, metavar="R",
                    help="networks: decide injectivity on the latent box [-R, R]^n")
     c.add_argument("--domain", default="all", choices=["all", "nonneg"],
@@ -260,6 +278,8 @@ def _optional_subcommands(sub):
         pass
     else:
         add_invert_subparser(sub)
+    from .stability_cli import add_stability_subparser
+    add_stability_subparser(sub)
     try:
         from benchmarks.cli import add_bench_subparser
     except ImportError:

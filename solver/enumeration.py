@@ -387,7 +387,8 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
     def settle(signed):
         """('point', Z) | ('empty', leaf multipliers) | ('unknown', None)."""
         stats["lps"] += 1
-        feas, z, y = lpobj.solve(signed)
+        feas, z, y = lpobj.solve(signed, time_limit=None if deadline is None
+                                 else max(1e-3, deadline - time.perf_counter()))
         Gi = [[-s * v for v in Gc[c]] for c, s in signed]
         if feas:
             for Z in _candidates(z):
@@ -499,7 +500,7 @@ def certificate_from_enumeration(W, b, enum: CellEnumeration) -> dict:
     W = np.asarray(W, dtype=np.float64)
     if W.shape != (enum.m, enum.n):
         raise ValueError(f"enumeration is for a {enum.m}x{enum.n} layer, W is {W.shape}")
-    return {"format": checker.FORMAT, "version": checker.VERSION, "claim": "injective",
+    return {"format": checker.FORMAT, "version": 1, "claim": "injective",
             "m": enum.m, "n": enum.n, "layer_sha256": checker.layer_fingerprint(W, b),
             "tree": enum.certificate_tree()}
 
@@ -565,7 +566,7 @@ def decide_by_enumeration(W, b=None, *, max_cells=None, time_limit=None, progres
         raise ValueError(f"W must be a 2-D array, got shape {W.shape}")
     m, n = W.shape
     G, _ = exact.integer_rows(W, b)
-    if exact.rank([g[:n] for g in G]) < n:
+    if not exact.full_column_rank(W, G):
         v = exact.kernel([g[:n] for g in G], n)[0]
         x1 = tuple(Fraction(0) for _ in range(n))
         x2 = tuple(Fraction(c) for c in v)
@@ -584,7 +585,8 @@ def decide_by_enumeration(W, b=None, *, max_cells=None, time_limit=None, progres
             return True
         return False
 
-    enum = enumerate_cells(W, b, max_cells=max_cells, time_limit=time_limit,
+    left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
+    enum = enumerate_cells(W, b, max_cells=max_cells, time_limit=left,
                            progress=progress, stop_when=stop_when)
     if bad:
         x1, x2 = _witness_from_cell(G, n, bad[0])

@@ -22,21 +22,35 @@ dependency solves LPs exactly; it is small and only meant for small systems.
 """
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 
-def strict_feasibility(G_int):
+class Timeout(Exception):
+    """The deadline passed during an exact solve (nothing was decided)."""
+
+
+def strict_feasibility(G_int, *, deadline=None):
     """Return ``("infeasible", y)`` (y: list of Fractions for the rows of
     ``G_int``, the t-row multiplier dropped) or ``("feasible", z)`` (list of
-    Fractions)."""
+    Fractions).
+
+    ``deadline``: a ``time.monotonic()`` value; past it, :class:`Timeout` is
+    raised between pivots (a pivot on these small systems takes milliseconds),
+    so an exact solve never holds a time limit hostage."""
     k = len(G_int)
     n1 = len(G_int[0])
     cols = [list(g) for g in G_int] + [[0] * (n1 - 1) + [-1]]
     K = len(cols)
     R = n1 + 1  # equations: n1 for sum y g = 0, one for sum y = 1
     # tableau rows: [a_1..a_K | artificials R | rhs]
+    def check_time():
+        if deadline is not None and time.monotonic() > deadline:
+            raise Timeout("time_limit")
+
     T = []
     for r in range(R):
+        check_time()
         row = [Fraction(cols[j][r]) if r < n1 else Fraction(1) for j in range(K)]
         row += [Fraction(1 if q == r else 0) for q in range(R)]
         row.append(Fraction(0 if r < n1 else 1))
@@ -48,6 +62,7 @@ def strict_feasibility(G_int):
     def reduced():
         d = list(cost)
         for r, bcol in enumerate(basis):
+            check_time()
             cb = cost[bcol]
             if cb:
                 row = T[r]
@@ -57,6 +72,7 @@ def strict_feasibility(G_int):
         return d
     d = reduced()
     while True:
+        check_time()
         enter = next((j for j in range(ncol) if d[j] < 0), None)  # Bland
         if enter is None:
             break
@@ -75,6 +91,7 @@ def strict_feasibility(G_int):
         prow = T[r]
         for q in range(R):
             if q != r and T[q][enter]:
+                check_time()           # a row update of a wide tableau can take a while
                 f = T[q][enter]
                 T[q] = [a - f * c for a, c in zip(T[q], prow)]
         f = d[enter]

@@ -79,6 +79,24 @@ def validate_layer(W, b=None, *, name: str = "W"):
     return np.ascontiguousarray(W), np.ascontiguousarray(b)
 
 
+def validate_box(box, *, name="box"):
+    """``box`` as a positive finite float, or raise :class:`InputError`
+    naming ``name``.
+
+    Examples
+    --------
+    >>> validate_box("2.5")
+    2.5
+    """
+    try:
+        box = float(box)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a positive number; got {box!r}") from None
+    if not (np.isfinite(box) and box > 0):
+        raise InputError(f"{name} must be a positive finite number; got {box!r}")
+    return box
+
+
 def read_npz(path) -> dict:
     """Read every array of an ``.npz`` file, turning every failure into one
     :class:`InputError` line.

@@ -15,6 +15,7 @@ Methods (one contract, like networkx's ``flow_func``):
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from . import exact
@@ -36,34 +37,76 @@ def _remaining(start, time_limit):
     return None if time_limit is None else max(0.0, time_limit - (time.monotonic() - start))
 
 
-def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1):
-    out = sign_tree_search(W, b, time_limit=_remaining(start, time_limit), max_nodes=max_nodes,
-                           workers=workers)
-    s = out.stats
-    stats = {"nodes": s.nodes, "lps": s.lps, "exact_lps": s.exact_lps, "leaves": dict(s.leaves)}
+#: the sign tree's reach: beyond this n, with a time limit, part of it goes to
+#: certifying how many rows are active everywhere (solver.depth), reported
+#: with an ``unknown`` as what was proved
+DEPTH_FROM_N = 14
+DEPTH_SHARE = 0.25
+
+
+def _depth_first(W, b, start, time_limit):
+    """``(proved text, depth certificate)`` for wide layers past the tree's
+    reach, or ``(None, None)``."""
+    m, n = W.shape
+    if time_limit is None or n < DEPTH_FROM_N or m < 4 * n:
+        return None, None
+    from .depth import certify_depth
+    r = certify_depth(W, b, time_limit=DEPTH_SHARE * _remaining(start, time_limit))
+    if r.total == 0:
+        return None, None
+    text = (f"every generic x has at least {r.total} active rows (certified, "
+            f"{len(r.groups)} groups of rows: {'+'.join(map(str, r.depth))}); a bad point "
+            f"needs that many rows in one hyperplane through 0, so the layer is injective "
+            f"if no hyperplane holds {r.total} rows (general position, not certified)")
+    return text, r.certificate
+
+
+def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1,
+          dask=None, checkpoint=None, progress=None):
+    proved, partial = _depth_first(W, b, start, time_limit)
+    remaining = _remaining(start, time_limit)
+    if dask is not None:
+        from .distributed import dask_client, parallel_search
+        with dask_client(dask, workers) as client:
+            out = parallel_search(W, b, time_limit=_remaining(start, time_limit), client=client,
+                                  checkpoint=checkpoint, progress=progress)
+    elif (workers and workers > 1 and max_nodes is None) or checkpoint is not None:
+        from .distributed import parallel_search
+        out = parallel_search(W, b, time_limit=remaining, workers=workers, checkpoint=checkpoint,
+                              progress=progress)
+    else:
+        out = sign_tree_search(W, b, time_limit=remaining, max_nodes=max_nodes, progress=progress)
+    stats = out.stats.as_dict()
     stats.update(extra or {})
-    return _result(out.verdict, out.witness, label, start, out.reason, W, out.certificate, stats)
+    res = _result(out.verdict, out.witness, label, start, out.reason, W, out.certificate, stats)
+    if out.verdict == "unknown" and proved is not None:
+        res = dataclasses.replace(res, proved=proved, partial=partial)
+    return res
 
 
-def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers=1):
+def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers=1, dask=None,
+          checkpoint=None, progress=None):
     from .backends import DEFAULT_BACKEND, get_backend
     from .milp_search import milp_witness_search
     be = get_backend(backend or DEFAULT_BACKEND)
     budget = _remaining(start, time_limit)
-    found, info = milp_witness_search(W, b, be, formulation=formulation, box=box,
-                                      time_limit=budget)
+    with progress.ticking(phase="MILP witness search"):
+        found, info = milp_witness_search(W, b, be, formulation=formulation, box=box,
+                                          time_limit=budget)
     label = f"milp-{formulation}[{be.name}]"
     if found is not None:
         return _result("not_injective", found, label, start,
                        "MILP candidate sign pattern turned into an exact witness", W,
                        stats=info)
+    if time_limit is not None and _remaining(start, time_limit) <= 0:
+        return _result("unknown", None, label, start, "time_limit", W, stats=info)
     return _tree(W, b, start, time_limit, max_nodes, label=label + "+sign-tree", extra=info,
-                 workers=workers)
+                 workers=workers, dask=dask, checkpoint=checkpoint, progress=progress)
 
 
 def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
                 max_nodes=None, max_cells=None, formulation="rankdef", box=1e3,
-                progress=False, workers=1) -> LayerResult:
+                progress=False, workers=1, dask=None, checkpoint=None) -> LayerResult:
     """Decide whether ``x -> ReLU(W x + b)`` is injective on all of R^n.
 
     Parameters
@@ -74,7 +117,14 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
         implies ``method="milp"`` under ``"auto"``.
     method : one of ``METHODS``.
     max_nodes, max_cells : search budgets (tree / enumeration).
-    workers : processes for the sign-tree search (subtrees in parallel).
+    progress : show live progress on stderr (tqdm): nodes explored and closed,
+        open subtrees, elapsed time against the limit.
+    workers : processes for the sign-tree search (subtrees in parallel; with
+        ``dask="local"`` the number of local Dask workers).
+    dask : None, ``"local"`` or a Dask scheduler address: one sign-tree proof
+        split into subtrees run as Dask tasks (:mod:`solver.distributed`).
+    checkpoint : path of a JSON-lines file keeping finished subtrees, so that
+        an interrupted proof resumes with them (implies the parallel search).
     formulation, box : MILP witness search only (``"rankdef"`` or
         ``"fewactive"``); the box bounds the *search*, never the verdict.
 
@@ -111,10 +161,17 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
     start = time.monotonic()
     if method == "auto":
         method = "milp" if backend else "tree"
-    if method == "tree":
-        return _tree(W, b, start, time_limit, max_nodes, workers=workers)
-    if method == "milp":
-        return _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers)
+    if method in ("tree", "milp"):
+        from .progress import Progress
+        bar = Progress(progress, time_limit, desc="sign tree" if method == "tree" else "MILP + tree")
+        try:
+            if method == "tree":
+                return _tree(W, b, start, time_limit, max_nodes, workers=workers, dask=dask,
+                             checkpoint=checkpoint, progress=bar)
+            return _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers,
+                         dask, checkpoint, progress=bar)
+        finally:
+            bar.close()
     if method == "enumerate":
         from .enumeration import decide_by_enumeration
         d = decide_by_enumeration(W, b, max_cells=max_cells,

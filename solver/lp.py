@@ -21,11 +21,13 @@ Integer Programming*, §7.8).
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from scipy.optimize import linprog
 
-from . import exact
+from . import exact, exactlp
+from .exactlp import Timeout
 
 
 def _normalised(G):
@@ -85,7 +87,8 @@ def exact_gordan(G_int, y_approx, *, tol=1e-9):
     basis = exact.kernel(M, len(cols))
     if not basis:
         return None
-    if len(basis) == 1:
+    exact_kernel = len(basis) == 1
+    if exact_kernel:
         u = basis[0]
         if sum(u) < 0:
             u = [-v for v in u]
@@ -105,13 +108,16 @@ def exact_gordan(G_int, y_approx, *, tol=1e-9):
     if any(v < 0 for v in u) or not any(v > 0 for i, v in zip(support, u) if i < k):
         return None
     out = {i: v for i, v in zip(support, u) if i < k and v != 0}
-    # exact re-check (cheap, integer arithmetic)
-    n = n1 - 1
-    for r in range(n):
-        if sum(v * G_int[i][r] for i, v in out.items()) != 0:
+    if not exact_kernel:
+        # a recombination of several kernel vectors: re-check it (integers).
+        # A single kernel vector of the columns (t row included, multiplier
+        # >= 0) satisfies both conditions by construction.
+        n = n1 - 1
+        for r in range(n):
+            if sum(v * G_int[i][r] for i, v in out.items()) != 0:
+                return None
+        if sum(v * G_int[i][n] for i, v in out.items()) < 0:
             return None
-    if sum(v * G_int[i][n] for i, v in out.items()) < 0:
-        return None
     g = math.gcd(*out.values())
     return {i: v // g for i, v in out.items()}
 
@@ -137,8 +143,7 @@ class PersistentSignLP:
     def __init__(self, F):
         self.F = np.asarray(F, dtype=np.float64)
         self.m, self.n1 = self.F.shape
-        self.active = {}
-        self.coef = {}
+        self.active = set()
         self.h = None
         try:
             from scipy.optimize._highspy import _core
@@ -148,10 +153,20 @@ class PersistentSignLP:
             n1 = self.n1
             h.addVars(n1 + 1, np.array([-inf] * n1 + [0.0]), np.array([inf] * (n1 + 1)))
             h.changeColCost(n1, 1.0)
-            idx = np.arange(n1 + 1, dtype=np.int32)
-            for i in range(self.m):
-                for sgn in (1.0, -1.0):  # row 2i: sigma=-1 (F z < 0); row 2i+1: sigma=+1
-                    h.addRow(-inf, inf, n1 + 1, idx, np.append(sgn * self.F[i], -1.0))
+            # four rows per layer row: sigma in (-1, +1) x slack weight in (1, 2);
+            # the weight-2 copies serve the weighted solves without coefficient
+            # edits. Added in one call (row i, weight w, sign s is row 4i+2w'+s').
+            rows = np.empty((4 * self.m, n1 + 1))
+            k = 0
+            for w in (1.0, 2.0):
+                for sgn in (1.0, -1.0):
+                    rows[k::4, :n1] = sgn * self.F
+                    rows[k::4, n1] = -w
+                    k += 1
+            nnz = rows.size
+            h.addRows(4 * self.m, np.full(4 * self.m, -inf), np.full(4 * self.m, inf), nnz,
+                      np.arange(0, nnz, n1 + 1, dtype=np.int32),
+                      np.tile(np.arange(n1 + 1, dtype=np.int32), 4 * self.m), rows.ravel())
             h.addRow(-inf, -1.0, 2, np.array([n1 - 1, n1], dtype=np.int32), np.array([-1.0, -1.0]))
             self.inf = inf
             self.h = h
@@ -159,46 +174,42 @@ class PersistentSignLP:
         except Exception:  # pragma: no cover - depends on the scipy build
             self.h = None
 
-    def _row(self, i, s):
-        return 2 * i + (1 if s == 1 else 0)
-
-    def solve(self, signed, weights=None):
+    def solve(self, signed, weights=None, time_limit=None):
         """signed: list of (row, sigma). Returns ``(feasible, z, y)`` with ``y``
-        aligned to ``signed`` plus a last entry for the t row.
+        aligned to ``signed`` plus a last entry for the t row; ``(None, None,
+        None)`` when HiGHS stops without an answer (``time_limit`` seconds,
+        default none: a large layer's LP must not outlast the search's limit).
 
-        ``weights`` (optional, aligned with ``signed``, >= 1) scale the slack
+        ``weights`` (optional, aligned with ``signed``, 1 or 2) scale the slack
         column in each row: feasibility is unchanged, but the dual then
         prefers Gordan circuits through low-weight rows."""
         if self.h is None:
-            G = np.array([-s * self.F[i] for i, s in signed]) if signed else np.zeros((0, self.n1))
             if not signed:
                 z = np.zeros(self.n1)
                 z[-1] = 1.0
                 return True, z, None
+            G = np.array([-s * self.F[i] for i, s in signed])
+            if weights is not None:
+                G = G / np.asarray(weights, dtype=np.float64)[:, None]
             return strict_system(G)
-        want = {self._row(i, s) for i, s in signed}
+        if weights is None:
+            rows = [4 * i + (s == 1) for i, s in signed]
+        else:
+            if any(w not in (1.0, 2.0) for w in weights):
+                raise ValueError("slack weights must be 1 or 2")
+            rows = [4 * i + (s == 1) + 2 * (w == 2.0) for (i, s), w in zip(signed, weights)]
+        want = set(rows)
         h = self.h
-        for r in list(self.active):
-            if r not in want:
-                h.changeRowBounds(r, -self.inf, self.inf)
-                del self.active[r]
-        for r in want:
-            if r not in self.active:
-                h.changeRowBounds(r, -self.inf, -1.0)
-                self.active[r] = True
-        if weights is not None or self.coef:
-            wmap = {} if weights is None else {self._row(i, sg): w for (i, sg), w in zip(signed, weights) if w != 1.0}
-            for r in list(self.coef):
-                if wmap.get(r, 1.0) != self.coef[r]:
-                    h.changeCoeff(r, self.n1, -wmap.get(r, 1.0))
-                    if r in wmap:
-                        self.coef[r] = wmap[r]
-                    else:
-                        del self.coef[r]
-            for r, w in wmap.items():
-                if r not in self.coef:
-                    h.changeCoeff(r, self.n1, -w)
-                    self.coef[r] = w
+        inf = self.inf
+        for r in self.active - want:
+            h.changeRowBounds(r, -inf, inf)
+        for r in want - self.active:
+            h.changeRowBounds(r, -inf, -1.0)
+        self.active = want
+        tl = inf if time_limit is None else max(1e-3, float(time_limit))
+        if tl != getattr(self, "_time_limit", inf):
+            h.setOptionValue("time_limit", tl)
+            self._time_limit = tl
         h.run()
         if h.getModelStatus() != self._ok:
             return None, None, None
@@ -208,5 +219,87 @@ class PersistentSignLP:
         if s <= 1e-9:
             return True, z, None
         rd = np.asarray(sol.row_dual)
-        y = np.array([-rd[self._row(i, sg)] for i, sg in signed] + [-rd[2 * self.m]])
+        y = -rd[np.array(rows + [4 * self.m], dtype=np.intp)]
+        # the z-columns of the dual read sum_r y_r sgn_r F_r = 0 whatever the slack
+        # weights: y are Gordan multipliers of the unweighted rows
         return False, z, y
+
+
+class SignSystems:
+    """Strict sign systems over the rows of one layer, decided exactly.
+
+    ``signed`` lists ``(row, sigma)``: the system asks for ``x`` with
+    ``sigma (w_i.x + b_i) > 0`` for every entry (homogeneously: ``z = (x, t)``,
+    ``t > 0``). The float LP (:class:`PersistentSignLP`) answers first; its
+    duals are made exact on their support (:func:`exact_gordan`), and when
+    that fails the exact simplex (:mod:`solver.exactlp`) decides. The one
+    place the package turns a sign system into a proof.
+    """
+
+    def __init__(self, W, b):
+        W = np.asarray(W, dtype=np.float64)
+        self.m, self.n = W.shape
+        b = np.zeros(self.m) if b is None else np.asarray(b, dtype=np.float64)
+        self.G, self.scales = exact.integer_rows(W, b)
+        Wb = np.hstack([W, b[:, None]])
+        norms = np.linalg.norm(Wb, axis=1)
+        norms[norms == 0] = 1.0
+        self.norms = norms
+        self.F = Wb / norms[:, None]
+        self.lp = PersistentSignLP(self.F)
+        self.lps = 0
+        self.exact_lps = 0
+
+    def reset(self):
+        """A fresh LP (no warm start): a deterministic state."""
+        self.lp = PersistentSignLP(self.F)
+
+    def float_solve(self, signed, weights=None, deadline=None):
+        """The float LP: ``(feasible, z, y)`` as :meth:`PersistentSignLP.solve`
+        (HiGHS stops at ``deadline``, a ``time.monotonic()`` value)."""
+        self.lps += 1
+        if not signed:
+            z = np.zeros(self.n + 1)
+            z[-1] = 1.0
+            return True, z, None
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise Timeout("time_limit")
+        return self.lp.solve(signed, weights, time_limit=left)
+
+    def _from_duals(self, signed, y):
+        y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isfinite(y)) or y.max() <= 0:
+            return None
+        keep = np.flatnonzero(y[:-1] > 1e-9 * y.max())
+        rows = [signed[k] for k in keep]
+        Gi = [[-s * c for c in self.G[i]] for i, s in rows]
+        cert = exact_gordan(Gi, np.append(y[keep], y[-1]))
+        if cert is None:
+            return None
+        return {rows[k][0]: v * self.scales[rows[k][0]] for k, v in cert.items()}
+
+    def settle(self, signed, feas, y, deadline=None):
+        """Exact answer for ``signed`` after a float solve: ``(mult, None)``,
+        Gordan multipliers (dict row -> multiplier of the row ``[w_i, b_i]``
+        itself, integers or Fractions) from the float duals when the LP was
+        infeasible, else from the exact simplex; or ``(None, z)``, an exact
+        strictly feasible homogeneous point. Raises :class:`Timeout` past
+        ``deadline`` (``time.monotonic()``)."""
+        if feas is False:
+            mult = self._from_duals(signed, y)
+            if mult is not None:
+                return mult, None
+        self.exact_lps += 1
+        Gi = [[-s * c for c in self.G[i]] for i, s in signed]
+        status, v = exactlp.strict_feasibility(Gi, deadline=deadline)
+        if status == "infeasible":
+            Y, _ = exact.common_denominator(v)
+            return {signed[k][0]: Y[k] * self.scales[signed[k][0]]
+                    for k in range(len(signed)) if Y[k] != 0}, None
+        return None, v
+
+    def circuit(self, signed, deadline=None):
+        """Exact Gordan multipliers for ``signed``, or None if it is feasible."""
+        feas, _, y = self.float_solve(signed, deadline=deadline)
+        return self.settle(signed, False if feas is False else None, y, deadline)[0]

@@ -10,24 +10,36 @@ arithmetic (:func:`solver.witness.witness_from_active_set`).
 """
 from __future__ import annotations
 
+import time
+
 from .witness import witness_from_active_set
 
 
 def milp_witness_search(W, b, backend, *, formulation="rankdef", box=1e3, margin=1e-6,
                         time_limit=None):
-    """Return ``(witness_pair or None, info dict)``."""
+    """Return ``(witness_pair or None, info dict)``. ``time_limit`` covers the
+    whole call: building the model, the solve and the exact re-derivation."""
+    start = time.monotonic()
+    deadline = None if time_limit is None else start + time_limit
     from .formulations import few_active_milp, rank_deficient_milp
     build = {"rankdef": rank_deficient_milp, "fewactive": few_active_milp}.get(formulation)
     if build is None:
         from .errors import InputError
         raise InputError(f"formulation must be 'rankdef' or 'fewactive'; got {formulation!r}")
     F = build(W, b, box=box, margin=margin)
-    sol = backend.solve(F.model, time_limit=time_limit)
+    # half of what is left: the engine's own clock starts only after the model
+    # is handed over (seconds on large layers), and the exact re-derivation and
+    # the sign tree come after it
+    left = None if deadline is None else (deadline - time.monotonic()) / 2
+    if left is not None and left <= 0:
+        return None, {"milp_status": "time_limit", "milp_seconds": 0.0,
+                      "milp_backend": backend.name, "milp_box": box}
+    sol = backend.solve(F.model, time_limit=left)
     info = {"milp_status": sol.status.value, "milp_seconds": round(sol.seconds, 6),
             "milp_backend": backend.name, "milp_box": box}
     if sol.x is None:
         return None, info
     active = F.decode(sol.x)
-    w = witness_from_active_set(W, b, active)
+    w = witness_from_active_set(W, b, active, deadline=deadline)
     info["milp_candidate_verified"] = w is not None
     return w, info

@@ -1249,33 +1249,54 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
 def _region_of_pattern(network, pattern, domain, box):
     """The closed region of explicit activation ``pattern`` (list per layer of
     bool arrays, True = active; ignored for identity layers): integer rows
-    and exact output map. Empty patterns are fine (see :class:`_Regions`)."""
+    and exact output map. Empty patterns are fine (see :class:`_Regions`).
+
+    The affine maps are composed with python-flint rational matrices (C
+    speed; the shared 784 x 60 decoder layer takes ~0.1 s instead of ~10 s
+    with Fractions); the results are the same exact rationals."""
     n = network.n_in
     rows = list(_domain_rows(n, domain, box))
-    M = [[Fraction(int(i == j)) for j in range(n)] for i in range(n)]
-    d = [Fraction(0)] * n
+    M = flint.fmpq_mat(n, n)
+    for j in range(n):
+        M[j, j] = 1
+    d = flint.fmpq_mat(n, 1)
     pat = []
     for L, p in zip(network.layers, pattern):
-        Wq, bq = exact.fractions_of(L.W), exact.fractions_of(L.b)
-        preM = [[sum((w * M[t][j] for t, w in enumerate(row) if w), Fraction(0))
-                 for j in range(n)] for row in Wq]
-        pred = [sum((w * d[t] for t, w in enumerate(row) if w), Fraction(0)) + bi
-                for row, bi in zip(Wq, bq)]
+        Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
+        G, scales = exact.integer_rows(Wd, L.b)
+        m = len(G)
+        Gm = flint.fmpq_mat([g[:-1] for g in G])
+        inv = flint.fmpq_mat(m, m)
+        for i, sc in enumerate(scales):
+            inv[i, i] = flint.fmpq(1, sc)
+        bq = flint.fmpq_mat([[flint.fmpq(g[-1], sc)] for g, sc in zip(G, scales)])
+        preM = inv * (Gm * M)
+        pred = inv * (Gm * d) + bq
         if L.activation.is_identity:
             M, d = preM, pred
             pat.append(())
             continue
         slope = Fraction(L.activation.slope)
         signs = [1 if bool(a) else -1 for a in p]
-        for g, c, s in zip(preM, pred, signs):
-            if any(g):
-                rows.append([-s * v for v in _int_row(list(g) + [c])])
-            elif s * c < 0:
+        # [preM | pred] times one common positive denominator: integer rows
+        # with the sign pattern's half-spaces (gcd-reduced)
+        Nm, _ = flint.fmpq_mat(m, n + 1, [v for i in range(m) for v in
+                                          [preM[i, j] for j in range(n)] + [pred[i, 0]]]
+                               ).numer_denom()
+        D = flint.fmpq_mat(m, m)
+        for i, sg in enumerate(signs):
+            r = [int(Nm[i, j]) for j in range(n + 1)]
+            if any(r[:n]):
+                g = math.gcd(*r)
+                rows.append([-sg * v // g for v in r])
+            elif sg * r[n] < 0:
                 rows.append([0] * n + [1])   # 0 < 0 is false: empty region
-        M = [r if s > 0 else [slope * v for v in r] for r, s in zip(preM, signs)]
-        d = [c if s > 0 else slope * c for c, s in zip(pred, signs)]
+            D[i, i] = 1 if sg > 0 else _fq(slope)
+        M, d = D * preM, D * pred
         pat.append(tuple(signs))
-    return _Region(tuple(pat), rows, M, d, None)
+    Mq = [[_qf(M[i, j]) for j in range(n)] for i in range(M.nrows())]
+    dq = [_qf(d[i, 0]) for i in range(d.nrows())]
+    return _Region(tuple(pat), rows, Mq, dq, None)
 
 
 def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
@@ -1388,6 +1409,8 @@ def _layer_report(k, L, domain, res, input_set, skipped=False):
         proved = f"injective on {_domain_text(domain, n)}"
     elif res.verdict is Verdict.NOT_INJECTIVE:
         proved = f"not injective on {_domain_text(domain, n)} (exact witness)"
+    elif getattr(res, "proved", None):
+        proved = res.proved
     return {**base, "verdict": res.verdict.value, "method": res.method, "proved": proved,
             "seconds": round(res.seconds, 6), "message": res.message}
 
@@ -1491,12 +1514,8 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     if time_limit is not None and not (time_limit >= 0):
         raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
     if box is not None:
-        try:
-            box = float(box)
-        except (TypeError, ValueError):
-            raise InputError(f"box must be a positive number; got {box!r}") from None
-        if not (math.isfinite(box) and box > 0):
-            raise InputError(f"box must be a positive finite number; got {box!r}")
+        from .io import validate_box
+        box = validate_box(box)
     if delta is not None and not (float(delta) > 0):
         raise InputError(f"delta must be positive; got {delta!r}")
     deadline = None if time_limit is None else start + float(time_limit)

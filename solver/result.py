@@ -55,6 +55,11 @@ class LayerResult:
     certificate : dict or None (present iff injective; JSON, checkable by
         :func:`solver.certificates.check_certificate`)
     stats : mapping of counters (nodes, LPs, cells, MILP calls, ...)
+    proved : str or None: for ``unknown``, what was proved all the same, in
+        words (e.g. a certified number of active rows), with its certificate
+        in ``partial``; None otherwise
+    partial : dict or None: the proof document of ``proved`` (checkable by
+        ``reluinj verify``)
     """
     verdict: Verdict
     witness: Witness | None
@@ -65,6 +70,8 @@ class LayerResult:
     n: int
     certificate: dict | None = None
     stats: Mapping[str, Any] = field(default_factory=dict)
+    proved: str | None = None
+    partial: dict | None = None
 
     @property
     def success(self) -> bool:
@@ -81,6 +88,7 @@ class LayerResult:
             "n": self.n,
             "certificate": None if self.certificate is None else "attached",
             "stats": dict(self.stats),
+            "proved": self.proved,
         }
 
     def witness_document(self) -> dict | None:

@@ -1,25 +1,42 @@
 """Sign-tree search: decide injectivity of one layer and prove the answer.
 
 The search branches on the sign of one row at a time (``w_i.x + b_i > 0`` or
-``< 0``) and closes a branch only with an exact argument (the three leaf
-kinds of :mod:`solver.certificates.checker`):
+``< 0``) and closes a branch only with an exact argument (the leaf kinds of
+:mod:`solver.certificates.checker`, certificate version 2):
 
-* *basis*: the rows already positive contain n independent rows
-  (exact rank over the integers, python-flint);
-* *gordan*: the sign pattern is empty, with exact Gordan multipliers;
-* *hyperplane*: the positive rows span a hyperplane H (rank n-1); the only
-  way to stay non-spanning is to keep every unassigned row outside H negative,
-  and exact Gordan multipliers show that is impossible.
+* *basis*: the rows positive on the path (with the two-sided classes) hold
+  n independent rows;
+* *gordan*: the sign pattern is empty, shown by a Gordan circuit (exact
+  multipliers) whose signs all hold on the path;
+* *hyperplane*: the positive rows span a hyperplane H (rank n-1); staying
+  non-spanning needs every unassigned row outside H negative, and a Gordan
+  circuit shows that is impossible.
 
-At every node one more LP asks for a point where all unassigned rows outside
-span(P) are negative. If it has one, P's orthogonal complement gives a
-candidate witness, which is checked exactly (:mod:`solver.witness`). Every
-LP is scale-free (homogeneous coordinates, no box, no big-M), and a floating
-LP answer only steers the search: it never closes a branch by itself.
+At a node one question is asked: is there a point on the path where every
+unassigned row outside span(P) is negative? If so, the positive rows lie in
+span(P) and a witness is built and checked exactly (:mod:`solver.witness`).
+If not, a Gordan circuit says so. Circuits are kept in a pool and reused: a
+pooled circuit whose positive rows are positive on the path and whose
+negative rows are negative or unassigned-outside-span closes or shortens a
+later node without an LP. The node then branches on the circuit's unassigned
+row j with the largest multiplier: ``j > 0`` raises the rank; ``j < 0``
+leaves the circuit applicable with one row fewer, so negative branches cost
+no LP and the last one is the circuit's own gordan leaf.
 
-So "injective" comes with a certificate tree the independent checker accepts,
+Every LP is scale-free (homogeneous coordinates, no box, no big-M), and a
+floating LP answer only steers the search: Gordan multipliers are re-derived
+exactly on the dual support (python-flint integer kernels), and when floating
+point cannot settle a system an exact rational simplex does
+(:mod:`solver.exactlp`).
+
+So "injective" comes with a certificate the independent checker accepts,
 "not_injective" with an exactly checked witness, and anything else (limits,
 an LP whose answer could not be made exact) is "unknown".
+
+Parallel and distributed runs expand the tree to a frontier of open nodes
+whose construction does not depend on the number of workers, solve each
+subtree from a fresh, deterministic state (:func:`solve_subtree`), and splice
+the answers: the certificate is the same for 2 processes or 128 Dask workers.
 
 References
 ----------
@@ -31,15 +48,22 @@ ReLU neural networks*, 2024 (coNP-completeness: exponential worst case).
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
-from . import exact, exactlp, lp
+from . import exact, lp
 from .certificates import checker
+from .wedge import probe_wedges
 from .witness import witness_from_kernel, witness_from_normal
+
+__all__ = ["SearchStats", "SearchOutcome", "sign_tree_search", "solve_subtree", "Frontier",
+           "frontier", "splice", "presolve"]
 
 
 class _Stop(Exception):
@@ -59,6 +83,20 @@ class SearchStats:
     leaves: dict = field(default_factory=lambda: {"basis": 0, "gordan": 0, "hyperplane": 0})
     exact_lps: int = 0
     unresolved: int = 0
+    pool_hits: int = 0
+
+    def add(self, other: "SearchStats"):
+        self.nodes += other.nodes
+        self.lps += other.lps
+        self.exact_lps += other.exact_lps
+        self.unresolved += other.unresolved
+        self.pool_hits += other.pool_hits
+        for k, v in other.leaves.items():
+            self.leaves[k] = self.leaves.get(k, 0) + v
+
+    def as_dict(self) -> dict:
+        return {"nodes": self.nodes, "lps": self.lps, "exact_lps": self.exact_lps,
+                "pool_hits": self.pool_hits, "leaves": dict(self.leaves)}
 
 
 @dataclass(frozen=True)
@@ -70,26 +108,163 @@ class SearchOutcome:
     stats: SearchStats
 
 
+def _relative_floats(values):
+    """Positive rationals (dict) as floats with their ratios kept, however
+    large: only the order of Gordan multipliers is used."""
+    if all(isinstance(v, int) for v in values.values()):
+        shift = max(0, max(values.values()).bit_length() - 60)
+        return {k: float(v >> shift) for k, v in values.items()}
+    top = max(values.values())
+    return {k: float(Fraction(v) / top) for k, v in values.items()}
+
+
+class _CircuitPool:
+    """Gordan circuits found so far, kept for reuse across the tree.
+
+    A circuit is a signed set of rows with exact multipliers showing that the
+    signs cannot all hold. It closes or shortens any later node whose path has
+    every ``+`` row positive and whose ``-`` rows are each negative on the path
+    or unassigned and required negative (the rows the node's LP would put
+    negative). Rows are bitsets (numpy uint64 words) so that one vectorised
+    pass finds the applicable circuit with the fewest unassigned rows. Nothing
+    is trusted: a circuit enters the pool only with exact multipliers, and the
+    checker re-verifies it and every leaf that uses it.
+    """
+
+    def __init__(self, m):
+        self.words = (m + 63) // 64
+        self.k = 0
+        self.pos = np.zeros((64, self.words), dtype=np.uint64)
+        self.neg = np.zeros((64, self.words), dtype=np.uint64)
+        self.items = []          # (entries [[row, sign, "q"], ...], "-" rows by weight)
+
+    def copy(self):
+        c = _CircuitPool.__new__(_CircuitPool)
+        c.words, c.k = self.words, self.k
+        c.pos, c.neg = self.pos.copy(), self.neg.copy()
+        c.items = list(self.items)
+        return c
+
+    def bits(self, rows):
+        """Bitset (numpy words) of an iterable of row indices."""
+        v = 0
+        for i in rows:
+            v |= 1 << i
+        return self.as_words(v)
+
+    def add(self, entries, neg_order):
+        if self.k == len(self.pos):
+            self.pos = np.vstack([self.pos, np.zeros_like(self.pos)])
+            self.neg = np.vstack([self.neg, np.zeros_like(self.neg)])
+        self.pos[self.k] = self.bits(i for i, s, _ in entries if s == 1)
+        self.neg[self.k] = self.bits(i for i, s, _ in entries if s == -1)
+        self.items.append((entries, neg_order))
+        self.k += 1
+        return self.k - 1
+
+    #: circuits scanned per query, the most recent ones: the search is depth
+    #: first, so the circuits of the current subtree are the likely ones
+    RECENT = 1024
+
+    def as_words(self, v):
+        """A Python-int bitset as numpy words."""
+        return np.frombuffer(v.to_bytes(8 * self.words, "little"), dtype=np.uint64)
+
+    def best(self, P, N, U):
+        """The applicable circuit with the fewest rows in ``U`` (Python-int
+        bitsets): ``+`` rows inside P, ``-`` rows inside N | U, among the
+        ``RECENT`` latest. Returns ``(index, count)`` or ``(None, None)``."""
+        if self.k == 0:
+            return None, None
+        P, N, U = self.as_words(P), self.as_words(N), self.as_words(U)
+        lo = max(0, self.k - self.RECENT)
+        pos, neg = self.pos[lo:self.k], self.neg[lo:self.k]
+        ok = ~np.any(pos & ~P, axis=1) & ~np.any(neg & ~(N | U), axis=1)
+        idx = np.flatnonzero(ok)
+        if idx.size == 0:
+            return None, None
+        counts = np.bitwise_count(neg[idx] & U).sum(axis=1)
+        j = int(np.argmin(counts))
+        return lo + int(idx[j]), int(counts[j])
+
+
+class _Span:
+    """The span of the positive rows, kept as an exact integer basis ``K`` of
+    its orthogonal complement (so ``rank = n - len(K)``; at rank n-1, ``K[0]``
+    is the hyperplane's normal, and any ``K[0]`` is a witness direction).
+
+    Adding a row g (fraction-free): with ``d_i = g.k_i`` and a pivot p with
+    ``d_p != 0``, the vectors ``d_p k_i - d_i k_p`` (i != p) are orthogonal to
+    g and to everything k_i was orthogonal to, and independent: a basis of the
+    new complement. ``d = 0`` means g is already in the span. This replaces a
+    rank test, a kernel and a QR per node by a few integer dot products."""
+
+    __slots__ = ("K", "rank", "_f")
+
+    def __init__(self, K, n):
+        self.K = [list(k) for k in K]
+        self.rank = n - len(self.K)
+        self._f = None
+
+    def floats(self):
+        """The rows of K as floats, each scaled into range (direction kept)."""
+        if self._f is None:
+            rows = []
+            for k in self.K:
+                shift = max(0, max(abs(c) for c in k).bit_length() - 62)
+                rows.append([float(c >> shift) for c in k])
+            self._f = np.array(rows)
+        return self._f
+
+    def add(self, g):
+        """The span with row ``g`` added, or None if g is already in it."""
+        d = [sum(a * b for a, b in zip(g, k)) for k in self.K]
+        nz = [i for i, x in enumerate(d) if x]
+        if not nz:
+            return None
+        p = min(nz, key=lambda i: abs(d[i]))
+        kp, dp = self.K[p], d[p]
+        new = []
+        for i, k in enumerate(self.K):
+            if i == p:
+                continue
+            if d[i]:
+                k = [dp * a - d[i] * c for a, c in zip(k, kp)]
+                gg = math.gcd(*k)
+                if gg > 1:
+                    k = [a // gg for a in k]
+            new.append(k)
+        out = _Span.__new__(_Span)
+        out.K, out.rank, out._f = new, self.rank + 1, None
+        return out
+
+
 class _Tree:
-    def __init__(self, W, b, deadline, max_nodes):
+    """The state of one sign-tree search (or of one subtree of it)."""
+
+    # reuse a pooled circuit that needs at most this many branchings instead of
+    # solving an LP (any applicable circuit closes a rank n-1 node)
+    POOL_CHAIN = 1
+
+    def __init__(self, W, b, deadline=None, max_nodes=None, pool=None):
         self.W, self.b = W, b
         self.m, self.n = W.shape
-        self.G, self.scales = exact.integer_rows(W, b)
-        Wb = np.hstack([W, b[:, None]])
-        norms = np.linalg.norm(Wb, axis=1)
-        norms[norms == 0] = 1.0
-        self.F = Wb / norms[:, None]
+        self.sys = lp.SignSystems(W, b)
+        self.G, self.scales, self.norms = self.sys.G, self.sys.scales, self.sys.norms
         self.nonzero = [i for i in range(self.m) if any(self.G[i][:self.n])]
         wn = np.linalg.norm(W, axis=1)
         wn[wn == 0] = 1.0
         self.Wunit = W / wn[:, None]
+        self.absW = np.abs(W)
         self.deadline = deadline
         self.max_nodes = max_nodes
         self.stats = SearchStats()
-        self.lp = lp.PersistentSignLP(self.F)
-        self._span_cache = {}
-        self.split_depth = None   # parallel mode: defer nodes this deep
+        self.split_rank = None    # frontier mode: defer nodes of this rank
         self.frontier = []
+        self.progress = None      # a solver.progress.Progress, or None
+        self._span_cache = {}
+        self.out = []             # the certificate tree, tokens in preorder
+        self.pool = pool.copy() if pool is not None else _CircuitPool(self.m)
         self._classes()
 
     def _classes(self):
@@ -99,9 +274,7 @@ class _Tree:
         whole class. A *two-sided* class (both orientations present, e.g. the
         pairs of a [B; -DB] construction) has a positive member at every
         generic point, so one representative counts towards the rank without
-        any branching (the checker's "pairs")."""
-        import math
-        from collections import defaultdict
+        any branching (the certificate's "pairs")."""
         self.cls, self.orient = [None] * self.m, [0] * self.m
         members = defaultdict(list)
         for i in self.nonzero:
@@ -114,276 +287,308 @@ class _Tree:
         self.members = members
         two = {k for k, rows in members.items() if len({self.orient[i] for i in rows}) == 2}
         self.free = [i for i in self.nonzero if self.cls[i] not in two]
+        self.free_bits = sum(1 << i for i in self.free)
+        self.class_bits = [sum(1 << k for k in members[self.cls[i]]) if self.cls[i] is not None
+                           else 0 for i in range(self.m)]
         reps = []
         for k in sorted(two, key=lambda k: members[k][0]):
             rep = members[k][0]
             if exact.rank([self.G[i][:self.n] for i in reps + [rep]]) > len(reps):
                 reps.append(rep)
         self.pair_reps = reps
-        self.pair_set = set(reps)
 
-    def _leaf_rows(self, basis):
-        return ([i for i in basis if i not in self.pair_set],
-                [i for i in basis if i in self.pair_set])
-
-    # ---- LP helpers -------------------------------------------------
+    # ---- LPs and exact circuits ---------------------------------------
     def _lp(self, signed, weights=None):
-        """signed: list of (row, sigma). Returns (feasible, z, y)."""
         self.stats.lps += 1
-        if not signed:
-            z = np.zeros(self.n + 1)
-            z[-1] = 1.0
-            return True, z, None
-        return self.lp.solve(signed, weights)
-
-    def _gordan(self, signed, y):
-        Gi = [[-s * c for c in self.G[i]] for i, s in signed]
-        cert = lp.exact_gordan(Gi, y)
-        if cert is None:
-            return None
-        return [[signed[k][0], str(v * self.scales[signed[k][0]])] for k, v in sorted(cert.items())]
+        try:
+            return self.sys.float_solve(signed, weights, self.deadline)
+        except lp.Timeout:
+            raise _Stop("time_limit") from None
 
     def _settle(self, signed, feas, y):
-        """The float LP did not give a usable answer for ``signed``: close it
-        with Gordan multipliers (from the float duals, else from the exact
-        simplex) or return an exact point. Returns ``(certificate, z)``."""
-        if feas is False:
-            cert = self._gordan(signed, y)
-            if cert is not None:
-                return cert, None
-        self.stats.exact_lps += 1
-        Gi = [[-s * c for c in self.G[i]] for i, s in signed]
-        status, v = exactlp.strict_feasibility(Gi)
-        if status == "infeasible":
-            Y, d = exact.common_denominator(v)
-            return [[signed[k][0], str(Y[k] * self.scales[signed[k][0]])]
-                    for k in range(len(signed)) if Y[k] != 0], None
-        return None, v
+        before = self.sys.exact_lps
+        try:
+            return self.sys.settle(signed, feas, y, self.deadline)
+        except lp.Timeout:
+            raise _Stop("time_limit") from None
+        finally:
+            self.stats.exact_lps += self.sys.exact_lps - before
 
-    def _span_info(self, basis):
-        """``(normal, outside)`` for span(P): the exact normal when the rank is
-        n-1 (else None) and, per row, whether it lies outside span(P): exact
-        at rank n-1 (the hyperplane leaf depends on it), a floating-point
-        projection test below that (it only steers the search). Cached."""
-        hit = self._span_cache.get(basis)
-        if hit is not None:
-            return hit
+    def _span_of(self, basis):
+        """The :class:`_Span` of ``basis`` built from scratch (roots of trees
+        and subtrees; inside a tree spans are updated one row at a time)."""
         n = self.n
-        if len(basis) == n - 1:
-            normal = exact.kernel([self.G[i][:n] for i in basis], n)[0]
-            outside = [exact.dot(g[:n], normal) != 0 for g in self.G]
+        K = exact.kernel([self.G[i][:n] for i in basis], n) if basis else \
+            [[int(i == j) for j in range(n)] for i in range(n)]
+        return _Span(K, n)
+
+    def _outside(self, span):
+        """The rows outside the span, as a Python-int bitset: exact at rank n-1 (the
+        hyperplane leaf rests on it), a floating-point test below (it only
+        steers the search: chains are sound whichever rows they branch on).
+        The float products W k carry an error below n 2^-52 sum |w_ij| |k_j|,
+        far under the 1e-10 margin used; rows under it are decided exactly."""
+        hit = self._span_cache.get(id(span))
+        if hit is not None and hit[0] is span:
+            return hit[1]
+        if not span.K:
+            out = 0
         else:
-            normal = None
-            if basis:
-                Q, _ = np.linalg.qr(self.W[list(basis)].T)
-                R = self.Wunit - (self.Wunit @ Q) @ Q.T
-                outside = list(np.linalg.norm(R, axis=1) > 1e-9)
-            else:
-                outside = [True] * self.m
-        if len(self._span_cache) > 200000:
-            self._span_cache.clear()
-        self._span_cache[basis] = (normal, outside)
-        return normal, outside
+            Kf = span.floats()
+            P = np.abs(self.W @ Kf.T)
+            far = P > 1e-10 * (self.absW @ np.abs(Kf).T)
+            outside = far.any(axis=1)
+            if len(span.K) == 1:
+                normal = span.K[0]
+                n = self.n
+                for i in np.flatnonzero(~outside):
+                    outside[i] = exact.dot(self.G[i][:n], normal) != 0
+            out = int.from_bytes(np.packbits(outside, bitorder="little").tobytes(), "little")
+        if len(self._span_cache) >= 64:
+            self._span_cache.pop(next(iter(self._span_cache)))
+        self._span_cache[id(span)] = (span, out)
+        return out
 
-    def _strict_at(self, z, signed):
-        if z is None:
-            return False
-        if not signed:
-            return True
-        idx = np.fromiter((i for i, _ in signed), dtype=np.intp, count=len(signed))
-        sg = np.fromiter((s for _, s in signed), dtype=np.float64, count=len(signed))
-        scale = max(1.0, float(np.max(np.abs(z))))
-        return bool(np.all(sg * (self.F[idx] @ z) > 1e-7 * scale))
+    def _witness(self, span, point):
+        """An exactly checked witness from a point whose positive rows lie in
+        the span, or None."""
+        return witness_from_normal(self.G, span.K[0], point, self.W, self.b)
 
-    # ---- search -----------------------------------------------------
+    def _circuit(self, sigma, masks, Ubits, span, inherit=None):
+        """A Gordan circuit for the node's system (path rows with their signs,
+        the rows ``U`` negative): from the pool when one applies and needs at
+        most ``POOL_CHAIN`` branchings (or ``inherit``, the count of the
+        circuit the parent branched on; any applicable one at rank n-1), else
+        from a fresh LP (then pooled). Returns ``(index, chain)``: the
+        circuit's pool index and its rows in U, largest multiplier first.
+        Raises ``_Found`` for a bad point."""
+        pool = self.pool
+        k, count = pool.best(masks[0], masks[1], Ubits)
+        if k is not None and (span.rank == self.n - 1 or count <= self.POOL_CHAIN
+                              or (inherit is not None and count <= inherit)):
+            self.stats.pool_hits += 1
+            return k, [j for j in pool.items[k][1] if Ubits >> j & 1]
+        signed = list(sigma.items())
+        U = [j for j in self.free if Ubits >> j & 1]
+        full = signed + [(j, -1) for j in U]
+        feas, z, y = self._lp(full, [1.0] * len(signed) + [2.0] * len(U))
+        n = self.n
+        if feas:
+            w = self._witness(span, z[:n] / z[n]) if z[n] > 0 else None
+            if w is not None:
+                raise _Found(w)
+            feas = None          # float says feasible, the exact check did not agree
+        mult, zx = self._settle(full, feas, y)
+        if mult is None:
+            # exactly feasible: every row outside span(basis) is negative at zx,
+            # so the positive rows lie in span(basis): a bad point
+            w = self._witness(span, [zx[i] / zx[n] for i in range(n)])
+            if w is not None:
+                raise _Found(w)
+            self.stats.unresolved += 1
+            raise _Stop("numerical: a sign pattern could be neither closed nor turned into a witness")
+        sign = dict(full)
+        weight = _relative_floats(mult)
+        weight = {i: v * float(self.norms[i]) for i, v in weight.items()}
+        entries = [[i, sign[i], str(mult[i])] for i in sorted(mult)]
+        neg_order = sorted((i for i in mult if sign[i] == -1), key=lambda i: -weight[i])
+        k = pool.add(entries, neg_order)
+        return k, [j for j in neg_order if Ubits >> j & 1]
+
+    # ---- search -------------------------------------------------------
     def _tick(self):
         self.stats.nodes += 1
+        if self.progress is not None:
+            st = self.stats
+            self.progress.update(nodes=st.nodes, closed=sum(st.leaves.values()), lps=st.lps)
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise _Stop("time_limit")
         if self.max_nodes is not None and self.stats.nodes > self.max_nodes:
             raise _Stop("max_nodes")
 
-    def node(self, sigma, basis, z_hint):
+    def _assign(self, sigma, j, s):
+        """``sigma`` with row ``j`` (and its class of coincident rows) set to ``s``."""
+        child = dict(sigma)
+        for k in self.members[self.cls[j]]:
+            child[k] = s * self.orient[k] * self.orient[j]
+        return child
+
+    def node(self, sigma, span, masks, inherit=None):
+        """Close the sign pattern ``sigma`` (row -> +1/-1) whose positive rows
+        (with the two-sided classes) span ``span`` (a :class:`_Span`),
+        appending its certificate subtree to ``self.out`` in preorder.
+        ``masks``: the rows positive and negative on the path, as Python-int
+        bitsets.
+
+        ``inherit``: the parent branched negatively on a row of a circuit that
+        still applies here with this many unassigned rows; a pooled circuit at
+        least as short is then taken without an LP."""
         self._tick()
         n = self.n
-        signed = list(sigma.items())
-        if self.split_depth is not None and len(sigma) >= self.split_depth:
-            self.frontier.append((dict(sigma), list(basis)))
-            return {"__open__": len(self.frontier) - 1}
-        # 1. is the path itself feasible? (not needed at rank >= n-1: the
-        # basis leaf needs no LP, and the hyperplane LP below contains the path)
-        z = z_hint if self._strict_at(z_hint, signed) else None
-        if z is None and signed and len(basis) < n - 1:
-            feas, z, y = self._lp(signed)
-            if not feas:
-                cert, zx = self._settle(signed, feas, y)
-                if cert is not None:
-                    self.stats.leaves["gordan"] += 1
-                    return {"leaf": "gordan", "y": cert}
-                z = np.array([float(c) for c in zx])
-        # 2. positive rows already span
-        if len(basis) == n:
+        if span.rank == n:
             self.stats.leaves["basis"] += 1
-            rows, pairs = self._leaf_rows(basis)
-            return {"leaf": "basis", "rows": rows, "pairs": pairs}
-        unassigned = [j for j in self.free if j not in sigma]
-        # 3. rows that would raise the rank if positive
-        normal, outside = self._span_info(tuple(basis))
-        U = [j for j in unassigned if outside[j]]
-        # 4. can all of U be negative? then P(x) stays inside span(P): witness
-        full = signed + [(j, -1) for j in U]
-        # weight 2 on the slack of unassigned rows: feasibility is unchanged,
-        # but the Gordan circuit of an infeasible answer then runs through as
-        # many assigned rows as possible, so fewer children are branched on
-        # (about 30% fewer nodes on Gaussian layers, m = 6n)
-        feas2, z2, y2 = self._lp(full, [1.0] * len(signed) + [2.0] * len(U))
-        def kernel_vector():  # exact v orthogonal to span(P); only for witnesses
-            return normal if normal is not None else exact.kernel(
-                [self.G[i][:n] for i in basis], n)[0]
-        if feas2:
-            w = witness_from_normal(self.G, kernel_vector(), z2[:n] / z2[n], self.W, self.b)
-            if w is not None:
-                raise _Found(w)
-        if not feas2 and (normal is not None or not U):
-            # a leaf is possible here: settle the system exactly if need be
-            cert, zx = self._settle(full, feas2, y2)
-            if cert is not None:
-                kind = "hyperplane" if normal is not None else "gordan"
-                self.stats.leaves[kind] += 1
-                if kind == "gordan":
-                    return {"leaf": "gordan", "y": cert}
-                rows, pairs = self._leaf_rows(basis)
-                return {"leaf": "hyperplane", "rows": rows, "pairs": pairs,
-                        "normal": [str(c) for c in normal], "y": cert}
-            feas2, y2 = True, None
-            z2 = np.array([float(c) for c in zx])
-            w = witness_from_normal(self.G, kernel_vector(), [zx[i] / zx[n] for i in range(n)],
-                                    self.W, self.b)
-            if w is not None:
-                raise _Found(w)
-        elif feas2 and not U:
-            # float says feasible but the exact check failed: settle exactly
-            cert, zx = self._settle(full, None, None)
-            if cert is not None:
-                self.stats.leaves["gordan"] += 1
-                return {"leaf": "gordan", "y": cert}
-            w = witness_from_normal(self.G, kernel_vector(), [zx[i] / zx[n] for i in range(n)],
-                                    self.W, self.b)
-            if w is not None:
-                raise _Found(w)
-        # 5. branch
-        cands = U if U else unassigned
-        if not cands:
-            self.stats.unresolved += 1
-            raise _Stop("numerical: a sign pattern could be neither closed nor turned into a witness")
-        if feas2 is False and y2 is not None:
-            k = len(signed)
-            j = max(range(len(U)), key=lambda t: y2[k + t]) if U else 0
-            j = cands[j]
-        elif feas2 and z2 is not None:
-            j = max(cands, key=lambda t: self.F[t] @ z2)
-        else:
-            j = cands[0]
-        out = {"branch": j}
-        for key, s in (("pos", 1), ("neg", -1)):
-            child_sigma = dict(sigma)
-            for k in self.members[self.cls[j]]:  # the whole class of coincident rows
-                child_sigma[k] = s * self.orient[k] * self.orient[j]
-            child_basis = basis
-            if s == 1:
-                if exact.rank([self.G[i][:n] for i in basis] + [self.G[j][:n]]) == len(basis) + 1:
-                    child_basis = basis + [j]
-            hint = z2 if (s == -1 and feas2) else z
-            out[key] = self.node(child_sigma, child_basis, hint)
-        return out
+            self.out.append(["B"])
+            return
+        if self.split_rank is not None and span.rank >= self.split_rank and inherit is None:
+            self.frontier.append((dict(sigma), span.K))
+            self.out.append(["o", len(self.frontier) - 1])
+            return
+        P, N = masks
+        Ubits = self._outside(span) & self.free_bits & ~(P | N)
+        k, chain = self._circuit(sigma, masks, Ubits, span, inherit)
+        if not chain:
+            self.stats.leaves["gordan"] += 1
+            self.out.append(["G", k])
+            return
+        if span.rank == n - 1:
+            self.stats.leaves["hyperplane"] += 1
+            self.out.append(["H", k, [str(c) for c in span.K[0]]])
+            return
+        j = chain[0]
+        child = span.add(self.G[j][:n]) or span
+        neg = self._assign(sigma, j, -1)
+        cb = self.class_bits[j]
+        self.out.append(["b", j])
+        self.node(self._assign(sigma, j, 1), child, (P | cb, N))
+        self.node(neg, span, (P, N | cb), inherit=sum(1 for i in chain if i not in neg))
 
-
-_WORKER = {}
-
-
-def _worker_init(W, b, deadline_wall):
-    _WORKER["tree"] = _Tree(W, b, None, None)
-    _WORKER["deadline_wall"] = deadline_wall
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * W.shape[0] + 1000))
-
-
-def _worker_solve(task):
-    sigma, basis = task
-    T = _WORKER["tree"]
-    dw = _WORKER["deadline_wall"]
-    T.deadline = None if dw is None else time.monotonic() + max(0.0, dw - time.time())
-    before = (T.stats.nodes, T.stats.lps, T.stats.exact_lps, dict(T.stats.leaves))
-    try:
-        out = ("tree", T.node(sigma, basis, None))
-    except _Found as f:
-        out = ("witness", f.witness)
-    except _Stop as st:
-        out = ("stop", st.reason)
-    s = T.stats
-    delta = (s.nodes - before[0], s.lps - before[1], s.exact_lps - before[2],
-             {k: s.leaves[k] - before[3][k] for k in s.leaves})
-    return out, delta
-
-
-def _stitch(node, subtrees):
-    if "__open__" in node:
-        return subtrees[node["__open__"]]
-    if "branch" in node:
-        return {"branch": node["branch"], "pos": _stitch(node["pos"], subtrees),
-                "neg": _stitch(node["neg"], subtrees)}
-    return node
-
-
-def _parallel(T, W, b, workers, deadline):
-    """Expand the tree to a frontier of open nodes, solve their subtrees in
-    worker processes, and stitch the certificates back together."""
-    import concurrent.futures as cf
-    import multiprocessing as mp
-    # deepen until the frontier is large enough for load balancing
-    for depth in range(2, T.m + 1):
-        T.frontier = []
-        T.split_depth = depth
-        skeleton = T.node({}, list(T.pair_reps), None)
-        if len(T.frontier) >= 8 * workers or not T.frontier:
-            break
-    T.split_depth = None
-    if not T.frontier:
-        return skeleton
-    deadline_wall = None if deadline is None else time.time() + (deadline - time.monotonic())
-    subtrees = [None] * len(T.frontier)
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                                initargs=(W, b, deadline_wall)) as pool:
-        futs = {pool.submit(_worker_solve, task): k for k, task in enumerate(T.frontier)}
+    def run(self, sigma=None, basis=None):
+        """Search from ``(sigma, K)`` (default: the root; ``K`` an exact basis
+        of the orthogonal complement of the positive rows' span, as frontier
+        tasks carry it); returns the preorder tokens of the subtree."""
+        self.out = []
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, 10 * self.m + 1000))
         try:
-            for fut in cf.as_completed(futs):
-                (kind, val), (dn, dl, de, dleaves) = fut.result()
-                T.stats.nodes += dn
-                T.stats.lps += dl
-                T.stats.exact_lps += de
-                for k2, v2 in dleaves.items():
-                    T.stats.leaves[k2] += v2
-                if kind == "witness":
-                    raise _Found(val)
-                if kind == "stop":
-                    raise _Stop(val)
-                subtrees[futs[fut]] = val
+            span = self._span_of(list(self.pair_reps)) if basis is None else _Span(basis, self.n)
+            sigma = {} if sigma is None else sigma
+            P = sum(1 << i for i, s in sigma.items() if s == 1)
+            N = sum(1 << i for i, s in sigma.items() if s == -1)
+            self.node(sigma, span, (P, N))
         finally:
-            for f in futs:
-                f.cancel()
-    return _stitch(skeleton, subtrees)
+            sys.setrecursionlimit(old)
+        return self.out
+
+    def certificate(self, tokens, pool):
+        """The version-2 certificate document for a finished tree: only the
+        circuits the tree uses, renumbered in order of first use."""
+        ids = {}
+        tree = []
+        for t in tokens:
+            if t[0] in ("G", "H"):
+                if t[1] not in ids:
+                    ids[t[1]] = len(ids)
+                t = [t[0], ids[t[1]]] + t[2:]
+            tree.append(t)
+        circuits = [None] * len(ids)
+        for old, new in ids.items():
+            circuits[new] = pool.items[old][0]
+        return {"format": checker.FORMAT, "version": 2, "claim": "injective",
+                "m": self.m, "n": self.n,
+                "layer_sha256": checker.layer_fingerprint(self.W, self.b),
+                "method": "sign-tree", "pairs": list(self.pair_reps),
+                "circuits": circuits, "tree": tree}
 
 
-def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, workers=1) -> SearchOutcome:
-    """Decide injectivity of ``x -> ReLU(W x + b)`` by sign-tree search.
+# ---------------------------------------------------------------- frontier
+
+@dataclass
+class Frontier:
+    """A tree expanded down to open nodes (``["o", k]`` tokens in
+    ``skeleton``), the subtree tasks ``(sigma, basis)`` and the circuit pool
+    of the expansion, which every task starts from. Its construction does not
+    depend on any worker count, so neither does the final certificate."""
+    skeleton: list
+    tasks: list
+    pool: _CircuitPool
+    stats: SearchStats
+    split_rank: int
+
+
+def frontier(W, b, *, min_tasks=64, deadline=None):
+    """Expand the sign tree breadth-wise until at least ``min_tasks`` open
+    subtrees exist (or the tree is closed). Raises ``_Found`` / ``_Stop``."""
+    T = _Tree(W, b, deadline)
+    for rank in range(len(T.pair_reps) + 1, T.n + 1):
+        T.frontier = []
+        T.pool = _CircuitPool(T.m)
+        T.sys.reset()
+        T.split_rank = rank
+        T.stats = SearchStats()
+        skeleton = T.run()
+        if len(T.frontier) >= min_tasks or not T.frontier:
+            break
+    return Frontier(skeleton, T.frontier, T.pool, T.stats, T.split_rank)
+
+
+def solve_subtree(W, b, task, pool, deadline=None):
+    """Solve one frontier task from a fresh, deterministic state (a new LP,
+    the frontier's pool). Returns ``(kind, value, stats)``: ``("tree",
+    (tokens, new circuits), stats)``, ``("witness", (x1, x2), stats)`` or
+    ``("stop", reason, stats)``. Pool indices below ``pool.k`` refer to the
+    frontier's circuits; the new ones follow in order."""
+    sigma, basis = task
+    T = _Tree(W, b, deadline, pool=pool)
+    try:
+        tokens = T.run(sigma, basis)
+        return "tree", (tokens, [e for e, _ in T.pool.items[pool.k:]]), T.stats
+    except _Found as f:
+        return "witness", f.witness, T.stats
+    except _Stop as s:
+        return "stop", s.reason, T.stats
+
+
+def splice(W, b, fr: Frontier, results):
+    """The certificate of a frontier whose every task has its ``("tree",
+    (tokens, circuits))`` result in ``results`` (list aligned with tasks)."""
+    T = _Tree(W, b)
+    pool = fr.pool.copy()
+    tokens = []
+    for t in fr.skeleton:
+        if t[0] != "o":
+            tokens.append(t)
+            continue
+        sub, new = results[t[1]]
+        base = pool.k
+        for e in new:
+            pool.add(e, [])
+        for s in sub:
+            if s[0] in ("G", "H") and s[1] >= fr.pool.k:
+                s = [s[0], s[1] - fr.pool.k + base] + s[2:]
+            tokens.append(s)
+    return T.certificate(tokens, pool)
+
+
+def presolve(W, b, T, deadline):
+    """The checks before any branching; returns a SearchOutcome or None.
+
+    * W of rank < n: a kernel vector is a witness at any point;
+    * rows antiparallel only up to rounding: their thin wedges
+      (:func:`solver.wedge.probe_wedges`)."""
+    n = T.n
+    if not exact.full_column_rank(W, T.G):
+        v = exact.kernel([g[:n] for g in T.G], n)[0]
+        w = witness_from_kernel(W, b, v)
+        if w is not None:
+            return SearchOutcome("not_injective", w, None, "W has rank < n", T.stats)
+    w = probe_wedges(W, b, deadline=deadline)
+    if w is not None:
+        return SearchOutcome("not_injective", w, None,
+                             "rows antiparallel only up to rounding leave a bad wedge", T.stats)
+    return None
+
+
+def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) -> SearchOutcome:
+    """Decide injectivity of ``x -> ReLU(W x + b)`` by sign-tree search, in
+    this process (:func:`solver.distributed.parallel_search` spreads one
+    search over processes or a Dask cluster).
 
     Parameters
     ----------
     W : (m, n) float array; b : (m,) float array (validated by the caller).
     time_limit : seconds, or None. Hitting it gives verdict "unknown".
-    max_nodes : node budget, or None (sequential search only).
-    workers : processes; > 1 expands a frontier of open nodes and solves
-        their subtrees in parallel, then stitches one certificate.
+    max_nodes : node budget, or None.
+    progress : a :class:`solver.progress.Progress` to report to, or None.
 
     Returns
     -------
@@ -393,34 +598,22 @@ def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, workers=1) -> Sea
 
     Notes
     -----
-    Worst case exponential (the problem is coNP-complete). Each node costs
-    at most two LPs of size (#assigned + #unassigned) x (n + 2).
+    Worst case exponential (the problem is coNP-complete). A node costs at
+    most one LP of size (#assigned + #unassigned) x (n + 2), and none when
+    a pooled circuit applies.
     """
     start = time.monotonic()
     deadline = None if time_limit is None else start + float(time_limit)
     T = _Tree(W, b, deadline, max_nodes)
-    n = T.n
-    # rank-deficient W: a kernel vector is a witness at any point
-    if exact.rank([g[:n] for g in T.G]) < n:
-        v = exact.kernel([g[:n] for g in T.G], n)[0]
-        w = witness_from_kernel(W, b, v)
-        if w is not None:
-            return SearchOutcome("not_injective", w, None, "W has rank < n", T.stats)
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 10 * T.m + 1000))
+    T.progress = progress
+    done = presolve(W, b, T, deadline)
+    if done is not None:
+        return done
     try:
-        if workers and workers > 1 and max_nodes is None:
-            tree = _parallel(T, W, b, int(workers), deadline)
-        else:
-            tree = T.node({}, list(T.pair_reps), None)
+        cert = T.certificate(T.run(), T.pool)
     except _Found as f:
         return SearchOutcome("not_injective", f.witness, None,
                              "active rows of a sign pattern are rank-deficient", T.stats)
     except _Stop as s:
         return SearchOutcome("unknown", None, None, s.reason, T.stats)
-    finally:
-        sys.setrecursionlimit(old)
-    cert = {"format": checker.FORMAT, "version": checker.VERSION, "claim": "injective",
-            "m": T.m, "n": n, "layer_sha256": checker.layer_fingerprint(W, b),
-            "method": "sign-tree", "tree": tree}
     return SearchOutcome("injective", None, cert, "every sign pattern closed", T.stats)

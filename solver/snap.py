@@ -69,6 +69,37 @@ def _exact_deviation(a, r, k) -> Fraction:
     return max(abs(Fraction(x) - c * Fraction(y)) for x, y in zip(a, r)) / top
 
 
+def _close_pairs(U, nz, radius=2e-3, cos_min=1.0 - 1e-6):
+    """For each row j, the earlier rows i whose unit vectors are parallel or
+    antiparallel to it up to ``cos_min`` (candidates for the exact test).
+
+    The unit rows and their negatives are sorted by their projection on one
+    fixed direction; two points closer than ``radius`` project closer than
+    ``radius``, so sweeping the sorted order with growing offsets finds every
+    such pair, in O(m log m + pairs within the window) vectorised work (a
+    dense m x m cosine matrix or a k-d tree in 50 dimensions does not scale to
+    the 20,000-row layers people have)."""
+    m = len(U)
+    P = np.vstack([U, -U])
+    u = np.random.default_rng(0).standard_normal(U.shape[1])
+    proj = P @ (u / np.linalg.norm(u))
+    order = np.argsort(proj, kind="stable")
+    ps = proj[order]
+    near = [set() for _ in range(m)]
+    for d in range(1, len(order)):
+        idx = np.flatnonzero(ps[d:] - ps[:-d] < radius)
+        if idx.size == 0:
+            break
+        a, c = order[idx], order[idx + d]
+        i, j = np.minimum(a % m, c % m), np.maximum(a % m, c % m)
+        keep = (i != j) & nz[i] & nz[j]
+        i, j = i[keep], j[keep]
+        cos = np.abs(np.einsum("ij,ij->i", U[i], U[j]))
+        for ii, jj in zip(i[cos > cos_min].tolist(), j[cos > cos_min].tolist()):
+            near[jj].add(ii)
+    return near
+
+
 def snap_coincident_rows(W, b=None, rtol=DEFAULT_RTOL) -> Snap:
     """Make rows whose ``[w, b]`` are parallel or antiparallel up to ``rtol``
     exactly coincident (see the module docstring).
@@ -104,16 +135,14 @@ def snap_coincident_rows(W, b=None, rtol=DEFAULT_RTOL) -> Snap:
     nz = norms > 0
     U = np.zeros_like(A)
     U[nz] = A[nz] / norms[nz, None]
-    # candidates by cosine (cheap, m x m); the componentwise test decides
-    near = np.abs(U @ U.T) > 1.0 - 1e-6
+    near = _close_pairs(U, nz)
     rep = list(range(m))
     rows = []
     A2 = A.copy()
     for j in range(m):
         if not nz[j]:
             continue
-        for i in np.nonzero(near[j, :j])[0]:
-            i = int(i)
+        for i in sorted(near[j]):
             if rep[i] != i:
                 continue                      # compare with class representatives only
             k = int(np.argmax(np.abs(A[i])))

@@ -89,10 +89,12 @@ def witness_from_kernel(W, b, v):
     return (x1, x2) if good else None
 
 
-def witness_for_normal_lp(W, b, G, v):
+def witness_for_normal_lp(W, b, G, v, *, deadline=None):
     """Scale-free LP for a given normal ``v``: is there x with every row not
     orthogonal to v strictly negative? Returns a verified witness or None.
-    Floating LP first, the exact simplex if its answer is not usable."""
+    Floating LP first, the exact simplex if its answer is not usable (not
+    started, or given up, past ``deadline``, a ``time.monotonic()`` value)."""
+    import time
     import numpy as np
 
     from . import exactlp, lp
@@ -106,24 +108,32 @@ def witness_for_normal_lp(W, b, G, v):
         w = witness_from_normal(G, v, z[:n] / z[n], W, b)
         if w is not None:
             return w
-    status, zx = exactlp.strict_feasibility([list(G[j]) for j in outside])
+    if deadline is not None and time.monotonic() > deadline:
+        return None
+    try:
+        status, zx = exactlp.strict_feasibility([list(G[j]) for j in outside], deadline=deadline)
+    except exactlp.Timeout:
+        return None
     if status == "feasible":
         return witness_from_normal(G, v, [zx[k] / zx[n] for k in range(n)], W, b)
     return None
 
 
-def witness_from_active_set(W, b, active, *, max_normals=8):
+def witness_from_active_set(W, b, active, *, max_normals=8, deadline=None):
     """Turn a candidate active set (e.g. decoded from a MILP solution) into an
     exactly verified witness, or None. The candidate is only a hint: x is
     recomputed by a scale-free LP for each exact kernel vector v of the
-    active rows (no box, no big-M)."""
+    active rows (no box, no big-M). Gives up past ``deadline``."""
+    import time
+    if deadline is not None and time.monotonic() > deadline:
+        return None
     G, _ = exact.integer_rows(W, b)
     n = len(G[0]) - 1
     rows = [G[i][:n] for i in active]
     if exact.rank(rows) >= n:
         return None
     for v in exact.kernel(rows, n)[:max_normals]:
-        w = witness_for_normal_lp(W, b, G, v)
+        w = witness_for_normal_lp(W, b, G, v, deadline=deadline)
         if w is not None:
             return w
     return None

@@ -39,19 +39,12 @@ def certificate(W, b):
     return res.certificate
 
 
-def leaves(node, path=()):
+def v1_leaves(node, path=()):
     if "branch" in node:
-        yield from leaves(node["pos"], path + ("pos",))
-        yield from leaves(node["neg"], path + ("neg",))
+        yield from v1_leaves(node["pos"], path + ("pos",))
+        yield from v1_leaves(node["neg"], path + ("neg",))
     else:
         yield path, node
-
-
-def at(cert, path):
-    node = cert["tree"]
-    for k in path:
-        node = node[k]
-    return node
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +55,7 @@ def good():
 
 def test_good_certificate_passes(good):
     W, b, cert = good
+    assert cert["version"] == 2
     ok, why = check_certificate(W, b, cert)
     assert ok, why
     # survives a JSON round trip (it is data)
@@ -94,48 +88,57 @@ def test_no_certificate_verifies_on_a_non_injective_layer(seed_a, seed_b):
         assert truth == "injective"
 
 
-def test_truncated_certificate_is_rejected(good):
+def test_truncated_or_extended_tree_is_rejected(good):
     W, b, cert = good
-    bad = copy.deepcopy(cert)
-    node = bad["tree"]
-    assert "branch" in node
-    del node["neg"]
+    assert cert["tree"][0][0] == "b"
+    for cut in (1, len(cert["tree"]) // 2, len(cert["tree"]) - 1):
+        bad = dict(cert, tree=cert["tree"][:cut])
+        ok, why = check_certificate(W, b, bad)
+        assert not ok and "truncated" in why
+    bad = dict(cert, tree=cert["tree"] + [["B"]])
     ok, why = check_certificate(W, b, bad)
-    assert not ok and "node" in why
+    assert not ok and "after the end" in why
     text = json.dumps(cert)
     with pytest.raises(ValueError):
         json.loads(text[: len(text) // 2])
 
 
-def mutate_each_leaf(cert, fn):
-    for path, leaf in list(leaves(cert["tree"])):
+def mutate_each_circuit(cert, fn):
+    for k in range(len(cert["circuits"])):
         bad = copy.deepcopy(cert)
-        if fn(at(bad, path)) is not False:
-            yield path, bad
+        if fn(bad["circuits"][k]) is not False:
+            yield k, bad
 
 
 def test_changed_multiplier_rejected(good):
     W, b, cert = good
     n_checked = 0
-    def bump(leaf):
-        if "y" not in leaf:
-            return False
-        i, v = leaf["y"][0]
-        leaf["y"][0] = [i, str(int(v) + 1) if "/" not in v else v + "1"]
-    for path, bad in mutate_each_leaf(cert, bump):
+    def bump(c):
+        i, s, v = c[0]
+        c[0] = [i, s, str(int(v) + 1) if "/" not in v else v + "1"]
+    for k, bad in mutate_each_circuit(cert, bump):
         ok, why = check_certificate(W, b, bad)
-        assert not ok, path
+        assert not ok and f"circuit {k}" in why
         n_checked += 1
     assert n_checked > 0
 
 
+def test_flipped_sign_rejected(good):
+    W, b, cert = good
+    def flip(c):
+        i, s, v = c[0]
+        c[0] = [i, -s, v]
+    for k, bad in mutate_each_circuit(cert, flip):
+        assert not check_certificate(W, b, bad)[0]
+
+
 def test_negative_or_zero_multipliers_rejected(good):
     W, b, cert = good
-    for path, bad in mutate_each_leaf(cert, lambda l: False if "y" not in l else
-                                      l.__setitem__("y", [[i, "-" + v] for i, v in l["y"]])):
+    for k, bad in mutate_each_circuit(cert, lambda c: c.__setitem__(
+            slice(None), [[i, s, "-" + v] for i, s, v in c])):
         assert not check_certificate(W, b, bad)[0]
-    for path, bad in mutate_each_leaf(cert, lambda l: False if "y" not in l else
-                                      l.__setitem__("y", [[i, "0"] for i, v in l["y"]])):
+    for k, bad in mutate_each_circuit(cert, lambda c: c.__setitem__(
+            slice(None), [[i, s, "0"] for i, s, v in c])):
         ok, why = check_certificate(W, b, bad)
         assert not ok and "zero" in why
 
@@ -144,36 +147,57 @@ def test_wrong_row_index_in_multipliers_rejected(good):
     # the VIPR-style index bug: a multiplier attached to the wrong row
     W, b, cert = good
     count = 0
-    def shift(leaf):
-        if "y" not in leaf or len(leaf["y"]) < 2:
+    def shift(c):
+        if len(c) < 2 or c[0][2] == c[1][2]:
             return False
-        (i, v), (j, u) = leaf["y"][0], leaf["y"][1]
-        leaf["y"][0], leaf["y"][1] = [i, u], [j, v]
-        if u == v:
-            return False
-    for path, bad in mutate_each_leaf(cert, shift):
+        (i, s, v), (j, t, u) = c[0], c[1]
+        c[0], c[1] = [i, s, u], [j, t, v]
+    for k, bad in mutate_each_circuit(cert, shift):
         assert not check_certificate(W, b, bad)[0]
         count += 1
     assert count > 0
 
 
+def _subtree_end(tokens, start):
+    """Index one past the subtree that starts at ``tokens[start]``."""
+    need, k = 1, start
+    while need:
+        need += 1 if tokens[k][0] == "b" else -1
+        k += 1
+    return k
+
+
 def test_swapped_children_rejected(good):
     W, b, cert = good
-    bad = copy.deepcopy(cert)
-    t = bad["tree"]
-    t["pos"], t["neg"] = t["neg"], t["pos"]
+    t = cert["tree"]
+    mid = _subtree_end(t, 1)              # root branch: t[0], pos = t[1:mid], neg = t[mid:]
+    bad = dict(cert, tree=[t[0]] + t[mid:] + t[1:mid])
     assert not check_certificate(W, b, bad)[0]
+
+
+def test_leaf_pointing_at_another_circuit_rejected(good):
+    W, b, cert = good
+    tried = 0
+    for pos, tok in enumerate(cert["tree"]):
+        if tok[0] == "G" and len(cert["circuits"]) > 1:
+            bad = copy.deepcopy(cert)
+            bad["tree"][pos][1] = (tok[1] + 1) % len(cert["circuits"])
+            ok, _ = check_certificate(W, b, bad)
+            tried += not ok
+    assert tried > 0
 
 
 def test_floats_and_garbage_rejected(good):
     W, b, cert = good
-    for path, bad in mutate_each_leaf(cert, lambda l: False if "y" not in l else
-                                      l.__setitem__("y", [[i, float(v.split("/")[0])] for i, v in l["y"]])):
+    for k, bad in mutate_each_circuit(cert, lambda c: c.__setitem__(
+            slice(None), [[i, s, float(v.split("/")[0])] for i, s, v in c])):
         ok, why = check_certificate(W, b, bad)
         assert not ok and "rational" in why
     for junk in (None, [], "x", {"format": "other"}, {**cert, "claim": "not_injective"},
-                 {**cert, "version": 2}, {**cert, "m": cert["m"] + 1}, {**cert, "tree": {}},
-                 {**cert, "tree": {"leaf": "gordan", "y": []}}):
+                 {**cert, "version": 3}, {**cert, "m": cert["m"] + 1}, {**cert, "tree": {}},
+                 {**cert, "tree": []}, {**cert, "tree": [["G", 10**6]]}, {**cert, "circuits": {}},
+                 {**cert, "tree": [["Z"]]}, {**cert, "pairs": [0]}, {**cert, "tree": [[]]},
+                 {**cert, "circuits": [[]]}, {**cert, "circuits": [[[0, 2, "1"]]]}):
         ok, why = check_certificate(W, b, junk)
         assert not ok and why
 
@@ -181,7 +205,7 @@ def test_floats_and_garbage_rejected(good):
 def test_pair_leaves():
     W, b = pair_layer()
     cert = certificate(W, b)
-    assert cert["tree"]["leaf"] == "basis" and len(cert["tree"]["pairs"]) == 3
+    assert cert["tree"] == [["B"]] and len(cert["pairs"]) == 3
     assert check_certificate(W, b, cert)[0]
     # break exact antiparallelism of one pair: the class is no longer two-sided
     W2 = W.copy()
@@ -193,14 +217,65 @@ def test_pair_leaves():
     ok, why = check_certificate(W3, b, cert, check_fingerprint=False)
     assert not ok and "two-sided" in why
     # pairs may not repeat the same line
-    bad = copy.deepcopy(cert)
-    bad["tree"]["pairs"] = [0, 3, 1]
-    assert not check_certificate(W, b, bad)[0]
+    ok, why = check_certificate(W, b, dict(cert, pairs=[0, 3, 1]))
+    assert not ok and "independent" in why
+    # and a two-sided class may not be branched on
+    bad = dict(cert, pairs=[0, 1], tree=[["b", 2], ["B"], ["B"]])
+    ok, why = check_certificate(W, b, bad)
+    assert not ok and "two-sided" in why
+
+
+def _v2(W, b, tree, circuits=(), pairs=()):
+    return {"format": checker.FORMAT, "version": 2, "claim": "injective",
+            "m": W.shape[0], "n": W.shape[1], "layer_sha256": checker.layer_fingerprint(W, b),
+            "pairs": list(pairs), "circuits": [list(c) for c in circuits], "tree": tree}
+
+
+PENTAGON = np.array([[1.0, 0], [1, 3], [-2, 1], [-3, -2], [1, -3]])
+# every open half-plane holds two of these rows (gaps < 90 degrees): injective.
+# Circuits: exact multipliers, checked by hand (sum q s w = 0, b = 0).
+PENTAGON_CIRCUITS = [[[0, 1, "2"], [1, -1, "1"], [4, -1, "1"]],
+                     [[0, -1, "7"], [1, -1, "2"], [3, -1, "3"]],
+                     [[0, -1, "5"], [2, -1, "3"], [4, -1, "1"]],
+                     [[0, -1, "7"], [2, -1, "2"], [3, -1, "1"]],
+                     [[1, 1, "5"], [2, 1, "6"], [4, 1, "7"]]]
+PENTAGON_TREE = [["b", 0], ["H", 0, ["0", "-1"]], ["b", 2], ["H", 1, ["1", "2"]],
+                 ["b", 3], ["H", 2, ["-2", "3"]], ["G", 3]]
+
+
+def test_handwritten_v2_certificate():
+    W, b = PENTAGON, np.zeros(5)
+    assert decide_bruteforce(W, b)[0] == "injective"
+    ok, why = check_certificate(W, b, _v2(W, b, PENTAGON_TREE, PENTAGON_CIRCUITS))
+    assert ok, why
+    # the hyperplane normal must be orthogonal to the positive row
+    bad = copy.deepcopy(PENTAGON_TREE)
+    bad[1][2] = ["1", "1"]
+    ok, why = check_certificate(W, b, _v2(W, b, bad, PENTAGON_CIRCUITS))
+    assert not ok and "orthogonal" in why
+    # a hyperplane leaf may not require unassigned rows to be positive: circuit 4
+    # (rows 1, 2, 4 cannot all be positive) is valid, but at the first leaf those
+    # rows are unassigned and may well be positive
+    bad = copy.deepcopy(PENTAGON_TREE)
+    bad[1][1] = 4
+    ok, why = check_certificate(W, b, _v2(W, b, bad, PENTAGON_CIRCUITS))
+    assert not ok and "unassigned" in why
+    # a gordan leaf whose circuit's signs do not all hold on the path
+    bad = copy.deepcopy(PENTAGON_TREE)
+    bad[6] = ["G", 2]
+    ok, why = check_certificate(W, b, _v2(W, b, bad, PENTAGON_CIRCUITS))
+    assert not ok and "does not have sign" in why
+    # a basis leaf below rank n, a hyperplane leaf at the wrong rank
+    ok, why = check_certificate(W, b, _v2(W, b, [["b", 0], ["B"], ["G", 3]], PENTAGON_CIRCUITS))
+    assert not ok and "rank" in why
+    ok, why = check_certificate(W, b, _v2(W, b, [["H", 0, ["0", "1"]]], PENTAGON_CIRCUITS))
+    assert not ok and "rank" in why
 
 
 def test_basis_leaf_with_dependent_rows_rejected():
     W = np.array([[1.0, 0], [0, 1], [-1, 0], [0, -1], [2, 0]])
     b = np.zeros(5)
+    # version 1: rows listed at the leaf
     cert = {"format": checker.FORMAT, "version": 1, "claim": "injective", "m": 5, "n": 2,
             "layer_sha256": checker.layer_fingerprint(W, b),
             "tree": {"branch": 0, "pos": {"branch": 4, "pos": {"leaf": "basis", "rows": [0, 4]},
@@ -209,8 +284,13 @@ def test_basis_leaf_with_dependent_rows_rejected():
     ok, why = check_certificate(W, b, cert)
     assert not ok
     with pytest.raises(checker.Rejected, match="independent"):
-        checker._check_leaf(checker._Layer(W, b), {"leaf": "basis", "rows": [0, 4]},
+        checker._check_leaf(checker.Layer(W, b), {"leaf": "basis", "rows": [0, 4]},
                             {0: 1, 4: 1}, "leaf")
+    # version 2: three pairwise non-parallel positive rows of rank 2 in R^3
+    W3 = np.array([[1.0, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
+    tree = [["b", 0], ["b", 1], ["b", 2], ["B"], ["B"], ["B"], ["B"]]
+    ok, why = check_certificate(W3, np.zeros(4), _v2(W3, np.zeros(4), tree))
+    assert not ok and "rank 2" in why
 
 
 def test_branch_on_zero_row_rejected():
@@ -224,20 +304,37 @@ def test_branch_on_zero_row_rejected():
                      "neg": {"leaf": "gordan", "y": [[1, "1"]]}}}
     ok, why = check_certificate(W, b, cert)
     assert not ok and "zero row" in why
+    ok, why = check_certificate(W, b, _v2(W, b, [["b", 1], ["G", 0], ["G", 0]], [[[1, 1, "1"]]]))
+    assert not ok and "zero" in why
 
 
 def test_hyperplane_leaf_wrong_normal_rejected():
     W, b = injective_layer(3, n=2, extra=2)
     cert = certificate(W, b)
     found = False
-    for path, leaf in leaves(cert["tree"]):
-        if leaf.get("leaf") == "hyperplane":
+    for pos, tok in enumerate(cert["tree"]):
+        if tok[0] == "H":
             bad = copy.deepcopy(cert)
-            at(bad, path)["normal"] = ["1"] * len(leaf["normal"])
+            bad["tree"][pos][2] = ["1"] * len(tok[2])
             assert not check_certificate(W, b, bad)[0]
             found = True
-    if not found:
-        pytest.skip("no hyperplane leaf in this certificate")
+    assert found
+
+
+def test_version_one_certificates_still_verify():
+    # the enumeration writes version-1 trees; committed fixtures are version 1
+    from solver.enumeration import decide_by_enumeration
+    W, b = injective_layer(1, n=2, extra=2)
+    d = decide_by_enumeration(W, b)
+    assert d.certificate["version"] == 1
+    assert check_certificate(W, b, d.certificate)[0]
+    bad = copy.deepcopy(d.certificate)
+    for path, leaf in v1_leaves(bad["tree"]):
+        if "y" in leaf:
+            i, v = leaf["y"][0]
+            leaf["y"][0] = [i, str(int(v) + 1) if "/" not in v else v + "1"]
+            break
+    assert not check_certificate(W, b, bad)[0]
 
 
 def test_witness_checker():

@@ -51,6 +51,27 @@ covers all generic points if every leaf is valid:
   Gordan certificate (as above) for the path rows plus U with sigma = -1,
   so the second case is empty.
 
+Certificate version 2 (``"version": 2``, what the sign tree writes) says the
+same with shared parts written once:
+
+* ``"pairs"``: rows of distinct two-sided classes, linearly independent; no
+  row of a two-sided class is ever branched on, so at every generic x each
+  pair's line holds a positive row.
+* ``"circuits"``: a table of Gordan circuits ``[[i, s, "q"], ...]`` (s = +1
+  or -1, q >= 0, some q > 0) with ``sum q s w_i = 0`` and ``sum q s b_i <= 0``:
+  no x has ``s (w_i.x + b_i) > 0`` for all its entries. Each is checked once.
+* ``"tree"``: the tree in preorder as a flat list of tokens: ``["b", i]`` (a
+  branch on row i: its positive subtree follows, then its negative one),
+  ``["B"]`` (basis leaf), ``["G", k]`` (circuit k's signs all hold on the
+  path), ``["H", k, normal]`` (hyperplane leaf with circuit k: each entry's
+  sign holds on the path, or its row is unassigned, its sign is -1 and
+  ``w_i.normal != 0``).
+The rank a leaf needs is that of the pairs plus the rows branched positive on
+the path, kept as an exact fraction-free echelon form along the walk: a basis
+leaf needs rank n; a hyperplane leaf rank n-1, and its normal is nonzero and
+orthogonal to every row of that echelon form (so to their span H). The
+argument for each leaf is the one above.
+
 Witness (``claim: "not_injective"``): ``x1 != x2`` (exact rationals) with
 ReLU(W x1 + b) = ReLU(W x2 + b) exactly.
 
@@ -67,7 +88,8 @@ from fractions import Fraction
 import numpy as np
 
 FORMAT = "reluinj.certificate"
-VERSION = 1
+VERSION = 2            # what the sign tree writes; version 1 is still accepted
+VERSIONS = (1, 2)
 
 
 class Rejected(Exception):
@@ -85,16 +107,29 @@ def layer_fingerprint(W, b) -> str:
     return h.hexdigest()
 
 
-def _q(s) -> Fraction:
+def _int_or_fraction(s):
+    """An exact rational from a JSON string or integer: an ``int`` for an
+    integer (the common case, and far cheaper), else a ``Fraction``; floats
+    are refused (they are already rounded)."""
     if isinstance(s, bool) or not isinstance(s, (str, int)):
         raise Rejected(f"not an exact rational (string or integer): {s!r}")
+    if isinstance(s, int):
+        return s
+    t = s.strip()
+    if t.isascii() and t.lstrip("+-").isdigit() and t.count("-") + t.count("+") <= 1:
+        return int(t)
     try:
         return Fraction(s)
     except (ValueError, ZeroDivisionError):
         raise Rejected(f"not a rational: {s!r}") from None
 
 
-def _rank(rows) -> int:
+def rational(s) -> Fraction:
+    """An exact rational (a ``Fraction``) from a JSON string or integer."""
+    return Fraction(_int_or_fraction(s))
+
+
+def int_rank(rows) -> int:
     """Exact rank of integer rows by fraction-free (Bareiss-style) elimination:
     row_r <- p * row_r - row_r[c] * pivot_row keeps integers and exact zeros."""
     rows = [list(r) for r in rows]
@@ -117,7 +152,9 @@ def _rank(rows) -> int:
     return rank
 
 
-class _Layer:
+class Layer:
+    """The layer's rows read exactly: Fractions, integer copies (row i times a
+    power of two), classes of coincident rows."""
     def __init__(self, W, b):
         W = np.asarray(W, dtype=np.float64)
         self.m, self.n = W.shape
@@ -179,7 +216,7 @@ def _check_gordan(L, y, sigma, where):
         seen.add(i)
         if i not in sigma:
             raise Rejected(f"{where}: row {i} may not be used in this leaf")
-        v = _q(entry[1])
+        v = rational(entry[1])
         if v < 0:
             raise Rejected(f"{where}: negative multiplier for row {i}")
         if v > 0:
@@ -215,7 +252,7 @@ def _independent_positive(L, node, sigma, count, where):
         if not L.nonzero[i] or L.key[i] not in L.two_sided or i in sigma:
             raise Rejected(f"{where}: row {i} is not in an unassigned two-sided class")
     every = rows + pairs
-    if len(set(every)) != count or (count and _rank([L.Wint[i] for i in every]) != count):
+    if len(set(every)) != count or (count and int_rank([L.Wint[i] for i in every]) != count):
         raise Rejected(f"{where}: rows {every} are not linearly independent")
     return every
 
@@ -231,7 +268,7 @@ def _check_leaf(L, node, sigma, where):
         normal = node.get("normal")
         if not isinstance(normal, list) or len(normal) != L.n:
             raise Rejected(f"{where}: 'normal' must have {L.n} entries")
-        v = [_q(s) for s in normal]
+        v = [rational(s) for s in normal]
         if all(x == 0 for x in v):
             raise Rejected(f"{where}: normal is zero")
         den = 1  # integer multiple of the normal: same orthogonality
@@ -250,6 +287,189 @@ def _check_leaf(L, node, sigma, where):
         raise Rejected(f"{where}: unknown leaf kind {kind!r}")
 
 
+class _Echelon:
+    """Exact fraction-free row echelon form of integer rows, with undo.
+
+    ``push(v)`` reduces v against the stored rows (in the order they were
+    pushed: each stored row is zero in the pivot columns of earlier ones) and
+    stores the remainder when it is nonzero; the number of stored rows is the
+    rank of everything pushed. ``pop()`` undoes the last successful push."""
+
+    def __init__(self):
+        self.rows = []                      # (pivot column, integer row)
+
+    def push(self, v):
+        v = list(v)
+        for c, e in self.rows:
+            f = v[c]
+            if f:
+                p = e[c]
+                v = [p * a - f * x for a, x in zip(v, e)]
+                g = 0
+                for a in v:
+                    g = math.gcd(g, a)
+                if g > 1:
+                    v = [a // g for a in v]
+        for c, a in enumerate(v):
+            if a:
+                self.rows.append((c, v))
+                return True
+        return False
+
+    def pop(self):
+        self.rows.pop()
+
+
+def _int_vector(values, n, where):
+    v = [rational(s) for s in values] if isinstance(values, list) and len(values) == n else None
+    if v is None:
+        raise Rejected(f"{where}: 'normal' must have {n} entries")
+    den = 1
+    for x in v:
+        den = den * x.denominator // math.gcd(den, x.denominator)
+    v_int = [int(x * den) for x in v]   # an integer multiple: same orthogonality
+    if not any(v_int):
+        raise Rejected(f"{where}: normal is zero")
+    return v_int
+
+
+def check_circuit(L, entries, where):
+    """Validate one circuit; returns its ``{row: sign}``."""
+    if not isinstance(entries, list) or not entries:
+        raise Rejected(f"{where}: a circuit must be a non-empty list")
+    signs, coef = {}, []
+    for e in entries:
+        if not isinstance(e, list) or len(e) != 3:
+            raise Rejected(f"{where}: entry {e!r} is not [row, sign, value]")
+        i = L.row(e[0], where)
+        if i in signs:
+            raise Rejected(f"{where}: row {i} repeated")
+        s = e[1]
+        if isinstance(s, bool) or s not in (1, -1):
+            raise Rejected(f"{where}: sign of row {i} must be 1 or -1")
+        q = _int_or_fraction(e[2])
+        if q < 0:
+            raise Rejected(f"{where}: negative multiplier for row {i}")
+        signs[i] = s
+        coef.append((i, q * s))
+    if all(c == 0 for _, c in coef):
+        raise Rejected(f"{where}: all multipliers are zero")
+    # w_i = Wint_i / scale_i with scale_i a power of two: multiply the identity
+    # through by D = lcm(denominators of q) * max(scale) to stay in integers
+    top = max(L.scale[i] for i, _ in coef)
+    den = 1
+    for _, c in coef:
+        d = c.denominator
+        den = den * d // math.gcd(den, d)
+    ints = [(i, int(c * den) * (top // L.scale[i])) for i, c in coef]
+    for k in range(L.n):
+        if sum(a * L.Wint[i][k] for i, a in ints) != 0:
+            raise Rejected(f"{where}: sum of q s w_i is not zero")
+    if sum(a * L.bint[i] for i, a in ints) > 0:
+        raise Rejected(f"{where}: sum of q s b_i is positive")
+    return signs
+
+
+def _check_v2(L, cert):
+    """Walk a version-2 certificate; returns the number of leaves."""
+    pairs = cert.get("pairs")
+    if not isinstance(pairs, list):
+        raise Rejected("'pairs' must be a list of row indices")
+    E = _Echelon()
+    seen_lines = set()
+    for i in pairs:
+        L.row(i, "pairs")
+        if not L.nonzero[i] or L.key[i] not in L.two_sided:
+            raise Rejected(f"pairs: row {i} is not in a two-sided class")
+        if L.key[i] in seen_lines or not E.push(L.Wint[i]):
+            raise Rejected(f"pairs: rows {pairs} are not linearly independent")
+        seen_lines.add(L.key[i])
+    table = cert.get("circuits")
+    if not isinstance(table, list):
+        raise Rejected("'circuits' must be a list")
+    circuits = [check_circuit(L, c, f"circuit {k}") for k, c in enumerate(table)]
+    tokens = cert.get("tree")
+    if not isinstance(tokens, list) or not tokens:
+        raise Rejected("'tree' must be a non-empty list of tokens")
+    sigma = {}
+    stack = []          # [row, pushed, phase]: phase 0 = in pos subtree, 1 = in neg
+    leaves = 0
+    pos = 0
+    while True:
+        if pos >= len(tokens):
+            raise Rejected("tree ends inside a branch (truncated?)")
+        tok = tokens[pos]
+        where = f"token {pos}"
+        pos += 1
+        if not isinstance(tok, list) or not tok or not isinstance(tok[0], str):
+            raise Rejected(f"{where}: not a token")
+        kind = tok[0]
+        if kind == "b":
+            if len(tok) != 2:
+                raise Rejected(f"{where}: branch token must be ['b', row]")
+            i = L.row(tok[1], where)
+            if i in sigma:
+                raise Rejected(f"{where}: row {i} branched on twice")
+            if not L.nonzero[i]:
+                raise Rejected(f"{where}: branch on zero row {i}")
+            if L.key[i] in L.two_sided:
+                raise Rejected(f"{where}: branch on row {i} of a two-sided class")
+            for j in L.members[L.key[i]]:
+                sigma[j] = L.orient[j] * L.orient[i]
+            stack.append([i, E.push(L.Wint[i]), 0])
+            continue
+        if kind == "B":
+            if len(E.rows) != L.n:
+                raise Rejected(f"{where}: basis leaf at rank {len(E.rows)}, not {L.n}")
+        elif kind in ("G", "H"):
+            k = tok[1] if len(tok) >= 2 else None
+            if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(circuits):
+                raise Rejected(f"{where}: bad circuit index {k!r}")
+            if kind == "G":
+                if len(tok) != 2:
+                    raise Rejected(f"{where}: gordan token must be ['G', k]")
+                for i, s in circuits[k].items():
+                    if sigma.get(i) != s:
+                        raise Rejected(f"{where}: circuit {k} row {i} does not have sign {s} here")
+            else:
+                if len(tok) != 3:
+                    raise Rejected(f"{where}: hyperplane token must be ['H', k, normal]")
+                if len(E.rows) != L.n - 1:
+                    raise Rejected(f"{where}: hyperplane leaf at rank {len(E.rows)}, not {L.n - 1}")
+                v = _int_vector(tok[2], L.n, where)
+                for _, e in E.rows:
+                    if sum(a * c for a, c in zip(e, v)) != 0:
+                        raise Rejected(f"{where}: normal not orthogonal to the positive rows")
+                for i, s in circuits[k].items():
+                    if i in sigma:
+                        if sigma[i] != s:
+                            raise Rejected(f"{where}: circuit {k} row {i} does not have sign {s} here")
+                    elif s != -1 or L.dot_int(i, v) == 0:
+                        raise Rejected(f"{where}: circuit {k} row {i} is unassigned and not "
+                                       f"a negative row outside the hyperplane")
+        else:
+            raise Rejected(f"{where}: unknown token {kind!r}")
+        leaves += 1
+        # climb: finish positive subtrees (switch to negative), pop finished branches
+        while stack:
+            frame = stack[-1]
+            i = frame[0]
+            if frame[2] == 0:
+                if frame[1]:
+                    E.pop()
+                for j in L.members[L.key[i]]:
+                    sigma[j] = -sigma[j]
+                frame[2] = 1
+                break
+            for j in L.members[L.key[i]]:
+                del sigma[j]
+            stack.pop()
+        else:
+            if pos != len(tokens):
+                raise Rejected(f"token {pos}: tokens after the end of the tree")
+            return leaves
+
+
 def check_certificate(W, b, cert, *, check_fingerprint=True):
     """Verify an injectivity certificate against the layer ``(W, b)``.
 
@@ -257,11 +477,11 @@ def check_certificate(W, b, cert, *, check_fingerprint=True):
     malformed certificate.
     """
     try:
-        L = _Layer(W, b)
+        L = Layer(W, b)
         if not isinstance(cert, dict):
             raise Rejected("certificate is not a JSON object")
-        if cert.get("format") != FORMAT or cert.get("version") != VERSION:
-            raise Rejected(f"not a {FORMAT} version {VERSION} document")
+        if cert.get("format") != FORMAT or cert.get("version") not in VERSIONS:
+            raise Rejected(f"not a {FORMAT} document of version {' or '.join(map(str, VERSIONS))}")
         if cert.get("claim") != "injective":
             raise Rejected(f"claim is {cert.get('claim')!r}, expected 'injective'")
         if cert.get("m") != L.m or cert.get("n") != L.n:
@@ -269,7 +489,9 @@ def check_certificate(W, b, cert, *, check_fingerprint=True):
                            f"this layer is {L.m}x{L.n}")
         if check_fingerprint and cert.get("layer_sha256") != layer_fingerprint(W, b):
             raise Rejected("layer fingerprint does not match (certificate made for another layer)")
-        # iterative depth-first walk: (node, path sigma, where)
+        if cert.get("version") == 2:
+            return True, f"valid ({_check_v2(L, cert)} leaves)"
+        # version 1: iterative depth-first walk: (node, path sigma, where)
         stack = [(cert.get("tree"), {}, "root")]
         leaves = 0
         while stack:
@@ -300,7 +522,7 @@ def check_certificate(W, b, cert, *, check_fingerprint=True):
 def check_witness(W, b, witness):
     """Verify ``{"x1": [...], "x2": [...]}``: x1 != x2 and equal outputs, exactly."""
     try:
-        L = _Layer(W, b)
+        L = Layer(W, b)
         if not isinstance(witness, dict):
             raise Rejected("witness is not a JSON object")
         x1 = witness.get("x1")
@@ -309,8 +531,8 @@ def check_witness(W, b, witness):
             raise Rejected("witness needs lists 'x1' and 'x2'")
         if len(x1) != L.n or len(x2) != L.n:
             raise Rejected(f"witness points must have {L.n} coordinates")
-        x1 = [_q(s) for s in x1]
-        x2 = [_q(s) for s in x2]
+        x1 = [rational(s) for s in x1]
+        x2 = [rational(s) for s in x2]
         if x1 == x2:
             raise Rejected("x1 equals x2")
         for i in range(L.m):

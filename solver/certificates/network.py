@@ -48,7 +48,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .checker import FORMAT, Rejected, _q, check_certificate, check_witness
+from .checker import FORMAT, Rejected, rational, check_certificate, check_witness
 from .nonneg import NONNEG_FORMAT, check_nonneg_certificate
 from .rank import RANK_FORMAT, check_rank_certificate
 from .regions import check_regions_proof
@@ -139,7 +139,7 @@ def _dense(W, where):
 def _point(v, n, what):
     if not isinstance(v, list) or len(v) != n:
         raise Rejected(f"{what} must be a list of {n} exact rationals")
-    return [_q(s) for s in v]
+    return [rational(s) for s in v]
 
 
 def check_layer_witness(W, b, act, x1, x2, domain="all"):

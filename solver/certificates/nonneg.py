@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .checker import Rejected, _Layer, _q, _rank, layer_fingerprint
+from .checker import Rejected, Layer, rational, int_rank, layer_fingerprint
 
 NONNEG_FORMAT = "reluinj.certificate.nonneg"
 
@@ -35,7 +35,7 @@ def check_nonneg_certificate(W, b, cert):
     """
     R = Rejected
     try:
-        L = _Layer(W, b)
+        L = Layer(W, b)
         if not isinstance(cert, dict) or cert.get("format") != NONNEG_FORMAT \
                 or cert.get("version") != 1 or cert.get("claim") != "injective_on_nonneg":
             raise R(f"not a {NONNEG_FORMAT} version 1 injective_on_nonneg document")
@@ -45,7 +45,7 @@ def check_nonneg_certificate(W, b, cert):
             raise R("layer fingerprint does not match")
         Wq, bq = L.W, L.b
 
-        q = _q
+        q = rational
 
         def gordan(node, allowed, where):
             y, yx = node.get("y", []), node.get("yx", [])
@@ -88,7 +88,7 @@ def check_nonneg_certificate(W, b, cert):
             for i in rows:
                 if sigma.get(i) != 1:
                     raise R(f"{where}: row {i} not positive on this path")
-            if count and _rank([L.Wint[i] for i in rows]) != count:
+            if count and int_rank([L.Wint[i] for i in rows]) != count:
                 raise R(f"{where}: rows not independent")
 
         stack = [(cert.get("tree"), {}, "root")]

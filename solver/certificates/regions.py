@@ -45,7 +45,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .checker import Rejected, _q, _rank
+from .checker import Rejected, rational, int_rank
 
 REGIONS_FORMAT = "reluinj.regions_proof"
 
@@ -84,7 +84,7 @@ def _multipliers(y, size, where, nonneg_below=None):
         k, v = e
         if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < size or k in out:
             raise Rejected(f"{where}: bad or repeated index {k!r}")
-        v = _q(v)
+        v = rational(v)
         if nonneg_below is not None and k < nonneg_below and v < 0:
             raise Rejected(f"{where}: negative multiplier for an inequality")
         out[k] = v
@@ -281,7 +281,7 @@ def check_regions_proof(layers, proof, domain, box):
             if kind == "rank":
                 if i != j:
                     raise Rejected(f"{where}: 'rank' is for a region with itself")
-                if _rank([_lcm_row(row) for row in regions[i][1]]) != n:
+                if int_rank([_lcm_row(row) for row in regions[i][1]]) != n:
                     raise Rejected(f"{where}: the output map is not of full column rank")
             elif kind == "disjoint":
                 t, below = entry.get("dir"), entry.get("below")

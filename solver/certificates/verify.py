@@ -15,6 +15,7 @@ format                          checker
 ``reluinj.certificate.nonneg``  relu layer injective on x >= 0 (:mod:`.nonneg`)
 ``reluinj.certificate.rank``    strictly increasing layer, full rank (:mod:`.rank`)
 ``reluinj.network_proof``       a network's verdict, layer by layer (:mod:`.network`)
+``reluinj.depth``               active rows at every point, a lower bound (:mod:`.depth`)
 ==============================  ===============================================
 
 Examples
@@ -26,11 +27,12 @@ Examples
 >>> verify_document([(W, np.zeros(2), "relu")], doc)
 (False, 'outputs differ at row 0: 1 != 2')
 >>> verify_document([(W, np.zeros(2), "relu")], {"format": "x"})[1]
-"unknown document format 'x'; known: reluinj.certificate, reluinj.witness, reluinj.certificate.nonneg, reluinj.certificate.rank, reluinj.network_proof"
+"unknown document format 'x'; known: reluinj.certificate, reluinj.witness, reluinj.certificate.nonneg, reluinj.certificate.rank, reluinj.network_proof, reluinj.depth"
 """
 from __future__ import annotations
 
 from .checker import FORMAT
+from .depth import DEPTH_FORMAT, check_depth_document
 from .network import (NETWORK_FORMAT, WITNESS_FORMAT, check_network_proof,
                       check_single_layer_document)
 from .nonneg import NONNEG_FORMAT
@@ -43,6 +45,7 @@ CHECKERS = {
     NONNEG_FORMAT: check_single_layer_document,
     RANK_FORMAT: check_single_layer_document,
     NETWORK_FORMAT: check_network_proof,
+    DEPTH_FORMAT: check_depth_document,
 }
 
 __all__ = ["CHECKERS", "verify_document"]

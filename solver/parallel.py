@@ -1,0 +1,95 @@
+"""Worker processes that die with their parent.
+
+Every process pool of the package comes from :func:`process_pool`. Its
+workers must not outlive the process that started them, whatever kills it:
+``timeout``, a batch scheduler's ``SIGKILL`` or a closed terminal. Two
+mechanisms, because neither covers every case alone:
+
+* on Linux, ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the worker
+  when its parent dies (immediate, but tied to the parent *thread*);
+* a watchdog thread in every worker that exits the worker when its parent
+  process is gone (polls ``os.getppid()`` twice a second; portable).
+
+``concurrent.futures.ProcessPoolExecutor`` is used as is (a well-kept pool);
+only its initializer is ours.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+
+__all__ = ["process_pool", "die_with_parent", "terminate"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:       # pragma: no cover - exists, owned by another user
+        return True
+    return True
+
+
+def _watchdog(ppid, owner):
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != ppid or not _alive(owner):
+            os._exit(1)
+
+
+def die_with_parent(owner=None, initializer=None, initargs=()):
+    """Worker initializer: arrange to die with the process ``owner`` (default:
+    the parent) and with the direct parent (a fork server, say), then run
+    ``initializer(*initargs)`` if given."""
+    ppid = os.getppid()
+    owner = ppid if owner is None else owner
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            pass
+    if not _alive(owner):               # the owner died before we got here
+        os._exit(1)
+    threading.Thread(target=_watchdog, args=(ppid, owner), daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def terminate(pool):
+    """Stop a ``ProcessPoolExecutor`` now: cancel what is queued and kill the
+    workers (the executor has no public way to stop running tasks before
+    Python 3.14; a decided search must not wait for them)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.kill()
+
+
+@contextlib.contextmanager
+def process_pool(workers, initializer=None, initargs=(), context=None):
+    """A ``ProcessPoolExecutor`` of ``workers`` processes that die with this
+    one. ``context``: a multiprocessing start method (default: ``fork`` where
+    available, it is the cheapest; ``forkserver`` else)."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    methods = mp.get_all_start_methods()
+    if context is None:
+        context = "fork" if "fork" in methods else "spawn"
+    ctx = mp.get_context(context)
+    pool = cf.ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx,
+                                  initializer=die_with_parent,
+                                  initargs=(os.getpid(), initializer, tuple(initargs)))
+    try:
+        yield pool
+    finally:
+        terminate(pool)

@@ -1,0 +1,246 @@
+"""The sign tree (circuit pool, chains), its parallel and distributed forms,
+checkpoints, the thin-wedge probe, and the limits they keep."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solver import check_layer
+from solver.bruteforce import decide_bruteforce
+from solver.certificates import check_certificate
+from solver.distributed import parallel_search
+from solver.errors import InputError
+from solver.exact import check_layer_witness
+from solver.search import sign_tree_search
+from solver.wedge import near_antiparallel_pairs, probe_wedges
+
+
+def gauss(n, m, seed):
+    return np.random.default_rng([n, m, seed]).standard_normal((m, n)), np.zeros(m)
+
+
+def rounded_construction(n, seed, extra=2):
+    """[B; -D B] with D B rounded (pairs antiparallel only up to rounding)
+    plus ``extra * n`` Gaussian rows, shuffled."""
+    rng = np.random.default_rng([n, seed])
+    B = rng.standard_normal((n, n))
+    D = rng.uniform(0.5, 2.0, n)
+    W = np.vstack([B, -D[:, None] * B, rng.standard_normal((extra * n, n))])
+    return W[rng.permutation(len(W))], np.zeros(len(W))
+
+
+def assert_proved(W, b, out):
+    if out.verdict == "injective":
+        ok, why = check_certificate(W, b, out.certificate)
+        assert ok, why
+    elif out.verdict == "not_injective":
+        assert check_layer_witness(W, b, *out.witness)[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 4), st.integers(0, 10**6), st.booleans())
+def test_tree_agrees_with_exact_bruteforce(n, seed, bias):
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(n + 1, 4 * n + 3))
+    W = rng.standard_normal((m, n))
+    if rng.random() < 0.3:                       # coincident rows, both orientations
+        W[-1] = -2.0 * W[0]
+    b = rng.standard_normal(m) * 0.5 if bias else np.zeros(m)
+    out = sign_tree_search(W, b, time_limit=60)
+    assert out.verdict == decide_bruteforce(W, b)[0]
+    assert_proved(W, b, out)
+
+
+def test_pool_reuses_circuits():
+    W, b = gauss(6, 36, 0)
+    out = sign_tree_search(W, b)
+    assert out.verdict == "injective"
+    assert out.stats.pool_hits > out.stats.lps      # most nodes need no LP
+    assert check_certificate(W, b, out.certificate)[0]
+
+
+def test_parallel_certificate_does_not_depend_on_workers():
+    W, b = gauss(6, 36, 0)
+    a = parallel_search(W, b, workers=2, min_tasks=16)
+    c = parallel_search(W, b, workers=3, min_tasks=16)
+    d = parallel_search(W, b, workers=1, min_tasks=16)
+    assert a.verdict == "injective"
+    assert json.dumps(a.certificate) == json.dumps(c.certificate) == json.dumps(d.certificate)
+    assert check_certificate(W, b, a.certificate)[0]
+
+
+def test_parallel_finds_witnesses():
+    W, b = gauss(5, 15, 1)
+    out = parallel_search(W, b, workers=2, min_tasks=8)
+    assert out.verdict == decide_bruteforce(W, b)[0] == "not_injective"
+    assert_proved(W, b, out)
+
+
+def test_checkpoint_resumes_with_finished_subtrees(tmp_path):
+    W, b = gauss(6, 36, 0)
+    ck = tmp_path / "proof.jsonl"
+    full = parallel_search(W, b, workers=1, min_tasks=16, checkpoint=str(ck))
+    lines = ck.read_text().splitlines()
+    header, records = json.loads(lines[0]), [json.loads(x) for x in lines[1:]]
+    assert "header" in header and len(records) == header["header"]["tasks"]
+    # an interrupted run: only the first half of the subtrees were written
+    half = tmp_path / "half.jsonl"
+    half.write_text("\n".join(lines[: 1 + len(records) // 2]) + "\n")
+    times = {}
+    resumed = parallel_search(W, b, workers=1, min_tasks=16, checkpoint=str(half), task_times=times)
+    assert json.dumps(resumed.certificate) == json.dumps(full.certificate)
+    assert len(times) == len(records) - len(records) // 2        # only the rest was solved
+    # a checkpoint of another layer is refused, never mixed in
+    W2, b2 = gauss(6, 36, 1)
+    with pytest.raises(InputError, match="another layer"):
+        parallel_search(W2, b2, workers=1, min_tasks=16, checkpoint=str(ck))
+
+
+def test_dask_local_gives_the_same_certificate():
+    pytest.importorskip("distributed")
+    W, b = gauss(5, 30, 0)
+    local = check_layer(W, b, workers=2)
+    dask = check_layer(W, b, workers=2, dask="local")
+    assert local.verdict.value == dask.verdict.value == "injective"
+    assert json.dumps(local.certificate) == json.dumps(dask.certificate)
+
+
+def test_dask_worker_killed_mid_run_loses_nothing():
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster
+    from solver.distributed import run_frontier
+    from solver.search import frontier, splice
+    W, b = gauss(6, 36, 0)
+    fr = frontier(W, b, min_tasks=32)
+    ref = splice(W, b, fr, run_frontier(W, b, fr, None, workers=1))
+    times = {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        import threading
+        victim = next(iter(cluster.workers.values()))
+        killed = []
+        def kill_mid_run():                 # once the first subtrees are in
+            while len(times) < 2:
+                time.sleep(0.01)
+            killed.append(victim.pid)
+            os.kill(victim.pid, signal.SIGKILL)
+        threading.Thread(target=kill_mid_run, daemon=True).start()
+        got = splice(W, b, fr, run_frontier(W, b, fr, None, client=client, task_times=times))
+    assert killed and len(times) == len(fr.tasks)
+    assert json.dumps(got) == json.dumps(ref)
+
+
+def test_wedge_probe_finds_rounding_wedges():
+    found = 0
+    for seed in range(3):
+        W, b = rounded_construction(10, seed)
+        assert len(near_antiparallel_pairs(W, b)) == 10
+        w = probe_wedges(W, b)
+        if w is not None:
+            assert check_layer_witness(W, b, *w)[0]
+            found += 1
+    assert found >= 2
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 4), st.integers(0, 10**6))
+def test_wedge_probe_never_claims_too_much(n, seed):
+    W, b = rounded_construction(n, seed, extra=1)
+    w = probe_wedges(W, b)
+    truth = decide_bruteforce(W, b)[0]
+    if w is not None:
+        assert truth == "not_injective" and check_layer_witness(W, b, *w)[0]
+    # exactly antiparallel pairs have no wedge
+    rng = np.random.default_rng(seed)
+    B = rng.standard_normal((n, n))
+    W2 = np.vstack([B, -0.5 * B, rng.standard_normal((n, n))])
+    assert near_antiparallel_pairs(W2, np.zeros(3 * n)) == []
+
+
+def test_time_limit_is_kept_with_exact_lps():
+    # rounded pairs make the float LPs unreliable, so the search needs the
+    # exact simplex; the limit must hold inside it
+    W, b = rounded_construction(24, 0)
+    t = time.monotonic()
+    r = check_layer(W, b, time_limit=2.0)
+    assert time.monotonic() - t < 2.0 * 1.1 + 0.5
+    assert r.verdict.value in ("unknown", "not_injective")
+
+
+HARD = """
+import numpy as np, sys
+from solver import check_layer
+W = np.random.default_rng(0).standard_normal((96, 12))
+print("started", flush=True)
+check_layer(W, time_limit=600, workers=2)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+def test_workers_die_with_a_killed_parent():
+    p = subprocess.Popen([sys.executable, "-c", HARD], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "started"
+    def children():
+        kids = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/stat") as fh:
+                        if int(fh.read().rsplit(")", 1)[1].split()[1]) == p.pid:
+                            kids.append(int(pid))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return kids
+    deadline = time.time() + 60
+    while len(children()) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    kids = children()
+    assert len(kids) >= 2, "the workers did not start"
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.time() + 10
+    alive = kids
+    while alive and time.time() < deadline:
+        time.sleep(0.2)
+        alive = [k for k in kids if os.path.exists(f"/proc/{k}") and
+                 open(f"/proc/{k}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not alive, f"workers {alive} outlived their parent"
+
+
+def test_progress_reports_counters_and_is_silent_when_off(capsys):
+    import io
+    from solver.progress import Progress
+    buf = io.StringIO()
+    bar = Progress(True, time_limit=60, desc="sign tree", file=buf)
+    W, b = gauss(5, 30, 0)
+    out = sign_tree_search(W, b, progress=bar)
+    bar.update(force=True)
+    bar.close()
+    assert out.verdict == "injective"
+    text = buf.getvalue()
+    assert "sign tree" in text and "nodes=" in text and "closed=" in text
+    # off: nothing printed anywhere
+    check_layer(W, b, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("options", [dict(method="tree"), dict(method="tree", workers=2),
+                                     dict(method="bruteforce"), dict(method="enumerate"),
+                                     dict(method="milp", backend="highs")],
+                         ids=["tree", "tree-2-workers", "bruteforce", "enumerate", "milp-highs"])
+def test_every_method_keeps_a_tiny_limit_on_a_large_layer(options):
+    # a 3000 x 30 Gaussian layer: minutes to hours for any method
+    W = np.random.default_rng(1).standard_normal((3000, 30))
+    limit = 1.5
+    t = time.monotonic()
+    r = check_layer(W, time_limit=limit, **options)
+    elapsed = time.monotonic() - t
+    assert r.verdict.value == "unknown"
+    assert elapsed < 1.1 * limit + 1.0, f"{options}: {elapsed:.2f} s for a {limit} s limit"
