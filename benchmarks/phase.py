@@ -51,6 +51,11 @@ from .papers import (LOWER_BOUND, STATPHYS, UPPER_BOUND, critical_expansivity, p
                      phase_grid)
 
 DECIDED = ("injective", "not_injective")
+#: the committed results of the sweep (relative to the checkout): the notebook, the README table
+#: and the tests read ``RESULTS / "summary.json"``
+RESULTS = pathlib.PurePosixPath("benchmarks/results/2026-11-27/phase")
+#: the markers of the c50 table in README.md (:func:`fill_readme`)
+README_MARKERS = ("<!-- phase-table -->", "<!-- /phase-table -->")
 #: the adaptive sampler stops a ladder whose last round had more unknowns than this
 MAX_UNKNOWN_FRACTION = 0.2
 
@@ -677,7 +682,8 @@ def table_text(summary):
                          f"{_fmt(r['probit']['estimate']):>6s} "
                          f"{_fmt((r.get('local') or {}).get('estimate')):>6s} "
                          f"{_fmt(r['isotonic']['estimate']):>6s} "
-                         f"{r['layers']:6d} {r['unknown']:4d} {_fmt(gp, 3):>6s}")
+                         f"{r['layers']:6d} {r['unknown']:4d} {_fmt(gp, 3):>6s}"
+                         + ("" if r.get("target_met", True) else "  (target not met)"))
     ex = summary.get("extrapolation") or {}
     for form in F.FORMS:
         e = ex.get(form)
@@ -731,16 +737,48 @@ def table_text(summary):
 def markdown_table(summary, curve="gauss"):
     """The c50 table of one curve in Markdown (for the README)."""
     recs = summary["curves"].get(curve, {})
-    out = ["| n | c50 (logistic) | 95 % CI | 10-90 % width | probit | isotonic (95 % CI) "
-           "| layers | unknown |", "|---|---|---|---|---|---|---|---|"]
+    target = summary.get("target_half_width")
+    out = ["| n | c50 (logistic) | 95 % CI | ± | 10-90 % width | probit | isotonic (95 % CI) "
+           "| layers | unknown |", "|---|---|---|---|---|---|---|---|---|"]
     for n, r in sorted(recs.items(), key=lambda kv: int(kv[0])):
         ci = "-" if r["ci"] is None else f"[{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
         iso = r["isotonic"]
         isos = _fmt(iso["estimate"]) + ("" if not iso["ci"] else
                                         f" [{iso['ci'][0]:.2f}, {iso['ci'][1]:.2f}]")
-        out.append(f"| {n} | {_fmt(r['estimate'])} | {ci} | {_fmt(r['width'])} | "
+        hw = _fmt(r["half_width"]) + ("" if r.get("target_met", True) else
+                                      f" (**target ±{target:g} not met**)")
+        out.append(f"| {n} | {_fmt(r['estimate'])} | {ci} | {hw} | {_fmt(r['width'])} | "
                    f"{_fmt(r['probit']['estimate'])} | {isos} | {r['layers']} | {r['unknown']} |")
     return "\n".join(out)
+
+
+def fill_readme(path, summary, curve="gauss"):
+    """Replace the text between :data:`README_MARKERS` in ``path`` by
+    :func:`markdown_table` of ``summary``; returns True if the file changed.
+
+    Raises
+    ------
+    ValueError
+        If the file does not hold both markers, in order.
+    """
+    path = pathlib.Path(path)
+    text = path.read_text()
+    start, end = README_MARKERS
+    i, j = text.find(start), text.find(end)
+    if i < 0 or j < i:
+        raise ValueError(f"{path}: no {start} ... {end} block")
+    new = text[:i + len(start)] + "\n\n" + markdown_table(summary, curve) + "\n\n" + text[j:]
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+def readme_table(path):
+    """The text between :data:`README_MARKERS` in ``path``, stripped (None without markers)."""
+    text = pathlib.Path(path).read_text()
+    start, end = README_MARKERS
+    i, j = text.find(start), text.find(end)
+    return None if i < 0 or j < i else text[i + len(start):j].strip()
 
 
 # ================================================================ plots
@@ -1000,14 +1038,15 @@ def read_rows(source):
 
 def report(source, out, resamples=2000, n_min=3, target=0.1):
     """Read the rows of ``source`` (:func:`read_rows`), write ``out/summary.json``,
-    the plots and ``out/rows.jsonl.gz`` (the phase rows, :func:`_slim`).
-    Returns the summary."""
+    ``out/table.txt`` (:func:`table_text`), the plots and ``out/rows.jsonl.gz``
+    (the phase rows, :func:`_slim`). Returns the summary."""
     rows = [r for r in read_rows(source) if curve_of_row(r)]
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(rows, resamples=resamples, n_min=n_min, target=target)
     summary["plots"] = write_plots(summary, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
+    (out / "table.txt").write_text(table_text(summary) + "\n")
     rows.sort(key=lambda r: (r["family"], r.get("bias_scale") or 0, r["n"], r["m"], r["seed"],
                              r["method"]))
     with gzip.open(out / "rows.jsonl.gz", "wt", compresslevel=9) as fh:
@@ -1026,9 +1065,14 @@ def main(argv=None):
     ap.add_argument("--resamples", type=int, default=2000)
     ap.add_argument("--n-min", type=int, default=3, help="smallest n in the extrapolation")
     ap.add_argument("--target", type=float, default=0.1, help="wanted half-width of the c50 CI")
+    ap.add_argument("--readme", metavar="FILE",
+                    help="also write the c50 table into FILE between "
+                         f"{README_MARKERS[0]} and {README_MARKERS[1]}")
     a = ap.parse_args(argv)
     try:
         s = report(a.run_dir, a.out, a.resamples, a.n_min, a.target)
+        if a.readme:
+            fill_readme(a.readme, s)
     except (OSError, ValueError) as exc:
         print(f"benchmarks.phase: error: {exc}", file=sys.stderr)
         return 2

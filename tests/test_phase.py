@@ -4,6 +4,7 @@ adaptive sampler, rows streamed to rows.jsonl and resumed runs, the new
 curves' methods and cross-checks (seconds in all)."""
 import json
 import math
+import pathlib
 from fractions import Fraction
 
 import numpy as np
@@ -220,6 +221,41 @@ def test_report_writes_summary_plots_and_rows_and_rereads_them(tmp_path):
     again = phase.report(tmp_path / "a" / "rows.jsonl.gz", tmp_path / "b", resamples=100)
     assert again["c50"] == s["c50"]
     assert phase.main([str(tmp_path / "missing"), "--out", str(tmp_path / "c")]) == 2
+    assert (tmp_path / "a" / "table.txt").read_text().strip() == phase.table_text(s)
+    # --readme fills the table block (and only it); a file without the block is bad input
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- phase-table -->\nold\n<!-- /phase-table -->\n\nrest\n")
+    assert phase.main([str(tmp_path), "--out", str(tmp_path / "d"), "--resamples", "100",
+                       "--readme", str(readme)]) == 0
+    d = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert phase.readme_table(readme) == phase.markdown_table(d)
+    assert readme.read_text().startswith("# x\n") and readme.read_text().endswith("\nrest\n")
+    assert "| 2 |" in phase.readme_table(readme) and "old" not in readme.read_text()
+    # an n whose interval misses the target is marked as such in both tables
+    d["curves"]["gauss"]["2"]["target_met"] = False
+    assert "target ±0.1 not met" in phase.markdown_table(d)
+    assert "(target not met)" in phase.table_text(d)
+    d["curves"]["gauss"]["2"]["target_met"] = True
+    assert "not met" not in phase.markdown_table(d) + phase.table_text(d)
+    (tmp_path / "plain.md").write_text("no block\n")
+    assert phase.main([str(tmp_path), "--out", str(tmp_path / "e"), "--resamples", "100",
+                       "--readme", str(tmp_path / "plain.md")]) == 2
+
+
+def test_readme_quotes_the_committed_summary():
+    """The README's c50 table is the committed summary's, and the README, the
+    notebook and the committed directory agree on where the results are."""
+    root = pathlib.Path(__file__).resolve().parents[1]
+    summary = json.loads((root / phase.RESULTS / "summary.json").read_text())
+    assert phase.readme_table(root / "README.md") == phase.markdown_table(summary)
+    assert str(phase.RESULTS) in (root / "README.md").read_text()
+    assert (root / phase.RESULTS / "rows.jsonl.gz").exists()
+    nb = (root / "notebooks" / "phase_transition.ipynb").read_text()
+    assert "phase.RESULTS" in nb and str(phase.RESULTS) in nb
+    # every n of the table has its counts: decided + unknown = layers, all verified
+    for n, rec in summary["c50"].items():
+        assert rec["layers"] == rec["decided"] + rec["unknown"], n
+        assert rec["verified"] == rec["decided"], n
 
 
 def test_rows_stream_and_a_killed_run_resumes(tmp_path):

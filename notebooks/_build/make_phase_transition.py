@@ -19,7 +19,7 @@ This notebook
 1. solves Theorem 6's equation for c\\* and reproduces the paper's Figure 2 (small Monte Carlo);
 2. derives the **exact** probability of injectivity at `n = 2` and checks it three ways (Monte Carlo of the
    half-plane criterion, the exact volume of a polytope, and the solver on real layers);
-3. reads the committed results of the exact sweep (`benchmarks/results/2026-11-26/phase/summary.json`,
+3. reads the committed results of the exact sweep (`phase.RESULTS`, i.e. `benchmarks/results/2026-11-27/phase`,
    made by `reluinj bench --suite papers` and `python -m benchmarks.phase`): the 50 % points `c50(n)` with
    95 % bootstrap intervals, the finite-size extrapolation, the new curves (biased layers, injectivity on
    `x ≥ 0`), and Figure 2's test against the exact curve. Nothing of the sweep is rerun here (it took hours);
@@ -37,7 +37,8 @@ import matplotlib.pyplot as plt
 from benchmarks import harness as H, papers as P, phase
 %matplotlib inline
 ROOT = next(r for r in (pathlib.Path.cwd(), *pathlib.Path.cwd().parents) if (r / "benchmarks").is_dir())
-SUMMARY = ROOT / "benchmarks" / "results" / "2026-11-26" / "phase" / "summary.json\""""),
+SUMMARY = ROOT / phase.RESULTS / "summary.json"
+print(SUMMARY.relative_to(ROOT))"""),
 md("""## 1. Theorem 6 and Figure 2
 
 `c*` is the root of `½·erfc(1/√(2c)) = 1/c`. Figure 2: `x = −(1/m) Σ_j w_j/‖w_j‖`; left, the rows with
