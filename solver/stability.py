@@ -221,7 +221,8 @@ def _certificate_from_tree(W, b, tree):
         t = conv(tree)
     finally:
         sys.setrecursionlimit(old)
-    return {"format": checker.FORMAT, "version": checker.VERSION, "claim": "injective",
+    # the nested tree of version 1 (the sign tree writes version 2; the checker reads both)
+    return {"format": checker.FORMAT, "version": 1, "claim": "injective",
             "m": W.shape[0], "n": n, "layer_sha256": checker.layer_fingerprint(W, b),
             "method": "sigma-search", "tree": t}
 
