@@ -1,0 +1,747 @@
+"""Peeling: the structure of a generator's top layers, used before any MIP.
+
+Inverting ``G = L_K o ... o L_1``, ``L_k(u) = act_k(W_k u + b_k)``, by a MIP
+over all hidden units ignores what the target already says. Two facts do most
+of the work on real generators (issue 15):
+
+1. *A strictly monotone activation is a bijection onto its range*, so
+   ``|act(y_i) - x_i| <= t`` is exactly an interval of ``y_i``
+   (:func:`target_box`): ``[x - t, x + t]`` for the identity,
+   ``[logit(x - t), logit(x + t)]`` for the sigmoid (an end at or beyond 0 or 1
+   becomes infinite), ``[atanh(x - t), atanh(x + t)]`` for tanh, the two pieces'
+   preimages for a leaky ReLU. For a ReLU, ``x_i > t`` gives the interval
+   ``[x - t, x + t]`` (the unit is active: **the target fixes its sign**) and
+   ``x_i <= t`` only ``y_i <= x_i + t``.
+2. *A layer whose rows with a two-sided interval have full column rank is
+   injective on its input*: from ``W_R u + b_R`` in a box, ``u`` lies in a
+   box around a weighted least-squares solution (:func:`certified_box`, a
+   rigorous floating-point bound), which is the target of the layer below.
+
+:func:`peel` applies both from the top layer down as long as they hold. When
+it reaches the latent space the preimage set of the target is enclosed in a
+box ``Z`` (an LP hull over the first layer's rows), usually a tiny one:
+uniqueness is then a statement about ``Z`` and no second MIP is needed. Where
+it stops (a layer whose two-sided rows do not have full column rank, such as
+a transposed convolution with more inputs than outputs), the caller hands the
+MIP the layers below with the boxes found so far, and the signs they fix.
+
+What is proved
+--------------
+With ``S_t = {z in box : ||G(z) - x||_inf <= t}`` (real arithmetic; ``G``
+the network with its exact binary64 weights), every box this module returns
+contains the image of ``S_t`` at its layer, and ``Z`` contains ``S_t``. The
+bounds are computed in floating point with the a priori error bounds of
+floating-point dot products (``|fl(A B) - A B| <= gamma_n |A| |B|``, Higham,
+*Accuracy and Stability of Numerical Algorithms*, 2nd ed., Sec. 3.5), and
+padded, so that rounding only loosens them; logit/atanh ends are rounded
+outward. The LP hull in the latent space is exact up to the LP solver's
+feasibility tolerance, padded by :data:`solver.bounds.LP_PAD`, like every other
+bound of :mod:`solver.bounds`.
+
+References
+----------
+Puthawala et al., "Globally injective ReLU networks", Sec. 2 (a ReLU layer is
+injective at ``x`` iff the rows active at ``x`` span the input space) and
+Corollary 1 (injective layers compose). Lei, Jalal, Dhillon, Dimakis,
+"Inverting deep generative models, one layer at a time", NeurIPS 2019
+(layer-wise inversion of expansive layers, here made rigorous).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+#: unit roundoff of binary64
+UNIT_ROUNDOFF = 2.0 ** -53
+
+#: a certified box is only used when it is this much narrower than the
+#: forward bounds (else peeling stops: the layer does not pin its input)
+USEFUL_RATIO = 0.5
+
+
+# ---------------------------------------------------------------------------
+# activations (the only activation-specific code of the module)
+# ---------------------------------------------------------------------------
+
+def activation_kind(activation):
+    """``(kind, slope)``: kind ``"relu"``, ``"leaky_relu"``, ``"identity"``,
+    ``"sigmoid"`` or ``"tanh"``; slope the negative-side slope of the
+    piecewise-linear kinds (None for sigmoid/tanh).
+
+    Examples
+    --------
+    >>> activation_kind("leaky_relu:0.2")
+    ('leaky_relu', 0.2)
+    >>> activation_kind("identity")
+    ('identity', 1.0)
+    """
+    s = str(getattr(activation, "name", activation)).strip().lower()
+    if s in ("relu", "identity", "sigmoid", "tanh"):
+        return s, {"relu": 0.0, "identity": 1.0}.get(s)
+    if s.startswith("leaky_relu"):
+        slope = getattr(activation, "slope", None)
+        if slope is None:
+            slope = float(s.split(":", 1)[1])
+        return "leaky_relu", float(slope)
+    raise InputError(f"activation {activation!r} is not supported by inversion")
+
+
+def is_piecewise_linear(activation) -> bool:
+    return activation_kind(activation)[0] in ("relu", "leaky_relu", "identity")
+
+
+def activation_range(activation):
+    """Open/closed range ``(lo, hi)`` of the activation's values."""
+    kind, a = activation_kind(activation)
+    if kind == "relu":
+        return 0.0, math.inf
+    if kind == "sigmoid":
+        return 0.0, 1.0
+    if kind == "tanh":
+        return -1.0, 1.0
+    if kind == "leaky_relu" and a == 0:
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
+def apply_activation(activation, y):
+    """Floating-point activation of an array (the reference forward pass)."""
+    kind, a = activation_kind(activation)
+    y = np.asarray(y, float)
+    if kind == "sigmoid":
+        from scipy.special import expit
+        return expit(y)
+    if kind == "tanh":
+        return np.tanh(y)
+    return np.where(y > 0, y, a * y)
+
+
+def activation_derivative(activation, y, out):
+    """Elementwise derivative of the activation at ``y`` (``out = act(y)``);
+    at the kink of a piecewise-linear kind, the negative side's slope."""
+    kind, a = activation_kind(activation)
+    if kind == "sigmoid":
+        return out * (1.0 - out)
+    if kind == "tanh":
+        return 1.0 - out * out
+    return np.where(y > 0, 1.0, a)
+
+
+def _down(v):
+    return np.nextafter(v, -np.inf)
+
+
+def _up(v):
+    return np.nextafter(v, np.inf)
+
+
+def _widen(lo, hi, rel=1e-12):
+    """Outward padding of computed interval ends (finite ends only)."""
+    lo = np.where(np.isfinite(lo), lo - rel * (1.0 + np.abs(lo)), lo)
+    hi = np.where(np.isfinite(hi), hi + rel * (1.0 + np.abs(hi)), hi)
+    return lo, hi
+
+
+def preimage_box(activation, vlo, vhi):
+    """Box of pre-activations ``y`` with ``act(y)`` in ``[vlo, vhi]``
+    (elementwise, real arithmetic), rounded outward.
+
+    ``act`` is monotone non-decreasing, so the preimage of an interval is an
+    interval. Ends outside the activation's range become infinite; an empty
+    preimage is returned as ``lo > hi`` (``lo = +inf``).
+
+    Examples
+    --------
+    >>> lo, hi = preimage_box("relu", np.array([-0.5, 1.0]), np.array([0.25, 2.0]))
+    >>> bool(lo[0] == -np.inf), bool(0.2499 < hi[0] < 0.2501), bool(0.9999 < lo[1] < 1.0)
+    (True, True, True)
+    >>> lo, hi = preimage_box("sigmoid", np.array([0.5]), np.array([1.5]))
+    >>> bool(abs(lo[0]) < 1e-9), bool(hi[0] == np.inf)
+    (True, True)
+    """
+    kind, a = activation_kind(activation)
+    vlo = _down(np.asarray(vlo, float))
+    vhi = _up(np.asarray(vhi, float))
+    rlo, rhi = activation_range(activation)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "identity":
+            lo, hi = vlo, vhi
+        elif kind in ("relu",) or (kind == "leaky_relu" and a == 0):
+            lo = np.where(vlo > 0, vlo, -np.inf)
+            hi = vhi.copy()
+        elif kind == "leaky_relu":
+            # act(y) = y (y > 0), a y (y <= 0), a > 0: increasing, inverse piecewise
+            lo = np.where(vlo >= 0, vlo, vlo / a)
+            hi = np.where(vhi >= 0, vhi, vhi / a)
+        elif kind == "sigmoid":
+            # logit(p) = log(p) - log1p(-p): 1 - p is exact for p >= 1/2 (Sterbenz)
+            lo = np.where(vlo <= 0, -np.inf, np.log(vlo) - np.log1p(-vlo))
+            hi = np.where(vhi >= 1, np.inf, np.log(vhi) - np.log1p(-vhi))
+        elif kind == "tanh":
+            lo = np.where(vlo <= -1, -np.inf, np.arctanh(np.clip(vlo, -1, 1)))
+            hi = np.where(vhi >= 1, np.inf, np.arctanh(np.clip(vhi, -1, 1)))
+        else:  # pragma: no cover - activation_kind refuses the rest
+            raise InputError(f"activation {activation!r} is not supported by inversion")
+    lo, hi = _widen(np.asarray(lo, float), np.asarray(hi, float))
+    if kind in ("sigmoid", "tanh"):  # open range
+        empty = (vhi <= rlo) | (vlo >= rhi)
+    else:
+        empty = (vhi < rlo) | (vlo > rhi)
+    lo = np.where(empty, np.inf, lo)
+    hi = np.where(empty, -np.inf, hi)
+    return lo, hi
+
+
+def target_box(activation, x, t):
+    """Pre-activation box ``{y : |act(y) - x| <= t}`` (elementwise), outward
+    rounded; see :func:`preimage_box`."""
+    x = np.asarray(x, float)
+    return preimage_box(activation, x - t, x + t)
+
+
+def out_of_range(activation, x):
+    """Mask of target values at or beyond the activation's range (sigmoid:
+    ``x <= 0`` or ``x >= 1``; tanh: ``|x| >= 1``; ReLU: ``x < 0``)."""
+    kind, a = activation_kind(activation)
+    x = np.asarray(x, float)
+    rlo, rhi = activation_range(activation)
+    if kind in ("sigmoid", "tanh"):
+        return (x <= rlo) | (x >= rhi)
+    return (x < rlo) | (x > rhi)
+
+
+def range_lower_bound(activation, x, ylo, yhi):
+    """Per-unit lower bound on ``|act(y_i) - x_i|`` over ``y_i`` in
+    ``[ylo_i, yhi_i]`` (the reachable pre-activations): the distance from
+    ``x_i`` to ``[act(ylo_i), act(yhi_i)]``, rounded down.
+
+    For a sigmoid head a target pixel ``x_i < 0`` costs at least
+    ``sigmoid(ylo_i) - x_i``: no latent point does better, whatever the other
+    pixels. This is the first lower bound of the nearest phase.
+    """
+    vlo = apply_activation(activation, np.asarray(ylo, float))
+    vhi = apply_activation(activation, np.asarray(yhi, float))
+    x = np.asarray(x, float)
+    d = np.maximum(0.0, np.maximum(vlo - x, x - vhi))
+    # activation values are accurate to a few ulps; round the distance down
+    return np.maximum(0.0, d * (1 - 1e-12) - 4 * np.spacing(np.maximum(np.abs(vlo),
+                                                                       np.abs(vhi)) + 1))
+
+
+# ---------------------------------------------------------------------------
+# certified left inverse
+# ---------------------------------------------------------------------------
+
+def _gamma(n):
+    nu = n * UNIT_ROUNDOFF
+    return nu / (1 - nu)
+
+
+def _dense(W):
+    return W.toarray() if hasattr(W, "toarray") else np.asarray(W, float)
+
+
+@dataclass(frozen=True)
+class CertifiedBox:
+    """A box ``[center - radius, center + radius]`` that contains every
+    ``u`` with ``|u| <= umax`` and ``W_R u + b_R`` in the row box.
+
+    ``certified_rank`` is True when the bound proves ``W_R`` has full column
+    rank (``||I - P W_R||_inf < 1`` including rounding)."""
+    center: np.ndarray
+    radius: np.ndarray
+    rows: int
+    certified_rank: bool
+    seconds: float
+
+
+def certified_box(W, b, tlo, thi, umax):
+    """Enclose the inputs ``u`` of an affine layer given a box on its output.
+
+    Parameters
+    ----------
+    W, b : the layer (``m x n``); only the rows with both ends of
+        ``[tlo, thi]`` finite are used.
+    tlo, thi : the box on ``W u + b``.
+    umax : array, ``|u_j| <= umax_j`` for every admissible input (forward
+        bounds; only multiplies the tiny term ``|I - P W_R|``).
+
+    Returns
+    -------
+    :class:`CertifiedBox`, or None when fewer than ``n`` rows are two-sided.
+
+    Notes
+    -----
+    With ``P`` a (weighted) least-squares left inverse in floating point,
+    ``u = P (y - b) + (I - P W) u`` holds exactly for any matrix ``P``; the
+    radius is ``|P| r + |E| umax`` plus the a priori rounding bounds
+    ``gamma_n |P| |W|`` of the products (Higham, Sec. 3.5), where ``r`` is
+    the radius of the row box and ``E`` the computed ``I - P W``. Rows are
+    weighted by ``1 / r_i`` (the ellipsoid-free choice that makes every row's
+    uncertainty count once).
+    """
+    t0 = time.monotonic()
+    tlo = np.asarray(tlo, float)
+    thi = np.asarray(thi, float)
+    R = np.isfinite(tlo) & np.isfinite(thi)
+    m, n = W.shape
+    if R.sum() < n:
+        return None
+    WR = _dense(W[R] if not hasattr(W, "tocsr") else W.tocsr()[np.flatnonzero(R)])
+    bR = np.asarray(b, float)[R]
+    c = 0.5 * tlo[R] + 0.5 * thi[R]
+    rad = np.maximum(thi[R] - c, c - tlo[R])
+    rad = rad * (1 + 4 * UNIT_ROUNDOFF) + 1e-300
+    w = 1.0 / np.maximum(rad, 1e-300)
+    # weighted least-squares left inverse P = ((D W)^T D W)^-1 (D W)^T D by
+    # Cholesky of the normal equations: several times faster than QR/SVD, and
+    # its loss of accuracy (condition squared) is measured by E below, which
+    # makes the bound rigorous whatever P is
+    from scipy.linalg import cho_factor, cho_solve
+    DW = w[:, None] * WR
+    try:
+        P = cho_solve(cho_factor(DW.T @ DW), DW.T) * w[None, :]
+    except (np.linalg.LinAlgError, ValueError):
+        return CertifiedBox(np.zeros(n), np.full(n, np.inf), int(R.sum()), False,
+                            time.monotonic() - t0)
+    if not np.all(np.isfinite(P)):
+        return CertifiedBox(np.zeros(n), np.full(n, np.inf), int(R.sum()), False,
+                            time.monotonic() - t0)
+    k = WR.shape[0]
+    g = _gamma(k + 2)
+    absP = np.abs(P)
+    PW = P @ WR
+    E = np.abs(np.eye(n) - PW) + g * (absP @ np.abs(WR)) + UNIT_ROUNDOFF * np.eye(n)
+    cb = c - bR
+    center = P @ cb
+    err_center = g * (absP @ (np.abs(c) + np.abs(bR)))
+    radius = absP @ rad + E @ np.asarray(umax, float) + err_center
+    radius = radius * (1 + 1e-10) + 1e-300
+    cert = bool(np.max(E.sum(axis=1)) * (1 + 1e-10) < 1.0)
+    return CertifiedBox(center, radius, k, cert, time.monotonic() - t0)
+
+
+# ---------------------------------------------------------------------------
+# the peel
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerPeel:
+    """What the target says about one layer's input.
+
+    Attributes
+    ----------
+    layer : index of the peeled layer (its input is pinned to a box).
+    rows : rows with a two-sided target interval (used for the bound).
+    certified_rank : the bound proves those rows have full column rank.
+    width : largest width of the box on the layer's input.
+    fixed_active, fixed_inactive, near_zero : units of the layer below (for
+        ``layer > 0``) whose sign the box fixes: output bounded away from the
+        kink on the active side, entirely on the inactive side, or within the
+        box's radius of the kink (their pre-activation is only bounded above).
+    seconds : float.
+    """
+    layer: int
+    rows: int
+    certified_rank: bool
+    width: float
+    fixed_active: int = 0
+    fixed_inactive: int = 0
+    near_zero: int = 0
+    seconds: float = 0.0
+
+    def to_json(self):
+        return {"layer": self.layer, "rows": self.rows, "certified_rank": self.certified_rank,
+                "width": self.width, "fixed_active": self.fixed_active,
+                "fixed_inactive": self.fixed_inactive, "near_zero": self.near_zero,
+                "seconds": round(self.seconds, 4)}
+
+
+@dataclass(frozen=True)
+class Peel:
+    """Result of :func:`peel`.
+
+    Attributes
+    ----------
+    layers : tuple of :class:`LayerPeel`, top layer first.
+    boxes : dict layer index -> ``(lo, hi)``, an enclosure of the layer's
+        pre-activations over the preimage set (the top layer's is the target
+        box).
+    stopped_at : index of the layer whose input is not pinned (None when the
+        peel reached the latent space).
+    reason : why it stopped (or "reached the latent space").
+    empty : True when some box is empty: no latent point in the box has
+        residual ``<= t`` (a proof, see the module docstring).
+    z_box : ``(lo, hi)`` enclosure of the preimage set in the latent space
+        (the latent box when the peel stopped above layer 0).
+    """
+    layers: tuple
+    boxes: dict
+    stopped_at: int | None
+    reason: str
+    empty: bool = False
+    z_box: tuple | None = None
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def reached_latent(self) -> bool:
+        return self.stopped_at is None and not self.empty
+
+    def fixed_units(self) -> int:
+        return int(sum(p.fixed_active + p.fixed_inactive for p in self.layers))
+
+    def to_json(self):
+        return {"peeled_layers": [p.layer for p in self.layers],
+                "layers": [p.to_json() for p in self.layers],
+                "stopped_at": self.stopped_at, "reason": self.reason,
+                "empty": self.empty, "units_fixed": self.fixed_units(),
+                **({"z_box_width": float(np.max(self.z_box[1] - self.z_box[0]))}
+                   if self.z_box is not None and not self.empty else {}),
+                **self.stats}
+
+
+def forward_bounds(network, lo, hi):
+    """Interval bounds ``[(pre_lo, pre_hi)]`` per layer over the latent box,
+    for any monotone activation (sigmoid/tanh included)."""
+    from .bounds import affine_interval
+    ulo, uhi = np.asarray(lo, float), np.asarray(hi, float)
+    out = []
+    for L in network.layers:
+        W = L.W
+        if hasattr(W, "tocsr"):
+            Wp = W.maximum(0)
+            Wn = W.minimum(0)
+            plo = Wp @ ulo + Wn @ uhi + L.b
+            phi = Wp @ uhi + Wn @ ulo + L.b
+        else:
+            plo, phi = affine_interval(W, L.b, ulo, uhi)
+        out.append((plo, phi))
+        ulo, uhi = apply_activation(L.activation, plo), apply_activation(L.activation, phi)
+    return out
+
+
+def _latent_hull(W, b, tlo, thi, lo, hi, deadline=None):
+    """LP hull of ``{z in [lo, hi] : tlo <= W z + b <= thi}``: per
+    coordinate min and max (HiGHS, warm started), padded outward. Returns
+    ``(zlo, zhi, status)``, status ``"ok"``, ``"empty"`` or ``"partial"``
+    (time limit: the missing ends keep the box's)."""
+    import scipy.sparse as sp
+    from .bounds import LP_PAD, PersistentLP
+    rows = np.isfinite(tlo) | np.isfinite(thi)
+    Wd = W.tocsr()[np.flatnonzero(rows)] if hasattr(W, "tocsr") else np.asarray(W)[rows]
+    A = sp.csr_matrix(Wd)
+    rl = np.asarray(tlo, float)[rows] - np.asarray(b, float)[rows]
+    ru = np.asarray(thi, float)[rows] - np.asarray(b, float)[rows]
+    lp = PersistentLP(A, rl, ru, lo, hi)
+    zlo, zhi = np.array(lo, float), np.array(hi, float)
+    n = len(lo)
+    status = "ok"
+    for j in range(n):
+        for sense in (+1, -1):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return zlo, zhi, "partial"
+            v, st = lp.extreme(j, sense, left)
+            if st == "infeasible":
+                return zlo, zhi, "empty"
+            if v is None:
+                status = "partial"
+                continue
+            pad = LP_PAD * (1 + abs(v))
+            if sense > 0:
+                zlo[j] = max(zlo[j], v - pad)
+            else:
+                zhi[j] = min(zhi[j], v + pad)
+    return zlo, np.maximum(zhi, zlo), status
+
+
+def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
+    """Peel the layers of ``network`` from the top, given an enclosure
+    ``[tlo, thi]`` of the last layer's pre-activations.
+
+    Parameters
+    ----------
+    network : :class:`solver.network.Network`.
+    tlo, thi : arrays (infinite ends allowed), e.g. from :func:`target_box`.
+    lo, hi : the latent box.
+    fwd : forward interval bounds (:func:`forward_bounds`), computed if None.
+    deadline : ``time.monotonic()`` value, or None.
+    latent_lp : compute the LP hull in the latent space (else only the
+        certified box of the first layer, when it has one).
+
+    Returns
+    -------
+    :class:`Peel`.
+
+    Notes
+    -----
+    Layer ``k`` (top first) is peeled when the rows of its box with both ends
+    finite have full column rank, certified by :func:`certified_box`, and the
+    box it gives for the layer's input is narrower than the forward bounds.
+    The box on the input ``u = act_{k-1}(y_{k-1})`` becomes a box on
+    ``y_{k-1}`` by :func:`preimage_box`: for a ReLU layer the units with a
+    positive lower end are active (both ends finite), the others only bounded
+    above. Layer 0's box is refined by LPs over its rows, which also handle a
+    first layer whose active rows do not span the latent space.
+    """
+    t0 = time.monotonic()
+    layers = network.layers
+    K = len(layers)
+    if fwd is None:
+        fwd = forward_bounds(network, lo, hi)
+    tlo = np.maximum(np.asarray(tlo, float), fwd[-1][0])
+    thi = np.minimum(np.asarray(thi, float), fwd[-1][1])
+    boxes = {K - 1: (tlo, thi)}
+    out = []
+    if np.any(tlo > thi):
+        return Peel((), boxes, K - 1, "the target box is empty on the reachable outputs",
+                    empty=True, stats={"peel_seconds": round(time.monotonic() - t0, 4)})
+    stopped, reason = None, "reached the latent space"
+    for k in range(K - 1, 0, -1):
+        L = layers[k]
+        below = layers[k - 1]
+        ulo_f, uhi_f = (apply_activation(below.activation, fwd[k - 1][0]),
+                        apply_activation(below.activation, fwd[k - 1][1]))
+        umax = np.maximum(np.abs(ulo_f), np.abs(uhi_f))
+        cb = certified_box(L.W, L.b, tlo, thi, umax)
+        n_in = L.W.shape[1]
+        if cb is None:
+            nrows = int((np.isfinite(tlo) & np.isfinite(thi)).sum())
+            stopped = k
+            reason = (f"layer {k}: {nrows} rows have a two-sided target, fewer than its "
+                      f"{n_in} inputs (not injective on its input)")
+            break
+        ulo = np.maximum(cb.center - cb.radius, ulo_f)
+        uhi = np.minimum(cb.center + cb.radius, uhi_f)
+        width = float(np.max(uhi - ulo)) if len(ulo) else 0.0
+        fw = float(np.max(uhi_f - ulo_f)) if len(ulo_f) else 0.0
+        if not cb.certified_rank or not np.all(np.isfinite(cb.radius)) or \
+                (width > USEFUL_RATIO * fw and not np.any(ulo > uhi)):
+            stopped = k
+            reason = (f"layer {k}: the {cb.rows} rows with a two-sided target do not pin its "
+                      f"input (" + ("full column rank not certified" if not cb.certified_rank
+                                    else f"box width {width:.3g} vs forward {fw:.3g}") + ")")
+            break
+        if np.any(ulo > uhi):
+            out.append(LayerPeel(k, cb.rows, cb.certified_rank, width, seconds=cb.seconds))
+            return Peel(tuple(out), boxes, k, f"layer {k}: the box on its input is empty",
+                        empty=True, stats={"peel_seconds": round(time.monotonic() - t0, 4)})
+        tlo, thi = preimage_box(below.activation, ulo, uhi)
+        tlo = np.maximum(tlo, fwd[k - 1][0])
+        thi = np.minimum(thi, fwd[k - 1][1])
+        kind, _ = activation_kind(below.activation)
+        if kind in ("relu",) or (kind == "leaky_relu"):
+            fa = int((tlo > 0).sum())
+            fi = int((thi <= 0).sum())
+            nz = int(len(tlo) - fa - fi)
+        else:
+            fa, fi, nz = 0, 0, 0
+        out.append(LayerPeel(k, cb.rows, cb.certified_rank, width, fa, fi, nz, cb.seconds))
+        boxes[k - 1] = (tlo, thi)
+        if np.any(tlo > thi):
+            return Peel(tuple(out), boxes, k - 1, f"layer {k - 1}: empty box", empty=True,
+                        stats={"peel_seconds": round(time.monotonic() - t0, 4)})
+    st = {}
+    if stopped is None:
+        L0 = layers[0]
+        zlo, zhi = np.array(lo, float), np.array(hi, float)
+        cb = certified_box(L0.W, L0.b, tlo, thi, np.maximum(np.abs(zlo), np.abs(zhi)))
+        if cb is not None and cb.certified_rank and np.all(np.isfinite(cb.radius)):
+            zlo = np.maximum(zlo, cb.center - cb.radius)
+            zhi = np.minimum(zhi, cb.center + cb.radius)
+            if np.any(zlo > zhi):
+                return Peel(tuple(out), boxes, 0, "layer 0: the box on the latent space is "
+                            "empty", empty=True,
+                            stats={"peel_seconds": round(time.monotonic() - t0, 4)})
+        if latent_lp:
+            t1 = time.monotonic()
+            zlo2, zhi2, s = _latent_hull(L0.W, L0.b, tlo, thi, zlo, zhi, deadline)
+            st["latent_lps_seconds"] = round(time.monotonic() - t1, 4)
+            if s == "empty":
+                return Peel(tuple(out), boxes, 0, "layer 0: no latent point meets its box "
+                            "(LP infeasible)", empty=True,
+                            stats={"peel_seconds": round(time.monotonic() - t0, 4), **st})
+            zlo, zhi = zlo2, zhi2
+            st["latent_hull"] = s
+        st["peel_seconds"] = round(time.monotonic() - t0, 4)
+        return Peel(tuple(out), boxes, None, reason, z_box=(zlo, zhi), stats=st)
+    st["peel_seconds"] = round(time.monotonic() - t0, 4)
+    return Peel(tuple(out), boxes, stopped, reason,
+                z_box=(np.array(lo, float), np.array(hi, float)), stats=st)
+
+
+# ---------------------------------------------------------------------------
+# refinement on a small latent box: the network is affine there but for a few
+# units near their kink
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AffineEnclosure:
+    """Per layer, pre-activations ``y_k(z)`` in ``A_k z + c_k + [elo_k, ehi_k]``
+    for every ``z`` in the box ``[lo, hi]``; ``bounds[k]`` the concrete
+    interval bounds; ``unstable[k]`` the units whose kink the box meets."""
+    A: list
+    c: list
+    elo: list
+    ehi: list
+    bounds: list
+    unstable: list
+
+    @property
+    def n_unstable(self) -> int:
+        return int(sum(int(u.sum()) for u in self.unstable[:-1]))
+
+
+def affine_enclosure(network, lo, hi, fwd=None):
+    """Symbolic interval propagation over a latent box (Wang et al. 2018,
+    "Formal security analysis of neural networks using symbolic intervals"):
+    stable units are linear, a unit whose kink the box meets contributes the
+    interval of its output (``[0, max y]`` for a ReLU), sigmoid/tanh units the
+    interval of theirs. Floating-point product errors are added to the
+    intervals (``gamma_n |W| |A|`` bounds), so the enclosure is rigorous.
+
+    Returns
+    -------
+    :class:`AffineEnclosure`.
+    """
+    lo = np.asarray(lo, float)
+    hi = np.asarray(hi, float)
+    n = len(lo)
+    mid = 0.5 * (lo + hi)
+    rad = np.maximum(hi - mid, mid - lo)
+    zabs = np.maximum(np.abs(lo), np.abs(hi))
+    # u_{k-1} = Au z + cu + [eu_lo, eu_hi]
+    Au, cu = np.eye(n), np.zeros(n)
+    eul, euh = np.zeros(n), np.zeros(n)
+    As, cs, els, ehs, bds, uns = [], [], [], [], [], []
+    K = len(network.layers)
+    for k, L in enumerate(network.layers):
+        W = L.W
+        Wd = W
+        absW = abs(W) if hasattr(W, "tocsr") else np.abs(W)
+        A = np.asarray(W @ Au)
+        c = np.asarray(W @ cu) + L.b
+        g = _gamma(W.shape[1] + n + 2)
+        rnd = g * (np.asarray(absW @ np.abs(Au)) @ zabs + np.asarray(absW @ np.abs(cu))
+                   + np.abs(L.b))
+        Wp = W.maximum(0) if hasattr(W, "tocsr") else np.maximum(W, 0)
+        Wn = W.minimum(0) if hasattr(W, "tocsr") else np.minimum(W, 0)
+        el = np.asarray(Wp @ eul + Wn @ euh) - rnd
+        eh = np.asarray(Wp @ euh + Wn @ eul) + rnd
+        # concrete bounds of A z + c over the box
+        Ac = A @ mid + c
+        Ar = np.abs(A) @ rad
+        ylo = Ac - Ar + el
+        yhi = Ac + Ar + eh
+        ylo = ylo - 4 * g * (np.abs(Ac) + Ar)
+        yhi = yhi + 4 * g * (np.abs(Ac) + Ar)
+        if fwd is not None:
+            ylo = np.maximum(ylo, fwd[k][0])
+            yhi = np.minimum(yhi, fwd[k][1])
+        As.append(A)
+        cs.append(c)
+        els.append(el)
+        ehs.append(eh)
+        bds.append((ylo, yhi))
+        kind, a = activation_kind(L.activation)
+        if k == K - 1:
+            uns.append(np.zeros(len(c), bool))
+            break
+        if kind == "identity":
+            unst = np.zeros(len(c), bool)
+            Au, cu, eul, euh = A, c, el, eh
+        elif kind in ("relu", "leaky_relu"):
+            act = ylo >= 0
+            ina = (yhi <= 0) & ~act
+            unst = ~(act | ina)
+            d = np.where(act, 1.0, np.where(ina, a, 0.0))
+            Au = d[:, None] * A
+            cu = d * c
+            eul = np.where(act, el, np.where(ina, a * np.where(a >= 0, el, eh), 0.0))
+            euh = np.where(act, eh, np.where(ina, a * np.where(a >= 0, eh, el), 0.0))
+            # unstable: output in [act(ylo), act(yhi)] as a pure interval
+            eul = np.where(unst, np.minimum(a * ylo, 0.0), eul)
+            euh = np.where(unst, np.maximum(yhi, 0.0), euh)
+        else:  # sigmoid / tanh in the middle: an interval
+            unst = np.ones(len(c), bool)
+            Au = np.zeros_like(A)
+            cu = np.zeros(len(c))
+            eul = apply_activation(L.activation, ylo)
+            euh = apply_activation(L.activation, yhi)
+        uns.append(unst)
+    return AffineEnclosure(As, cs, els, ehs, bds, uns)
+
+
+def _latent_rows(enc, boxes):
+    """The peeled boxes as rows ``rl <= M z <= ru`` through an enclosure."""
+    rows, rl, ru = [], [], []
+    for k, (tlo, thi) in boxes.items():
+        fin = np.isfinite(tlo) | np.isfinite(thi)
+        if not fin.any():
+            continue
+        rows.append(enc.A[k][fin])
+        rl.append(tlo[fin] - enc.c[k][fin] - enc.ehi[k][fin])
+        ru.append(thi[fin] - enc.c[k][fin] - enc.elo[k][fin])
+    if not rows:
+        return None
+    return np.vstack(rows), np.concatenate(rl), np.concatenate(ru)
+
+
+def refine_latent_box(network, boxes, lo, hi, *, fwd=None, rounds=4, deadline=None,
+                      shrink=0.9):
+    """Shrink an enclosure ``[lo, hi]`` of the preimage set: on the box the
+    network is affine up to the units whose kink it meets
+    (:func:`affine_enclosure`), so every peeled layer's box becomes linear
+    rows in ``z``; their LP hull is the next box. Stops after a round whose
+    enclosure had no such unit (the rows were exact: another round would only
+    trim rounding) or that shrank the widest side by less than ``shrink``.
+
+    Returns ``(lo, hi, enclosure, status)`` with status ``"ok"``, ``"empty"``
+    (no latent point meets the boxes: a proof, to LP tolerance) or
+    ``"partial"`` (time limit; the box is still an enclosure).
+    """
+    import scipy.sparse as sp
+    from .bounds import LP_PAD, PersistentLP
+    lo = np.array(lo, float)
+    hi = np.array(hi, float)
+    enc = affine_enclosure(network, lo, hi, fwd)
+    status = "ok"
+    for _ in range(rounds):
+        rows = _latent_rows(enc, boxes)
+        if rows is None:
+            break
+        M, rl, ru = rows
+        if np.any(rl > ru):
+            return lo, hi, enc, "empty"
+        lp = PersistentLP(sp.csr_matrix(M), rl, ru, lo, hi)
+        nlo, nhi = lo.copy(), hi.copy()
+        for j in range(len(lo)):
+            for sense in (+1, -1):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return lo, hi, enc, "partial"
+                v, st = lp.extreme(j, sense, left)
+                if st == "infeasible":
+                    return lo, hi, enc, "empty"
+                if v is None:
+                    status = "partial"
+                    continue
+                pad = LP_PAD * (1 + abs(v))
+                if sense > 0:
+                    nlo[j] = max(nlo[j], v - pad)
+                else:
+                    nhi[j] = min(nhi[j], v + pad)
+        nhi = np.maximum(nhi, nlo)
+        old = float(np.max(hi - lo))
+        exact_rows = enc.n_unstable == 0
+        lo, hi = nlo, nhi
+        enc = affine_enclosure(network, lo, hi, fwd)
+        if exact_rows or float(np.max(hi - lo)) > shrink * old:
+            break
+    return lo, hi, enc, status
