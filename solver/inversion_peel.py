@@ -682,7 +682,8 @@ def _latent_rows(enc, boxes):
     """The peeled boxes as rows ``rl <= M z <= ru`` through an enclosure."""
     rows, rl, ru = [], [], []
     for k, (tlo, thi) in boxes.items():
-        fin = np.isfinite(tlo) | np.isfinite(thi)
+        # rows whose box contains the unit's whole range on the box are implied
+        fin = (tlo > enc.bounds[k][0]) | (thi < enc.bounds[k][1])
         if not fin.any():
             continue
         rows.append(enc.A[k][fin])
@@ -694,11 +695,13 @@ def _latent_rows(enc, boxes):
 
 
 def refine_latent_box(network, boxes, lo, hi, *, fwd=None, rounds=4, deadline=None,
-                      shrink=0.9):
+                      shrink=0.9, max_unstable=2000):
     """Shrink an enclosure ``[lo, hi]`` of the preimage set: on the box the
     network is affine up to the units whose kink it meets
     (:func:`affine_enclosure`), so every peeled layer's box becomes linear
-    rows in ``z``; their LP hull is the next box. Stops after a round whose
+    rows in ``z``; their LP hull is the next box. Where units are near their
+    kink (at most ``max_unstable``), the boxes are first peeled into ``z``
+    and those units' outputs together (:func:`latent_certified_box`). Stops after a round whose
     enclosure had no such unit (the rows were exact: another round would only
     trim rounding) or that shrank the widest side by less than ``shrink``.
 
@@ -713,6 +716,14 @@ def refine_latent_box(network, boxes, lo, hi, *, fwd=None, rounds=4, deadline=No
     enc = affine_enclosure(network, lo, hi, fwd)
     status = "ok"
     for _ in range(rounds):
+        if 0 < enc.n_unstable <= max_unstable:
+            # units near their kink: peel the boxes into (z, their outputs)
+            cb = latent_certified_box(network, boxes, lo, hi, enc.bounds)
+            if cb is not None and np.max(cb[1] - cb[0]) < np.max(hi - lo):
+                if np.any(cb[0] > cb[1]):
+                    return lo, hi, enc, "empty"
+                lo, hi = cb
+                enc = affine_enclosure(network, lo, hi, fwd)
         rows = _latent_rows(enc, boxes)
         if rows is None:
             break
@@ -727,6 +738,213 @@ def refine_latent_box(network, boxes, lo, hi, *, fwd=None, rounds=4, deadline=No
                 if left is not None and left <= 0:
                     return lo, hi, enc, "partial"
                 v, st = lp.extreme(j, sense, left)
+                if st == "infeasible":
+                    return lo, hi, enc, "empty"
+                if v is None:
+                    status = "partial"
+                    continue
+                pad = LP_PAD * (1 + abs(v))
+                if sense > 0:
+                    nlo[j] = max(nlo[j], v - pad)
+                else:
+                    nhi[j] = min(nhi[j], v + pad)
+        nhi = np.maximum(nhi, nlo)
+        old = float(np.max(hi - lo))
+        exact_rows = enc.n_unstable == 0
+        lo, hi = nlo, nhi
+        enc = affine_enclosure(network, lo, hi, fwd)
+        if exact_rows or float(np.max(hi - lo)) > shrink * old:
+            break
+    return lo, hi, enc, status
+
+
+# ---------------------------------------------------------------------------
+# the remaining problem on a small latent box: stable units substituted away
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReducedModel:
+    """A MILP of ``{z in [lo, hi] : y_k(z) in boxes[k]}`` in which the units
+    that are stable on the box are substituted away: only ``z`` and the
+    unstable units are variables (with the big-M encoding of
+    :func:`solver.netmilp.encode_activation`)."""
+    builder: Any
+    z: np.ndarray
+    binaries: int
+
+
+def reduced_affine(network, lo, hi, bounds):
+    """Pre-activations as affine maps of ``V = (z, outputs of the unstable
+    units)`` on a latent box: per layer ``(M_k, c_k, err_k)`` with
+    ``y_k = M_k V + c_k + e``, ``|e| <= err_k`` (floating-point rounding of the
+    products, ``gamma_n |W| |P|`` bounds), and the list of unstable units
+    ``(layer, index)`` in the order of their columns, with ``|V| <= vmax``.
+
+    Exact in real arithmetic: a unit that is stable on the box is linear
+    there; every unstable unit is a column of ``V``.
+    """
+    n = len(lo)
+    Pm, pc = np.eye(n), np.zeros(n)
+    perr = np.zeros(n)
+    vmax = list(np.maximum(np.abs(lo), np.abs(hi)))
+    K = len(network.layers)
+    maps, cols = [], []
+    for k, L in enumerate(network.layers):
+        W = L.W
+        absW = abs(W) if hasattr(W, "tocsr") else np.abs(W)
+        M = np.asarray(W @ Pm)
+        c = np.asarray(W @ pc).reshape(-1) + L.b
+        vm = np.asarray(vmax)
+        g = _gamma(W.shape[1] + 2)
+        err = g * (np.asarray(absW @ np.abs(Pm)) @ vm + np.asarray(absW @ np.abs(pc))
+                   + np.abs(L.b)) + np.asarray(absW @ perr)
+        maps.append((M, c, err))
+        if k == K - 1:
+            break
+        ylo, yhi = np.asarray(bounds[k][0], float), np.asarray(bounds[k][1], float)
+        kind, a = activation_kind(L.activation)
+        if kind == "identity":
+            Pm, pc, perr = M, c, err
+            continue
+        act = ylo >= 0
+        ina = (yhi <= 0) & ~act
+        unst = ~(act | ina)
+        d = np.where(act, 1.0, np.where(ina, a, 0.0))
+        Pm = d[:, None] * M
+        pc = d * c
+        perr = np.abs(d) * err
+        ui = np.flatnonzero(unst)
+        if len(ui):
+            ext = np.zeros((len(c), len(ui)))
+            ext[ui, np.arange(len(ui))] = 1.0
+            Pm = np.hstack([Pm, ext])
+            vlo = apply_activation(L.activation, ylo[ui])
+            vhi = apply_activation(L.activation, yhi[ui])
+            vmax += list(np.maximum(np.abs(vlo), np.abs(vhi)))
+            cols += [(k, int(j)) for j in ui]
+    return maps, cols, np.asarray(vmax)
+
+
+def latent_certified_box(network, boxes, lo, hi, bounds):
+    """Peel every box at once into ``V = (z, unstable outputs)`` on a latent
+    box (:func:`reduced_affine`, :func:`certified_box`): when the boxes'
+    two-sided rows have full column rank in ``V``, ``z`` lies in the
+    returned box. Returns ``(zlo, zhi)`` or None."""
+    maps, cols, vmax = reduced_affine(network, lo, hi, bounds)
+    Ms, tl, th = [], [], []
+    for k, (tlo, thi) in boxes.items():
+        M, c, err = maps[k]
+        two = np.isfinite(tlo) & np.isfinite(thi)
+        if two.any():
+            Ms.append(M[two])
+            tl.append(tlo[two] - c[two] - err[two])
+            th.append(thi[two] - c[two] + err[two])
+    if not Ms:
+        return None
+    nv = len(vmax)
+    M = np.vstack([np.hstack([A, np.zeros((A.shape[0], nv - A.shape[1]))]) for A in Ms])
+    cb = certified_box(M, np.zeros(M.shape[0]), np.concatenate(tl), np.concatenate(th), vmax)
+    if cb is None or not cb.certified_rank or not np.all(np.isfinite(cb.radius)):
+        return None
+    n = len(lo)
+    zlo = np.maximum(lo, cb.center[:n] - cb.radius[:n])
+    zhi = np.minimum(hi, cb.center[:n] + cb.radius[:n])
+    return zlo, zhi
+
+
+def reduced_model(network, lo, hi, bounds, boxes):
+    """Build a :class:`ReducedModel`.
+
+    Parameters
+    ----------
+    network : the network (the last layer's activation is not encoded: the
+        boxes are on pre-activations).
+    lo, hi : the latent box.
+    bounds : pre-activation bounds over the box, per layer (finite), e.g.
+        :attr:`AffineEnclosure.bounds`.
+    boxes : dict layer -> ``(tlo, thi)`` pre-activation boxes to impose.
+
+    Notes
+    -----
+    Every pre-activation is an affine function of ``z`` and of the outputs of
+    the unstable units of earlier layers; the matrices are dense (rows x
+    ``n + #unstable``), so this is meant for boxes on which few units are
+    unstable. Exact in real arithmetic; the affine maps are formed in floating
+    point (relative error ~1e-13, far below the MILP tolerances).
+    """
+    from .netmilp import MilpBuilder, encode_activation
+    B = MilpBuilder()
+    n = len(lo)
+    z = B.add_vars(n, lo, hi, names=[f"z{j}" for j in range(n)])
+    V = list(z)
+    Pm, pc = np.eye(n), np.zeros(n)
+    K = len(network.layers)
+    nb = 0
+    for k, L in enumerate(network.layers):
+        M = np.asarray(L.W @ Pm)
+        c = np.asarray(L.W @ pc).reshape(-1) + L.b
+        if k in boxes:
+            tlo, thi = boxes[k]
+            # rows whose box contains the unit's whole range on the latent box
+            # are implied: dropped
+            fin = (tlo > bounds[k][0]) | (thi < bounds[k][1])
+            if fin.any():
+                B.add_matrix_rows(M[fin], V, lo=tlo[fin] - c[fin], hi=thi[fin] - c[fin])
+        if k == K - 1:
+            break
+        ylo, yhi = np.asarray(bounds[k][0], float), np.asarray(bounds[k][1], float)
+        kind, a = activation_kind(L.activation)
+        if kind == "identity":
+            Pm, pc = M, c
+            continue
+        act = ylo >= 0
+        ina = (yhi <= 0) & ~act
+        unst = ~(act | ina)
+        d = np.where(act, 1.0, np.where(ina, a, 0.0))
+        Pm_new = d[:, None] * M
+        pc_new = d * c
+        ui = np.flatnonzero(unst)
+        if len(ui):
+            y = B.add_vars(len(ui), ylo[ui], yhi[ui])
+            B.add_matrix_rows(M[ui], V, extra=[(-1.0, y)], lo=-c[ui], hi=-c[ui])
+            vlo, vhi = apply_activation(L.activation, ylo[ui]), apply_activation(L.activation,
+                                                                                yhi[ui])
+            u = B.add_vars(len(ui), vlo, vhi)
+            bins, _ = encode_activation(B, y, u, ylo[ui], yhi[ui], L.activation)
+            nb += int((bins >= 0).sum())
+            ext = np.zeros((len(c), len(ui)))
+            ext[ui, np.arange(len(ui))] = 1.0
+            Pm_new = np.hstack([Pm_new, ext])
+            V += list(u)
+        Pm, pc = Pm_new, pc_new
+    return ReducedModel(B, np.asarray(z), nb)
+
+
+def refine_latent_box_lp(network, boxes, lo, hi, *, fwd=None, rounds=4, deadline=None,
+                         shrink=0.9, max_unstable=2000):
+    """Like :func:`refine_latent_box`, with the triangle relaxation of the
+    unstable units (the LP relaxation of :func:`reduced_model`) instead of
+    their output intervals: tighter where units near their kink couple the
+    latent coordinates. Returns ``(lo, hi, enclosure, status)``."""
+    from .bounds import LP_PAD, PersistentLP
+    lo = np.array(lo, float)
+    hi = np.array(hi, float)
+    enc = affine_enclosure(network, lo, hi, fwd)
+    status = "ok"
+    for _ in range(rounds):
+        if enc.n_unstable > max_unstable:
+            status = "partial"
+            break
+        rm = reduced_model(network, lo, hi, enc.bounds, boxes)
+        B = rm.builder
+        lp = PersistentLP(B.matrix(), B.row_lb, B.row_ub, B.lb, B.ub)
+        nlo, nhi = lo.copy(), hi.copy()
+        for j in range(len(lo)):
+            for sense in (+1, -1):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return lo, hi, enc, "partial"
+                v, st = lp.extreme(int(rm.z[j]), sense, left)
                 if st == "infeasible":
                     return lo, hi, enc, "empty"
                 if v is None:
