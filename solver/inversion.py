@@ -1463,6 +1463,31 @@ def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3):
     return best
 
 
+def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), rounds=6):
+    """Polish a candidate toward the target in the output space: region LPs
+    (:func:`polish_box`) against the pre-activation box of a level a bit
+    below the current L-inf output residual, repeated while it improves. For
+    piecewise-linear heads :func:`polish` does the same in one go."""
+    from .inversion_peel import is_piecewise_linear, target_box
+    head = network.layers[-1].activation
+
+    def score(v):
+        return output_residual(network, v, x)
+    if is_piecewise_linear(head):
+        return polish(network, z, x, lo, hi, "linf")
+    z = np.clip(np.asarray(z, float), lo, hi)
+    for f in levels:
+        for _ in range(rounds):
+            t = score(z)
+            if t == 0:
+                return z
+            z2 = polish_box(prenet, z, *target_box(head, x, f * t), lo, hi, score=score)
+            if score(z2) >= t:
+                break
+            z = z2
+    return z
+
+
 def _enclosure_candidate(network, enc, boxes, zlo, zhi):
     """Least-squares latent point of the affine enclosure: the top layer's
     two-sided rows, weighted by their half-widths, toward their middles."""
@@ -1647,19 +1672,206 @@ def _solve_box_mip(built, backend, deadline, threads, verbose, share=1.0):
     return sol, enc, name, B.stats()
 
 
+@dataclass
+class _ExactPhase:
+    """Outcome of :func:`_exact_phase` (internal)."""
+    status: str = "unknown"          # "exact", "none" (proved: no z within eps), "unknown"
+    z: Any = None                    # best point found
+    unique: bool | None = None
+    second: Any = None
+    witness: Any = None
+    umethod: str | None = None
+    binaries: int | None = None
+    method: str = "peel"
+    message: str = ""
+    mip_tried: bool = False
+    peel: dict = field(default_factory=dict)
+    uniq: dict = field(default_factory=dict)
+
+
+def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, threads,
+                 verbose, seed, tighten, stats):
+    """Exact phase of :func:`invert` on a network with a monotone head:
+    ``z`` with ``||net(z) - x||_inf <= eps`` (float forward pass), and
+    whether it is unique (see :func:`invert`, steps 1 to 5)."""
+    from . import inversion_peel as P
+    from .backends import MilpStatus
+    from .bounds import propagate_bounds
+    K = len(net.layers) - 1
+    head = net.layers[-1].activation
+    prenet = pre_activation_network(net)
+    pl_head = P.is_piecewise_linear(head)
+    out = _ExactPhase()
+
+    def score(z):
+        return output_residual(net, z, x)
+
+    def share(f):
+        left = _remaining(deadline)
+        return None if left is None else time.monotonic() + f * left
+
+    def final_polish(z):
+        """A last polish toward the target itself (any point within eps is
+        exact; a smaller residual is nicer to report and to build exact
+        witnesses from). Done before uniqueness, which is about this z."""
+        if pl_head:
+            zp = polish(net, z, x, lo, hi, "linf")
+        else:
+            zp = polish_box(prenet, z, *P.target_box(head, x, 1e-3 * score(z)), lo, hi,
+                            score=score)
+        return zp if score(zp) < score(z) else z
+
+    def take_second(z, z2, how):
+        out.unique, out.second, out.umethod = False, z2, how
+        out.witness = _witness(net, z, z2)
+        out.uniq["second_residual"] = score(z2)
+
+    def away_score(z):
+        return lambda v: math.inf if np.max(np.abs(v - z)) < delta else score(v)
+
+    def run_mip(built, f=1.0):
+        sol, enc2, name, bst = _solve_box_mip(built, backend, deadline, threads, verbose, f)
+        out.method = f"peel+mip[{name}]"
+        out.binaries = max(out.binaries or 0, bst["binaries"])
+        return sol, enc2, bst
+
+    fwd = P.forward_bounds(net, lo, hi)
+    tlo, thi = P.target_box(head, x, eps)
+    pe = P.peel(net, tlo, thi, lo, hi, fwd=fwd, latent_lp=False, deadline=share(0.5))
+    out.peel = pinfo = pe.to_json()
+    if pe.empty:
+        out.status = "none"
+        out.message = f"no z in the box reproduces the target to {eps:.3g} ({pe.reason})"
+        return out
+    if pe.reached_latent:
+        zlo, zhi, enc, rst = P.refine_latent_box(net, pe.boxes, *pe.z_box, fwd=fwd,
+                                                 deadline=share(0.5))
+        hidden = int(sum(L.W.shape[0] for L in net.layers[:-1]))
+        pinfo.update(latent_box_width=float(np.max(zhi - zlo)),
+                     unstable_in_latent_box=enc.n_unstable, refine=rst,
+                     units_fixed=hidden - enc.n_unstable)
+        if rst == "empty":
+            out.status = "none"
+            out.message = (f"no z in the box reproduces the target to {eps:.3g} (the peeled "
+                           "boxes have no common latent point; LP)")
+            return out
+        z = _enclosure_candidate(net, enc, pe.boxes, zlo, zhi)
+        if score(z) > eps:
+            z = polish_box(prenet, z, *pe.boxes[K], zlo, zhi, score=score)
+        if score(z) > eps:
+            z = descend(net, prenet, x, z, zlo, zhi)
+        if score(z) <= eps:
+            z = final_polish(z)
+            out.status = "exact"
+            out.message = ("G(z) reproduces the target to tolerance (floating-point forward "
+                           "pass); the peel reached the latent space")
+        out.z = z
+        if out.status != "exact" or not uniqueness:
+            return out
+        ext = float(np.max(np.maximum(zhi - z, z - zlo)))
+        out.uniq["latent_box_extent"] = ext
+        if ext < delta:
+            out.unique, out.umethod = True, "latent box"
+            return out
+        for zf in _far_points(net, enc, pe.boxes, zlo, zhi, z, delta, share(0.5)):
+            if score(zf) > eps:
+                zf = polish_box(prenet, zf, *pe.boxes[K], zlo, zhi, score=away_score(z))
+            if away_score(z)(zf) <= eps:
+                take_second(z, zf, "second preimage (LP vertex of the latent box)")
+                return out
+        if enc.n_unstable <= MAX_MIP_BINARIES and _remaining(deadline) != 0.0:
+            rm = P.reduced_model(net, zlo, zhi, enc.bounds, {K: pe.boxes[K]})
+            if not _add_away(rm.builder, rm, (z, delta), zlo, zhi):
+                out.unique, out.umethod = True, "latent box"
+                return out
+            sol, enc2, bst = run_mip((rm.builder, rm))
+            out.uniq.update(mip=bst, mip_status=sol.status.value)
+            if sol.status is MilpStatus.INFEASIBLE:
+                out.unique, out.umethod = True, "MIP over the latent box Z"
+            elif sol.x is not None:
+                z2 = polish_box(prenet, np.clip(sol.x[rm.z], zlo, zhi), *pe.boxes[K], zlo, zhi,
+                                score=away_score(z))
+                if away_score(z)(z2) <= eps:
+                    take_second(z, z2, "MIP over the latent box Z")
+        return out
+    # peeling stopped at layer k: candidates, then the remaining problem's MIP
+    k = pe.stopped_at
+    tn = truncated_network(net, k)
+    Tk = pe.boxes[k]
+    cands = _gd_candidates(net, x, lo, hi, seed, deadline)
+    cands = [descend(net, prenet, x, c, lo, hi) for c in cands]
+    if cands:
+        out.z = min(cands, key=score)
+        if score(out.z) <= eps:
+            out.z = final_polish(out.z)
+            out.status = "exact"
+            out.message = ("G(z) reproduces the target to tolerance (floating-point forward "
+                           "pass; candidate from gradient descent, polished)")
+    bk = propagate_bounds(tn, lo, hi, tighten=False)
+    nb = _mip_binaries(tn, bk)
+    pinfo["remaining_problem"] = {"layers": k + 1, "binaries": nb}
+    if nb > MAX_MIP_BINARIES:
+        msg = (f"not built: the remaining problem (layers 0..{k}) has {nb} binaries "
+               f"(> {MAX_MIP_BINARIES})")
+        stats["exact_phase"]["mip"] = msg
+        if out.status == "exact" and uniqueness:
+            out.uniq["status"] = "not decided: " + msg
+        return out
+    if _remaining(deadline) == 0.0:
+        return out
+    if tighten:
+        left = _remaining(deadline)
+        bk = propagate_bounds(tn, lo, hi, tighten=True, output_units=[],
+                              time_limit=None if left is None else 0.3 * left)
+    if out.status != "exact":
+        out.mip_tried = True
+        built = box_model(tn, *Tk, lo, hi, bk)
+        if built is None:
+            out.status = "none"
+            out.message = f"no z in the box reproduces the target to {eps:.3g} (bounds)"
+            return out
+        sol, enc2, bst = run_mip(built, 0.5)
+        stats["exact_phase"].update(mip=bst, mip_status=sol.status.value)
+        if sol.status is MilpStatus.INFEASIBLE:
+            out.status = "none"
+            out.message = (f"no z in the box reproduces the target to {eps:.3g} (MIP of the "
+                           "remaining layers infeasible)")
+            return out
+        if sol.x is not None:
+            z = descend(net, prenet, x, np.clip(sol.x[enc2.z], lo, hi), lo, hi)
+            if out.z is None or score(z) < score(out.z):
+                out.z = z
+            if score(z) <= eps:
+                out.z = final_polish(z)
+                out.status = "exact"
+                out.message = ("G(z) reproduces the target to tolerance (floating-point "
+                               "forward pass; MIP of the remaining layers)")
+    if out.status == "exact" and uniqueness and _remaining(deadline) != 0.0:
+        built = box_model(tn, *Tk, lo, hi, bk, away=(out.z, delta))
+        if built is None:
+            out.unique, out.umethod = True, "bounds"
+            return out
+        sol, enc2, bst = run_mip(built)
+        out.uniq.update(mip=bst, mip_status=sol.status.value)
+        if sol.status is MilpStatus.INFEASIBLE:
+            out.unique, out.umethod = True, "MIP of the remaining layers"
+        elif sol.x is not None:
+            z2 = descend(net, prenet, x, np.clip(sol.x[enc2.z], lo, hi), lo, hi)
+            if away_score(out.z)(z2) <= eps:
+                take_second(out.z, z2, "MIP of the remaining layers")
+    return out
+
+
 def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniqueness, delta, tol,
                    tighten, threads, verbose, seed):
     from dataclasses import replace
 
     from . import inversion_peel as P
-    from .backends import DEFAULT_BACKEND, MilpStatus, get_backend
-    from .bounds import propagate_bounds
+    from .backends import DEFAULT_BACKEND, get_backend
     start = time.monotonic()
     deadline = None if time_limit is None else start + float(time_limit)
     norm, x, lo, hi = _validate(network, x, norm, latent_box, delta, tol)
-    be_name = backend or DEFAULT_BACKEND
-    be = get_backend(be_name)
-    K = len(network.layers) - 1
+    be = get_backend(backend or DEFAULT_BACKEND)
     head = network.layers[-1].activation
     kind, _ = P.activation_kind(head)
     for L in network.layers[:-1]:
@@ -1667,7 +1879,7 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
             raise InputError(f"invert: a {P.activation_kind(L.activation)[0]} activation is "
                              "only supported in the last layer")
     pl_head = P.is_piecewise_linear(head)
-    eps = tolerance(x, tol)
+    prenet = pre_activation_network(network)
     warnings = []
     oor = P.out_of_range(head, x)
     if oor.any():
@@ -1677,211 +1889,60 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
                         f"[{rlo:g}, {rhi:g}] of the {kind} output (largest excess {d:.3g}): "
                         "the output residual is at least the excess")
     stats: dict = {}
-    prenet = pre_activation_network(network)
-
-    def score(z):
-        return output_residual(network, z, x)
-
-    def remaining_share(f):
-        left = _remaining(deadline)
-        return None if left is None else time.monotonic() + f * left
-
-    fwd = P.forward_bounds(network, lo, hi)
-    tlo, thi = P.target_box(head, x, eps)
-    pe = P.peel(network, tlo, thi, lo, hi, fwd=fwd, latent_lp=False,
-                deadline=remaining_share(0.5))
-    pinfo = pe.to_json()
-    status, z_best, lower = "unknown", None, 0.0  # lower: proved, on the L-inf output residual
-    unique, second, witness, umethod = None, None, None, None
-    binaries = None
-    method = "peel"
-    message = ""
-    mip_tried = False
-    uniq_info: dict = {}
-    stats["exact_phase"] = {"eps": eps}
-
-    def final_polish(z):
-        """A last polish toward the target itself (any point within eps is
-        exact; a smaller residual is nicer to report and to build exact
-        witnesses from). Done before uniqueness, which is about this z."""
-        if pl_head:
-            zp = polish(network, z, x, lo, hi, "linf")
-        else:
-            zp = polish_box(prenet, z, *P.target_box(head, x, 1e-3 * score(z)), lo, hi,
-                            score=score)
-        return zp if score(zp) < score(z) else z
-
-    def take_second(z, z2, how):
-        nonlocal unique, second, witness, umethod
-        unique, second, umethod = False, z2, how
-        witness = _witness(network, z, z2) if status == "exact" else None
-        uniq_info["second_residual"] = score(z2)
-
-    if pe.empty:
-        lower = eps
-        message = f"no z in the box reproduces the target to {eps:.3g} ({pe.reason})"
-    elif pe.reached_latent:
-        zlo, zhi, enc, rst = P.refine_latent_box(network, pe.boxes, *pe.z_box, fwd=fwd,
-                                                 deadline=remaining_share(0.5))
-        hidden = int(sum(L.W.shape[0] for L in network.layers[:-1]))
-        pinfo.update(latent_box_width=float(np.max(zhi - zlo)),
-                     unstable_in_latent_box=enc.n_unstable, refine=rst,
-                     units_fixed=hidden - enc.n_unstable)
-        if rst == "empty":
-            lower = eps
-            message = (f"no z in the box reproduces the target to {eps:.3g} (the peeled "
-                       "boxes have no common latent point; LP)")
-        else:
-            z = _enclosure_candidate(network, enc, pe.boxes, zlo, zhi)
-            if score(z) > eps:
-                z = polish_box(prenet, z, *pe.boxes[K], zlo, zhi, score=score)
-            if score(z) <= eps:
-                z = final_polish(z)
-                status = "exact"
-                message = ("G(z) reproduces the target to tolerance (floating-point forward "
-                           "pass); the peel reached the latent space")
-            z_best = z
-            if status == "exact" and uniqueness:
-                ext = float(np.max(np.maximum(zhi - z, z - zlo)))
-                uniq_info["latent_box_extent"] = ext
-                if ext < delta:
-                    unique, umethod = True, "latent box"
-                else:
-                    for zf in _far_points(network, enc, pe.boxes, zlo, zhi, z, delta,
-                                          remaining_share(0.5)):
-                        if score(zf) > eps:
-                            zf = polish_box(prenet, zf, *pe.boxes[K], zlo, zhi,
-                                            score=lambda v: math.inf
-                                            if np.max(np.abs(v - z)) < delta else score(v))
-                        if score(zf) <= eps and np.max(np.abs(zf - z)) >= delta:
-                            take_second(z, zf, "second preimage (LP vertex of the latent box)")
-                            break
-                    if unique is None and enc.n_unstable <= MAX_MIP_BINARIES and \
-                            _remaining(deadline) != 0.0:
-                        built = box_model(prenet, *pe.boxes[K], zlo, zhi, enc.bounds,
-                                          away=(z, delta))
-                        if built is None:
-                            unique, umethod = True, "latent box"
-                        else:
-                            sol, enc2, name, bst = _solve_box_mip(built, be, deadline, threads,
-                                                                  verbose)
-                            binaries = max(binaries or 0, bst["binaries"])
-                            uniq_info.update(mip=bst, mip_status=sol.status.value)
-                            if sol.status is MilpStatus.INFEASIBLE:
-                                unique, umethod = True, "MIP over the latent box Z"
-                            elif sol.x is not None:
-                                z2 = np.clip(sol.x[enc2.z], zlo, zhi)
-                                if score(z2) <= eps and np.max(np.abs(z2 - z)) >= delta:
-                                    take_second(z, z2, "MIP over the latent box Z")
+    # the exact problem: for a sigmoid/tanh head and a target inside the open
+    # range, the pre-activation problem against act^-1(x) (issue 15)
+    if not pl_head and not oor.any():
+        space, ex_net, ex_x = "pre-activation", prenet, P.inverse_activation(head, x)
     else:
-        # peeling stopped at layer k: candidates, then the remaining problem's MIP
-        k = pe.stopped_at
-        tn = truncated_network(network, k)
-        Tk = pe.boxes[k]
-        cands = _gd_candidates(network, x, lo, hi, seed, deadline)
-        cands = [polish_box(prenet, c, *pe.boxes[K], lo, hi, score=score) for c in cands]
-        if cands:
-            z_best = min(cands, key=score)
-            if score(z_best) <= eps:
-                z_best = final_polish(z_best)
-                status = "exact"
-                message = ("G(z) reproduces the target to tolerance (floating-point forward "
-                           "pass; candidate from gradient descent, polished)")
-        bk = propagate_bounds(tn, lo, hi, tighten=False)
-        nb = _mip_binaries(tn, bk)
-        pinfo["remaining_problem"] = {"layers": k + 1, "binaries": nb}
-        if nb > MAX_MIP_BINARIES:
-            stats["exact_phase"]["mip"] = (f"not built: the remaining problem has {nb} "
-                                           f"binaries (> {MAX_MIP_BINARIES})")
-        elif _remaining(deadline) != 0.0:
-            if tighten:
-                bk = propagate_bounds(tn, lo, hi, tighten=True, output_units=[],
-                                      time_limit=_remaining(deadline) and
-                                      0.3 * _remaining(deadline))
-            if status != "exact":
-                mip_tried = True
-                built = box_model(tn, *Tk, lo, hi, bk)
-                if built is None:
-                    lower = eps
-                    message = f"no z in the box reproduces the target to {eps:.3g} (bounds)"
-                else:
-                    sol, enc2, name, bst = _solve_box_mip(built, be, deadline, threads, verbose,
-                                                          0.5)
-                    method = f"peel+mip[{name}]"
-                    binaries = max(binaries or 0, bst["binaries"])
-                    stats["exact_phase"].update(mip=bst, mip_status=sol.status.value)
-                    if sol.status is MilpStatus.INFEASIBLE:
-                        lower = eps
-                        message = (f"no z in the box reproduces the target to {eps:.3g} "
-                                   "(MIP of the remaining layers infeasible)")
-                    elif sol.x is not None:
-                        z = polish_box(prenet, np.clip(sol.x[enc2.z], lo, hi), *pe.boxes[K],
-                                       lo, hi, score=score)
-                        if z_best is None or score(z) < score(z_best):
-                            z_best = z
-                        if score(z) <= eps:
-                            z_best = final_polish(z)
-                            status = "exact"
-                            message = ("G(z) reproduces the target to tolerance (floating-"
-                                       "point forward pass; MIP of the remaining layers)")
-            if status == "exact" and uniqueness and _remaining(deadline) != 0.0:
-                built = box_model(tn, *Tk, lo, hi, bk, away=(z_best, delta))
-                if built is None:
-                    unique, umethod = True, "bounds"
-                else:
-                    sol, enc2, name, bst = _solve_box_mip(built, be, deadline, threads, verbose)
-                    method = f"peel+mip[{name}]"
-                    binaries = max(binaries or 0, bst["binaries"])
-                    uniq_info.update(mip=bst, mip_status=sol.status.value)
-                    if sol.status is MilpStatus.INFEASIBLE:
-                        unique, umethod = True, "MIP of the remaining layers"
-                    elif sol.x is not None:
-                        z2 = np.clip(sol.x[enc2.z], lo, hi)
-                        far = (lambda v: math.inf if np.max(np.abs(v - z_best)) < delta
-                               else score(v))
-                        z2 = polish_box(prenet, z2, *pe.boxes[K], lo, hi, score=far)
-                        if far(z2) <= eps:
-                            take_second(z_best, z2, "MIP of the remaining layers")
-    if status == "exact" and uniqueness and unique is None and not uniq_info:
-        uniq_info["status"] = ("not decided: " + (
-            f"the remaining problem has {pinfo.get('remaining_problem', {}).get('binaries')} "
-            "binaries" if pe.stopped_at is not None else "time limit"))
-    if uniq_info:
-        stats["uniqueness"] = uniq_info
+        space, ex_net, ex_x = "output", network, x
+    eps = tolerance(ex_x, tol)
+    stats["exact_phase"] = {"space": space, "eps": eps}
+    ex = _exact_phase(ex_net, ex_x, eps, lo, hi, delta=delta, uniqueness=uniqueness,
+                      deadline=deadline, backend=be, threads=threads, verbose=verbose, seed=seed,
+                      tighten=tighten, stats=stats)
+    pinfo = ex.peel
+    if ex.uniq:
+        stats["uniqueness"] = ex.uniq
 
     def finish(res, **kw):
-        b = res.binaries if res.binaries is not None else binaries
-        if binaries is not None and b is not None:
-            b = max(b, binaries)
-        return replace(res, seconds=time.monotonic() - start, peel=pinfo, binaries=b,
+        b = [v for v in (res.binaries, ex.binaries) if v is not None]
+        return replace(res, seconds=time.monotonic() - start, peel=pinfo,
+                       binaries=max(b) if b else None,
                        warnings=tuple(warnings) + tuple(res.warnings), **kw)
 
-    if status == "exact":
-        res = _make("exact", z_best, network, x, norm, lo, hi, start, method, optimal=True,
-                    unique=unique if uniqueness else None, second=second, bound=0.0,
-                    witness=witness, message=message, delta=delta if uniqueness else None,
-                    stats=stats)
-        return finish(res, uniqueness_method=umethod)
+    if ex.status == "exact":
+        res = _make("exact", ex.z, network, x, norm, lo, hi, start, ex.method, optimal=True,
+                    unique=ex.unique if uniqueness else None, second=ex.second, bound=0.0,
+                    witness=ex.witness, message=ex.message,
+                    delta=delta if uniqueness else None, stats=stats)
+        kw = {}
+        if space == "pre-activation":
+            ez = np.asarray(ex.z)
+            kw = dict(space=space, output_objective=res.objective,
+                      objective=residual_norm(ex_net.forward(ez) - ex_x, norm),
+                      message=res.message.replace(
+                          "G(z) reproduces the target to tolerance",
+                          f"the last layer's pre-activations reproduce {kind}^-1(x) to "
+                          f"{eps:.3g}") + f"; output L-inf residual {res.residual:.3g}")
+        return finish(res, uniqueness_method=ex.umethod, **kw)
 
-    # nearest phase
+    # nearest phase (output space for L-inf)
+    lower = eps if (ex.status == "none" and space == "output") else 0.0
     if pl_head:
         res = _invert_mip(network, x, norm=norm, latent_box=(lo, hi), time_limit=time_limit,
                           backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
                           tighten=tighten, threads=threads, verbose=verbose, seed=seed,
-                          exact_phase=not (lower >= eps or mip_tried), lower0=lower,
+                          exact_phase=not (ex.status == "none" or ex.mip_tried), lower0=lower,
                           start=start, stats=stats, method_prefix="peel+mip")
         b = [v.get("binaries") for v in stats.values() if isinstance(v, dict) and
              v.get("binaries") is not None]
         res = replace(res, binaries=max(b) if b else None)
-        if z_best is not None and res.z is not None and score(z_best) < res.residual and \
-                not res.optimal:
-            res = replace(res, **{f: getattr(_make(res.status, z_best, network, x, norm, lo, hi,
-                                                   start, res.method), f)
-                                  for f in ("z", "residual", "objective")})
         return finish(res, uniqueness_method="MIP" if res.unique is not None else None)
+    fwd = P.forward_bounds(network, lo, hi)
     if norm == "linf":
-        res = _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z_best, lower, eps,
-                                     be, deadline, threads, verbose, seed, stats, start)
+        res = _nearest_monotone_head(network, prenet, x, lo, hi, fwd, ex.z, lower,
+                                     tolerance(x, tol), be, deadline, threads, verbose, seed,
+                                     stats, start)
         return finish(res)
     # L1 with a sigmoid/tanh head: the pre-activation problem
     c = max(tol, 1e-12)
@@ -1891,8 +1952,7 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
         warnings.append(f"{int((xc != x).sum())} target value(s) clipped to "
                         f"[{rlo + c * (rhi - rlo):g}, {rhi - c * (rhi - rlo):g}] for the "
                         f"pre-activation problem ({kind}^-1 of the target)")
-    ystar = P.preimage_box(head, xc, xc)
-    ystar = 0.5 * (ystar[0] + ystar[1])
+    ystar = P.inverse_activation(head, xc)
     res = _invert_mip(prenet, ystar, norm="l1", latent_box=(lo, hi), time_limit=time_limit,
                       backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
                       tighten=tighten, threads=threads, verbose=verbose, seed=seed,
@@ -1900,11 +1960,10 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
     z = None if res.z is None else np.array(res.z)
     out = None if z is None else residual_norm(network.forward(z) - x, "l1")
     res = replace(res, space="pre-activation", output_objective=out,
-                  residual=float("inf") if z is None else score(z),
-                  status="exact" if z is not None and score(z) <= eps else res.status,
+                  residual=float("inf") if z is None else output_residual(network, z, x),
                   target_norm=float(np.max(np.abs(x))),
-                  message=res.message + " (objective and bound: L1 in the pre-activation "
-                  "space, against act^-1 of the target)")
+                  message=res.message + f" (objective and bound: L1 in the pre-activation "
+                  f"space, against {kind}^-1 of the target)")
     return finish(res)
 
 
@@ -1928,14 +1987,7 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
         return output_residual(network, z, x)
 
     def improve(z):
-        for f in (0.9, 0.99, 0.999):
-            for _ in range(6):
-                t = score(z)
-                z2 = polish_box(prenet, z, *P.target_box(head, x, f * t), lo, hi, score=score)
-                if score(z2) >= t:
-                    break
-                z = z2
-        return z
+        return descend(network, prenet, x, z, lo, hi)
 
     cands = [] if z0 is None else [z0]
     cands += _gd_candidates(network, x, lo, hi, seed, deadline)

@@ -198,6 +198,27 @@ def preimage_box(activation, vlo, vhi):
     return lo, hi
 
 
+def inverse_activation(activation, x):
+    """``act^{-1}(x)`` elementwise in floating point for targets inside the
+    activation's open range (logit for the sigmoid: ``log(x) - log1p(-x)``,
+    atanh for tanh, the piecewise inverse for leaky ReLU). Values outside the
+    range give NaN (clip them first)."""
+    kind, a = activation_kind(activation)
+    x = np.asarray(x, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "sigmoid":
+            y = np.where((x > 0) & (x < 1), np.log(x) - np.log1p(-x), np.nan)
+        elif kind == "tanh":
+            y = np.where(np.abs(x) < 1, np.arctanh(np.clip(x, -1, 1)), np.nan)
+        elif kind == "identity":
+            y = x.copy()
+        elif kind == "leaky_relu" and a > 0:
+            y = np.where(x >= 0, x, x / a)
+        else:
+            y = np.where(x > 0, x, np.nan)
+    return y
+
+
 def target_box(activation, x, t):
     """Pre-activation box ``{y : |act(y) - x| <= t}`` (elementwise), outward
     rounded; see :func:`preimage_box`."""
@@ -303,21 +324,32 @@ def certified_box(W, b, tlo, thi, umax):
     # Cholesky of the normal equations: several times faster than QR/SVD, and
     # its loss of accuracy (condition squared) is measured by E below, which
     # makes the bound rigorous whatever P is
+    # (QR when the normal equations are too ill-conditioned to factor or to
+    # give a certified P)
     from scipy.linalg import cho_factor, cho_solve
     DW = w[:, None] * WR
-    try:
-        P = cho_solve(cho_factor(DW.T @ DW), DW.T) * w[None, :]
-    except (np.linalg.LinAlgError, ValueError):
-        return CertifiedBox(np.zeros(n), np.full(n, np.inf), int(R.sum()), False,
-                            time.monotonic() - t0)
-    if not np.all(np.isfinite(P)):
-        return CertifiedBox(np.zeros(n), np.full(n, np.inf), int(R.sum()), False,
-                            time.monotonic() - t0)
     k = WR.shape[0]
     g = _gamma(k + 2)
-    absP = np.abs(P)
-    PW = P @ WR
-    E = np.abs(np.eye(n) - PW) + g * (absP @ np.abs(WR)) + UNIT_ROUNDOFF * np.eye(n)
+    absW = np.abs(WR)
+    E = P = None
+    for how in ("cholesky", "qr"):
+        try:
+            if how == "cholesky":
+                P = cho_solve(cho_factor(DW.T @ DW), DW.T) * w[None, :]
+            else:
+                Q, Rt = np.linalg.qr(DW)
+                P = np.linalg.solve(Rt, Q.T) * w[None, :]
+        except (np.linalg.LinAlgError, ValueError):
+            continue
+        if not np.all(np.isfinite(P)):
+            continue
+        absP = np.abs(P)
+        E = np.abs(np.eye(n) - P @ WR) + g * (absP @ absW) + UNIT_ROUNDOFF * np.eye(n)
+        if np.max(E.sum(axis=1)) < 0.5:
+            break
+    if E is None:
+        return CertifiedBox(np.zeros(n), np.full(n, np.inf), int(R.sum()), False,
+                            time.monotonic() - t0)
     cb = c - bR
     center = P @ cb
     err_center = g * (absP @ (np.abs(c) + np.abs(bR)))
@@ -325,6 +357,156 @@ def certified_box(W, b, tlo, thi, umax):
     radius = radius * (1 + 1e-10) + 1e-300
     cert = bool(np.max(E.sum(axis=1)) * (1 + 1e-10) < 1.0)
     return CertifiedBox(center, radius, k, cert, time.monotonic() - t0)
+
+
+@dataclass(frozen=True)
+class SubspaceBox:
+    """``u = center + V s + e`` with ``|e| <= radius`` and ``s`` in
+    ``[slo, shi]``: the inputs of a layer whose rows pin all but a few
+    directions (the columns of ``V``, orthonormal)."""
+    center: np.ndarray
+    radius: np.ndarray
+    V: np.ndarray
+    slo: np.ndarray
+    shi: np.ndarray
+    rows: int
+    seconds: float
+
+
+def certified_subspace_box(W, b, tlo, thi, ulo, uhi, *, weak_tol, max_weak=200):
+    """Like :func:`certified_box`, for rows that pin the input only up to a
+    few weak directions: with the weighted rows' SVD ``D W = U S V^T``, the
+    directions with ``1 / s_i > weak_tol`` (at most ``max_weak``) stay free.
+
+    Returns a :class:`SubspaceBox` or None (more weak directions than
+    ``max_weak``).
+
+    Notes
+    -----
+    ``u = P (y - b) + V_w s + E u`` holds exactly for the truncated inverse
+    ``P = V_s S_s^-1 U_s^T D``, ``s = V_w^T u`` and ``E = I - P W - V_w V_w^T``
+    (any matrices: the identity defines ``E``); ``E`` is bounded by its
+    computed value plus ``gamma_n`` product bounds, ``s`` by ``V_w^T`` over
+    the forward box ``[ulo, uhi]``.
+    """
+    t0 = time.monotonic()
+    tlo = np.asarray(tlo, float)
+    thi = np.asarray(thi, float)
+    R = np.isfinite(tlo) & np.isfinite(thi)
+    m, n = W.shape
+    WR = _dense(W[R] if not hasattr(W, "tocsr") else W.tocsr()[np.flatnonzero(R)])
+    bR = np.asarray(b, float)[R]
+    c = 0.5 * tlo[R] + 0.5 * thi[R]
+    rad = np.maximum(thi[R] - c, c - tlo[R]) * (1 + 4 * UNIT_ROUNDOFF) + 1e-300
+    w = 1.0 / rad
+    DW = w[:, None] * WR
+    try:
+        _, S, Vt = np.linalg.svd(DW, full_matrices=True)
+    except np.linalg.LinAlgError:
+        return None
+    Sfull = np.zeros(n)
+    Sfull[:len(S)] = S
+    strong = Sfull > 0
+    strong[strong] = 1.0 / Sfull[strong] <= weak_tol
+    if (~strong).sum() > max_weak:
+        return None
+    Vs, Vw = Vt[strong].T, Vt[~strong].T
+    # P = V_s S_s^-1 U_s^T D, formed as V_s V_s^T (D W)^+ D via least squares
+    Us = (DW @ Vs) / Sfull[strong][None, :]
+    P = (Vs / Sfull[strong][None, :]) @ Us.T * w[None, :]
+    g = _gamma(WR.shape[0] + n + 2)
+    absP = np.abs(P)
+    E = np.abs(np.eye(n) - P @ WR - Vw @ Vw.T) + g * (absP @ np.abs(WR)) + \
+        g * (np.abs(Vw) @ np.abs(Vw.T)) + UNIT_ROUNDOFF * np.eye(n)
+    umax = np.maximum(np.abs(ulo), np.abs(uhi))
+    center = P @ (c - bR)
+    err_center = g * (absP @ (np.abs(c) + np.abs(bR)))
+    radius = (absP @ rad + E @ umax + err_center) * (1 + 1e-10) + 1e-300
+    Vp, Vn = np.maximum(Vw, 0), np.minimum(Vw, 0)
+    slo = Vp.T @ ulo + Vn.T @ uhi
+    shi = Vp.T @ uhi + Vn.T @ ulo
+    sp_ = g * (np.abs(Vw).T @ umax) + 1e-300
+    return SubspaceBox(center, radius, Vw, slo - sp_, shi + sp_, int(R.sum()),
+                       time.monotonic() - t0)
+
+
+def subspace_latent_hull(L0, sb, zlo, zhi, *, rounds=6, deadline=None, shrink=0.9):
+    """LP hull in the latent space of ``{z : act(W0 z + b0) = u}`` for the
+    ``u`` of a :class:`SubspaceBox`, ReLU first layer: the triangle
+    relaxation of each unit on the current box, written in ``(z, s)`` (the
+    unit's output is ``center + V s`` up to ``radius``). Rounds shrink the box
+    and the triangles. Returns ``(zlo, zhi, status)``."""
+    import scipy.sparse as sp
+    from .bounds import LP_PAD, PersistentLP
+    W0 = _dense(L0.W)
+    b0 = np.asarray(L0.b, float)
+    n = W0.shape[1]
+    V, c, r = sb.V, sb.center, sb.radius
+    nv = V.shape[1]
+    zlo, zhi = np.array(zlo, float), np.array(zhi, float)
+    status = "ok"
+    g = _gamma(n + 2)
+    for _ in range(rounds):
+        mid, half = 0.5 * (zlo + zhi), 0.5 * (zhi - zlo)
+        yc = W0 @ mid + b0
+        yr = np.abs(W0) @ half + g * (np.abs(W0) @ np.maximum(np.abs(zlo), np.abs(zhi))
+                                      + np.abs(b0))
+        l, h = yc - yr, yc + yr
+        act, ina = l >= 0, h <= 0
+        un = ~(act | ina)
+        rows, lo_, hi_ = [], [], []
+        Z = np.zeros((len(b0), nv))
+        # active: c - r <= W0 z + b0 - V s <= c + r
+        rows.append(np.hstack([W0[act], -V[act]]))
+        lo_.append(c[act] - r[act] - b0[act])
+        hi_.append(c[act] + r[act] - b0[act])
+        # inactive: -c - r <= V s <= -c + r
+        rows.append(np.hstack([Z[ina, :n] if False else np.zeros((ina.sum(), n)), V[ina]]))
+        lo_.append(-c[ina] - r[ina])
+        hi_.append(-c[ina] + r[ina])
+        # unstable: V s >= -c - r ; W0 z - V s <= c + r - b0 ;
+        #           V s - k W0 z <= k (b0 - l) - c + r,  k = h / (h - l)
+        rows.append(np.hstack([np.zeros((un.sum(), n)), V[un]]))
+        lo_.append(-c[un] - r[un])
+        hi_.append(np.full(un.sum(), np.inf))
+        rows.append(np.hstack([W0[un], -V[un]]))
+        lo_.append(np.full(un.sum(), -np.inf))
+        hi_.append(c[un] + r[un] - b0[un])
+        kk = h[un] / (h[un] - l[un])
+        rows.append(np.hstack([-kk[:, None] * W0[un], V[un]]))
+        lo_.append(np.full(un.sum(), -np.inf))
+        hi_.append(kk * (b0[un] - l[un]) - c[un] + r[un])
+        M = np.vstack(rows)
+        rl = np.concatenate(lo_)
+        ru = np.concatenate(hi_)
+        # rounding of the relaxation rows themselves: pad (relative)
+        pad = 1e-12 * (1 + np.abs(M).sum(axis=1) * (np.max(np.abs(zhi)) + np.max(
+            np.abs(np.concatenate([sb.slo, sb.shi, [0.0]])))))
+        lp = PersistentLP(sp.csr_matrix(M), rl - pad, ru + pad,
+                          np.concatenate([zlo, sb.slo]), np.concatenate([zhi, sb.shi]))
+        nlo, nhi = zlo.copy(), zhi.copy()
+        for j in range(n):
+            for sense in (+1, -1):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return zlo, zhi, "partial"
+                v, st = lp.extreme(j, sense, left)
+                if st == "infeasible":
+                    return zlo, zhi, "empty"
+                if v is None:
+                    status = "partial"
+                    continue
+                p_ = LP_PAD * (1 + abs(v))
+                if sense > 0:
+                    nlo[j] = max(nlo[j], v - p_)
+                else:
+                    nhi[j] = min(nhi[j], v + p_)
+        nhi = np.maximum(nhi, nlo)
+        old = float(np.max(zhi - zlo))
+        zlo, zhi = nlo, nhi
+        if not un.any() or float(np.max(zhi - zlo)) > shrink * old:
+            break
+    return zlo, zhi, status
 
 
 # ---------------------------------------------------------------------------
@@ -345,6 +527,7 @@ class LayerPeel:
         ``layer > 0``) whose sign the box fixes: output bounded away from the
         kink on the active side, entirely on the inactive side, or within the
         box's radius of the kink (their pre-activation is only bounded above).
+    pinned : input units whose box is narrower than half their forward bounds.
     seconds : float.
     """
     layer: int
@@ -355,10 +538,11 @@ class LayerPeel:
     fixed_inactive: int = 0
     near_zero: int = 0
     seconds: float = 0.0
+    pinned: int = 0
 
     def to_json(self):
         return {"layer": self.layer, "rows": self.rows, "certified_rank": self.certified_rank,
-                "width": self.width, "fixed_active": self.fixed_active,
+                "width": self.width, "pinned": self.pinned, "fixed_active": self.fixed_active,
                 "fixed_inactive": self.fixed_inactive, "near_zero": self.near_zero,
                 "seconds": round(self.seconds, 4)}
 
@@ -521,12 +705,14 @@ def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
         uhi = np.minimum(cb.center + cb.radius, uhi_f)
         width = float(np.max(uhi - ulo)) if len(ulo) else 0.0
         fw = float(np.max(uhi_f - ulo_f)) if len(ulo_f) else 0.0
+        narrowed = (uhi - ulo) < USEFUL_RATIO * (uhi_f - ulo_f)
         if not cb.certified_rank or not np.all(np.isfinite(cb.radius)) or \
-                (width > USEFUL_RATIO * fw and not np.any(ulo > uhi)):
+                (not narrowed.any() and not np.any(ulo > uhi)):
             stopped = k
             reason = (f"layer {k}: the {cb.rows} rows with a two-sided target do not pin its "
                       f"input (" + ("full column rank not certified" if not cb.certified_rank
-                                    else f"box width {width:.3g} vs forward {fw:.3g}") + ")")
+                                    else f"no unit's box is narrower than its forward "
+                                    f"bounds") + ")")
             break
         if np.any(ulo > uhi):
             out.append(LayerPeel(k, cb.rows, cb.certified_rank, width, seconds=cb.seconds))
@@ -542,7 +728,8 @@ def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
             nz = int(len(tlo) - fa - fi)
         else:
             fa, fi, nz = 0, 0, 0
-        out.append(LayerPeel(k, cb.rows, cb.certified_rank, width, fa, fi, nz, cb.seconds))
+        out.append(LayerPeel(k, cb.rows, cb.certified_rank, width, fa, fi, nz, cb.seconds,
+                             int(narrowed.sum())))
         boxes[k - 1] = (tlo, thi)
         if np.any(tlo > thi):
             return Peel(tuple(out), boxes, k - 1, f"layer {k - 1}: empty box", empty=True,
