@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from .errors import InputError
-from .network import activation_slope
+from .activations import parse_activation
 
 #: relative/absolute padding applied to LP bounds (HiGHS feasibility
 #: tolerance is 1e-7; the pad makes the bounds safe against it)
@@ -61,11 +61,9 @@ def box_arrays(network, lo, hi):
 
 
 def activation_bounds(activation, lo, hi):
-    """Post-activation bounds from pre-activation bounds (activations are
-    monotone non-decreasing: relu, identity, leaky with slope >= 0)."""
-    a = activation_slope(activation)
-    f = (lambda y: np.where(y > 0, y, a * y))
-    return f(np.asarray(lo, float)), f(np.asarray(hi, float))
+    """Post-activation bounds from pre-activation bounds (every activation is
+    non-decreasing; :meth:`solver.activations.Activation.bounds`)."""
+    return parse_activation(activation).bounds(lo, hi)
 
 
 def affine_interval(W, b, ulo, uhi):
@@ -99,10 +97,15 @@ def interval_bounds(network, lo, hi):
 def stable_masks(activation, lo, hi):
     """``(active, inactive)`` boolean masks: units whose pre-activation sign is
     fixed by the bounds (``lo >= 0`` resp. ``hi <= 0``). Identity layers are
-    linear everywhere: every unit counts as active."""
+    linear everywhere: every unit counts as active.
+
+    Raises
+    ------
+    NotPiecewiseLinear for sigmoid and tanh (no sign structure)."""
     lo = np.asarray(lo, float)
     hi = np.asarray(hi, float)
-    if activation == "identity":
+    activation = parse_activation(activation).require_piecewise_linear("bound propagation")
+    if activation.is_identity:
         return np.ones(lo.shape, bool), np.zeros(lo.shape, bool)
     return lo >= 0, hi <= 0
 
@@ -157,7 +160,7 @@ class _Relaxation:
         rh.append(-np.asarray(b, float))
         ulo, uhi = activation_bounds(layer.activation, plo, phi)
         u = self._new(ulo, uhi)
-        a = activation_slope(layer.activation)
+        a = layer.activation.require_piecewise_linear("the LP relaxation").slope
         act, ina = stable_masks(layer.activation, plo, phi)
         unst = ~(act | ina)
         # stable: u = y (active) or u = a y (inactive)
@@ -283,7 +286,7 @@ def tighten_units(network, lo, hi, bounds, layer, units, *, time_limit=None, sta
     st = {"lps": 0, "tightened": 0, "lp_seconds": 0.0, "complete": True}
     L = network.layers[layer]
     plo, phi = out[layer]
-    if layer > 0 and L.activation != "identity":
+    if layer > 0 and not L.activation.is_identity:
         cand = _as_index(units, len(plo))
         cand = cand[(plo[cand] < 0) & (phi[cand] > 0)]
         if len(cand):
@@ -355,7 +358,7 @@ def propagate_bounds(network, lo, hi, *, tighten=True, time_limit=None, output_u
         act, ina = stable_masks(L.activation, plo, phi)
         unst = ~(act | ina)
         st["unstable_interval"] += int(unst.sum())
-        if tighten and k > 0 and L.activation != "identity" and unst.any():
+        if tighten and k > 0 and not L.activation.is_identity and unst.any():
             cand = np.flatnonzero(unst)
             if k == nlayers - 1 and output_units is not None:
                 cand = np.intersect1d(cand, _as_index(output_units, len(plo)))

@@ -113,22 +113,13 @@ def layer_preactivations(W, b, x) -> list:
             for wi, bi in zip(Wf, bf)]
 
 
-def apply_activation(values, activation: str = "relu"):
-    """Exact activation of a list of Fractions: ``relu``, ``identity`` or
-    ``leaky_relu:<slope>`` (slope read as its exact binary64 value)."""
-    if activation == "relu":
-        return [v if v > 0 else Fraction(0) for v in values]
-    if activation == "identity":
-        return list(values)
-    if activation.startswith("leaky_relu:"):
-        slope = Fraction(float(activation.split(":", 1)[1]))
-        return [v if v > 0 else slope * v for v in values]
-    raise ValueError(f"unknown activation {activation!r}")
-
-
-def layer_output(W, b, x, activation: str = "relu") -> list:
-    """Exact ``act(W x + b)`` as a list of Fractions."""
-    return apply_activation(layer_preactivations(W, b, x), activation)
+def layer_output(W, b, x, activation=None) -> list:
+    """Exact ``act(W x + b)`` as a list of Fractions (default relu;
+    ``activation`` is a piecewise linear :class:`solver.activations.Activation`
+    or its text form)."""
+    from .activations import RELU, parse_activation
+    act = RELU if activation is None else parse_activation(activation)
+    return act.exact(layer_preactivations(W, b, x))
 
 
 def check_layer_witness(W, b, x1, x2):

@@ -92,7 +92,6 @@ import numpy as np
 from scipy.optimize import linprog
 
 from .errors import InputError
-from .network import activation_slope
 
 #: default half-width of the latent box ``[-R, R]^n``
 DEFAULT_LATENT_BOX = 5.0
@@ -315,8 +314,8 @@ def activation_pattern(network, z):
     pat = []
     for L in network.layers:
         y = L.W @ h + L.b
-        pat.append(np.ones(len(y), bool) if L.activation == "identity" else y >= 0)
-        a = activation_slope(L.activation)
+        pat.append(np.ones(len(y), bool) if L.activation.is_identity else y >= 0)
+        a = L.activation.slope
         h = np.where(y > 0, y, a * y)
     return pat
 
@@ -336,7 +335,7 @@ def region_affine(network, pattern):
         P = L.W @ A
         p = L.W @ c + L.b
         pres.append((P, p))
-        a = activation_slope(L.activation)
+        a = L.activation.slope
         D = np.where(s, 1.0, a)
         A = D[:, None] * P
         c = D * p
@@ -350,7 +349,7 @@ def region_constraints(network, pattern, pres=None):
         pres, _, _ = region_affine(network, pattern)
     Ms, ms = [], []
     for L, s, (P, p) in zip(network.layers, pattern, pres):
-        if L.activation == "identity":
+        if L.activation.is_identity:
             continue
         sg = np.where(s, -1.0, 1.0)  # active: -(Pz+p) <= 0; inactive: Pz+p <= 0
         Ms.append(sg[:, None] * P)
@@ -448,8 +447,8 @@ def ambiguous_outputs(network, x, r_ub, r_lb=0.0):
     piece suffices), ``x_i >= r_ub`` means ``x_i - r >= 0`` (the unit must
     be active). Mirrored for slopes ``a > 1``; none for identity outputs.
     """
-    a = activation_slope(network.layers[-1].activation)
-    if network.layers[-1].activation == "identity":
+    a = network.layers[-1].activation.slope
+    if network.layers[-1].activation.is_identity:
         return np.zeros(len(x), bool)
     r_lb = max(0.0, float(r_lb))
     if a < 1:
@@ -494,8 +493,8 @@ def encode_residual(builder, network, y, x, ylo, yhi, norm, r_ub, *, r_lb=0.0,
     ``|x| <= r_ub``.
     """
     m = len(x)
-    a = activation_slope(network.layers[-1].activation)
-    ident = network.layers[-1].activation == "identity"
+    a = network.layers[-1].activation.slope
+    ident = network.layers[-1].activation.is_identity
     if norm == "linf":
         r_lb = min(max(0.0, float(r_lb)), r_ub)
         t = builder.add_var(r_lb, r_ub, name="t", cost=1.0)
@@ -669,8 +668,8 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
         return deadline is not None and time.monotonic() > deadline
 
     stages = []
-    a = activation_slope(network.layers[-1].activation)
-    if network.layers[-1].activation != "identity" and a < 1:
+    a = network.layers[-1].activation.slope
+    if not network.layers[-1].activation.is_identity and a < 1:
         for keep in (x >= r_ub, x > 0):  # sure-active rows, then all that can be active
             if 0 < keep.sum() < len(x) and not any(np.array_equal(keep, s) for s in stages):
                 stages.append(keep)
@@ -814,7 +813,7 @@ def _exact_region_rows(network, pattern, near_zero):
         for (kk, i) in near_zero:
             if kk == k:
                 zero_rows.append(([P[i, j] for j in range(n)], p[i, 0]))
-        a = activation_slope(L.activation)
+        a = L.activation.slope
         fa = _fmpq(a)
         D = [1 if s[i] else fa for i in range(m)]
         A = flint.fmpq_mat(m, n, [D[i] * P[i, j] for i in range(m) for j in range(n)])
@@ -851,7 +850,7 @@ def exact_pair(network, z1, z2, *, zero_tol=1e-9):
                 h = z
                 for k, L in enumerate(network.layers[:-1]):
                     y = L.W @ h + L.b
-                    if L.activation != "identity":
+                    if not L.activation.is_identity:
                         scale = np.abs(L.W) @ np.abs(h) + np.abs(L.b) + 1.0
                         near += [(k, i) for i in np.flatnonzero(np.abs(y) <= zero_tol * scale)]
                     h = L.forward(h)
@@ -938,7 +937,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     """
     from .backends import MilpStatus
     from .bounds import PersistentLP
-    a = activation_slope(network.layers[-1].activation)
+    a = network.layers[-1].activation.slope
     vals = x[x > 0] if a < 1 else -x[x < 0]
     edges = np.unique(np.concatenate([[lower, upper], vals[(vals > lower) & (vals < upper)]]))
     K = len(edges) - 1
@@ -1152,7 +1151,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
     stats["bounds"] = {"seconds": round(bst["seconds"], 4), "lps": bst["lps"],
                        "unstable_hidden": int(sum(
                            ((l < 0) & (h > 0)).sum() for (l, h), L in
-                           zip(bounds[:-1], network.layers[:-1]) if L.activation != "identity"))}
+                           zip(bounds[:-1], network.layers[:-1]) if not L.activation.is_identity))}
 
     def finish_mip(sol, enc):
         z = np.clip(sol.x[enc.z], lo, hi)
@@ -1243,7 +1242,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
         stats["incumbent"] = inc_val
         upper = inc_val * (1 + 1e-6) + norm_tol
         z_best, status, optimal, phase = inc, "nearest", False, None
-        if norm == "linf" and network.layers[-1].activation != "identity":
+        if norm == "linf" and not network.layers[-1].activation.is_identity:
             st, sol, good, lower, ph = _interval_search(
                 network, x, lo, hi, bounds, lower, upper, tighten=tighten, deadline=deadline,
                 backend=backend, threads=threads, verbose=verbose, stats=stats)
@@ -1349,7 +1348,8 @@ def pre_activation_network(network):
     output is the last layer's pre-activation."""
     from .network import DenseLayer, Network
     L = network.layers[-1]
-    return Network(network.layers[:-1] + (DenseLayer(L.W, L.b, "identity"),))
+    from .activations import IDENTITY
+    return Network(network.layers[:-1] + (DenseLayer(L.W, L.b, IDENTITY),))
 
 
 def truncated_network(network, k):
@@ -1468,12 +1468,12 @@ def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), ro
     (:func:`polish_box`) against the pre-activation box of a level a bit
     below the current L-inf output residual, repeated while it improves. For
     piecewise-linear heads :func:`polish` does the same in one go."""
-    from .inversion_peel import is_piecewise_linear, target_box
+    from .inversion_peel import target_box
     head = network.layers[-1].activation
 
     def score(v):
         return output_residual(network, v, x)
-    if is_piecewise_linear(head):
+    if head.piecewise_linear:
         return polish(network, z, x, lo, hi, "linf")
     z = np.clip(np.asarray(z, float), lo, hi)
     for f in levels:
@@ -1700,7 +1700,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
     K = len(net.layers) - 1
     head = net.layers[-1].activation
     prenet = pre_activation_network(net)
-    pl_head = P.is_piecewise_linear(head)
+    pl_head = head.piecewise_linear
     out = _ExactPhase()
 
     def score(z):
@@ -1873,17 +1873,16 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
     norm, x, lo, hi = _validate(network, x, norm, latent_box, delta, tol)
     be = get_backend(backend or DEFAULT_BACKEND)
     head = network.layers[-1].activation
-    kind, _ = P.activation_kind(head)
+    kind = head.kind
     for L in network.layers[:-1]:
-        if not P.is_piecewise_linear(L.activation):
-            raise InputError(f"invert: a {P.activation_kind(L.activation)[0]} activation is "
-                             "only supported in the last layer")
-    pl_head = P.is_piecewise_linear(head)
+        L.activation.require_piecewise_linear("invert (a sigmoid/tanh layer is only supported "
+                                              "as the last layer)")
+    pl_head = head.piecewise_linear
     prenet = pre_activation_network(network)
     warnings = []
     oor = P.out_of_range(head, x)
     if oor.any():
-        rlo, rhi = P.activation_range(head)
+        rlo, rhi = head.range
         d = float(np.max(np.maximum(rlo - x, x - rhi)))
         warnings.append(f"{int(oor.sum())} target value(s) at or beyond the range "
                         f"[{rlo:g}, {rhi:g}] of the {kind} output (largest excess {d:.3g}): "
@@ -1892,7 +1891,7 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
     # the exact problem: for a sigmoid/tanh head and a target inside the open
     # range, the pre-activation problem against act^-1(x) (issue 15)
     if not pl_head and not oor.any():
-        space, ex_net, ex_x = "pre-activation", prenet, P.inverse_activation(head, x)
+        space, ex_net, ex_x = "pre-activation", prenet, head.inverse(x)
     else:
         space, ex_net, ex_x = "output", network, x
     eps = tolerance(ex_x, tol)
@@ -1946,13 +1945,13 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
         return finish(res)
     # L1 with a sigmoid/tanh head: the pre-activation problem
     c = max(tol, 1e-12)
-    rlo, rhi = P.activation_range(head)
+    rlo, rhi = head.range
     xc = np.clip(x, rlo + c * (rhi - rlo), rhi - c * (rhi - rlo))
     if np.any(xc != x):
         warnings.append(f"{int((xc != x).sum())} target value(s) clipped to "
                         f"[{rlo + c * (rhi - rlo):g}, {rhi - c * (rhi - rlo):g}] for the "
                         f"pre-activation problem ({kind}^-1 of the target)")
-    ystar = P.inverse_activation(head, xc)
+    ystar = head.inverse(xc)
     res = _invert_mip(prenet, ystar, norm="l1", latent_box=(lo, hi), time_limit=time_limit,
                       backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
                       tighten=tighten, threads=threads, verbose=verbose, seed=seed,

@@ -26,7 +26,6 @@ from scipy.optimize import linprog
 from .inversion import (DEFAULT_LATENT_BOX, DEFAULT_TOL, _check_norm, _make,
                         latent_box_arrays, region_lp, residual_norm, tolerance,
                         validate_target)
-from .network import activation_slope
 
 
 # ---------------------------------------------------------------------------
@@ -93,7 +92,7 @@ def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, marg
             if i == mk:  # layer complete: move on
                 P = L.W @ A
                 p = L.W @ c + L.b
-                a = activation_slope(L.activation)
+                a = L.activation.slope
                 D = np.where(cur, 1.0, a)
                 pat = done + [cur]
                 if k + 1 == len(layers):
@@ -106,7 +105,7 @@ def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, marg
                 stack.append((k + 1, 0, pat, np.zeros(len(layers[k + 1].b), bool),
                               D[:, None] * P, D * p, M, m, nr, zc))
                 continue
-            if L.activation == "identity":
+            if L.activation.is_identity:
                 cur = cur.copy()
                 cur[:] = True
                 stack.append((k, mk, done, cur, A, c, M, m, nr, zc))
@@ -205,13 +204,12 @@ def invert_by_enumeration(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_
 def _forward_batch(network, Z):
     """Forward pass of a batch (rows of Z); returns output, pre-activations
     and post-activations."""
-    from .inversion_peel import apply_activation
     H = Z
     pres, posts = [], []
     for L in network.layers:
         Y = np.asarray(L.W @ H.T).T + L.b
         pres.append(Y)
-        H = apply_activation(L.activation, Y)
+        H = L.activation.forward(Y)
         posts.append(H)
     return H, pres, posts
 
@@ -300,13 +298,13 @@ def _invert_layer_lp(layer, target, ulo, uhi, sign_tol):
     the target's sign (positive target = active piece)."""
     W, b = layer.W, layer.b
     m, n = W.shape
-    a = activation_slope(layer.activation)
+    a = layer.activation.slope
     rows, rhs = [], []
     one = -np.ones((m, 1))
     # y = W u + b ; constraint rows in (u, t)
     Wt = np.hstack([W, one])
     Wtn = np.hstack([-W, one])
-    if layer.activation == "identity":
+    if layer.activation.is_identity:
         rows += [Wt, Wtn]
         rhs += [target - b, b - target]
     else:

@@ -66,79 +66,22 @@ USEFUL_RATIO = 0.5
 
 
 # ---------------------------------------------------------------------------
-# activations (the only activation-specific code of the module)
+# activations: interval preimages (the rest is :class:`solver.activations.Activation`)
 # ---------------------------------------------------------------------------
 
-def activation_kind(activation):
-    """``(kind, slope)``: kind ``"relu"``, ``"leaky_relu"``, ``"identity"``,
-    ``"sigmoid"`` or ``"tanh"``; slope the negative-side slope of the
-    piecewise-linear kinds (None for sigmoid/tanh).
-
-    Examples
-    --------
-    >>> activation_kind("leaky_relu:0.2")
-    ('leaky_relu', 0.2)
-    >>> activation_kind("identity")
-    ('identity', 1.0)
-    """
-    s = str(getattr(activation, "name", activation)).strip().lower()
-    if s in ("relu", "identity", "sigmoid", "tanh"):
-        return s, {"relu": 0.0, "identity": 1.0}.get(s)
-    if s.startswith("leaky_relu"):
-        slope = getattr(activation, "slope", None)
-        if slope is None:
-            slope = float(s.split(":", 1)[1])
-        return "leaky_relu", float(slope)
-    raise InputError(f"activation {activation!r} is not supported by inversion")
+def _kind_slope(act):
+    """``(kind, negative-side slope or None)`` of an Activation."""
+    return act.kind, (act.slope if act.piecewise_linear else None)
 
 
-def is_piecewise_linear(activation) -> bool:
-    return activation_kind(activation)[0] in ("relu", "leaky_relu", "identity")
-
-
-def activation_range(activation):
-    """Open/closed range ``(lo, hi)`` of the activation's values."""
-    kind, a = activation_kind(activation)
-    if kind == "relu":
-        return 0.0, math.inf
-    if kind == "sigmoid":
-        return 0.0, 1.0
-    if kind == "tanh":
-        return -1.0, 1.0
-    if kind == "leaky_relu" and a == 0:
-        return 0.0, math.inf
-    return -math.inf, math.inf
-
-
-def apply_activation(activation, y):
-    """Floating-point activation of an array (the reference forward pass)."""
-    kind, a = activation_kind(activation)
-    y = np.asarray(y, float)
-    if kind == "sigmoid":
-        from scipy.special import expit
-        return expit(y)
-    if kind == "tanh":
-        return np.tanh(y)
-    return np.where(y > 0, y, a * y)
-
-
-def activation_derivative(activation, y, out):
-    """Elementwise derivative of the activation at ``y`` (``out = act(y)``);
-    at the kink of a piecewise-linear kind, the negative side's slope."""
-    kind, a = activation_kind(activation)
-    if kind == "sigmoid":
+def activation_derivative(act, y, out):
+    """Elementwise derivative of ``act`` at ``y`` (``out = act(y)``); at the
+    kink of a piecewise-linear kind, the negative side's slope."""
+    if act.kind == "sigmoid":
         return out * (1.0 - out)
-    if kind == "tanh":
+    if act.kind == "tanh":
         return 1.0 - out * out
-    return np.where(y > 0, 1.0, a)
-
-
-def _down(v):
-    return np.nextafter(v, -np.inf)
-
-
-def _up(v):
-    return np.nextafter(v, np.inf)
+    return np.where(y > 0, 1.0, act.slope)
 
 
 def _widen(lo, hi, rel=1e-12):
@@ -148,48 +91,40 @@ def _widen(lo, hi, rel=1e-12):
     return lo, hi
 
 
-def preimage_box(activation, vlo, vhi):
+def preimage_box(act, vlo, vhi):
     """Box of pre-activations ``y`` with ``act(y)`` in ``[vlo, vhi]``
     (elementwise, real arithmetic), rounded outward.
 
     ``act`` is monotone non-decreasing, so the preimage of an interval is an
-    interval. Ends outside the activation's range become infinite; an empty
-    preimage is returned as ``lo > hi`` (``lo = +inf``).
+    interval: for an injective ``act`` its inverse at the ends
+    (:meth:`Activation.inverse`, infinite outside the range), for ReLU
+    ``[vlo, vhi]`` when ``vlo > 0`` (the unit is active) and ``(-inf, vhi]``
+    otherwise. The ends are rounded outward (logit/atanh/division are
+    accurate to a few ulps; the padding is 1e-12 relative). An empty preimage
+    is returned as ``lo = +inf > hi = -inf``.
 
     Examples
     --------
-    >>> lo, hi = preimage_box("relu", np.array([-0.5, 1.0]), np.array([0.25, 2.0]))
+    >>> from solver.activations import RELU, SIGMOID
+    >>> lo, hi = preimage_box(RELU, np.array([-0.5, 1.0]), np.array([0.25, 2.0]))
     >>> bool(lo[0] == -np.inf), bool(0.2499 < hi[0] < 0.2501), bool(0.9999 < lo[1] < 1.0)
     (True, True, True)
-    >>> lo, hi = preimage_box("sigmoid", np.array([0.5]), np.array([1.5]))
+    >>> lo, hi = preimage_box(SIGMOID, np.array([0.5]), np.array([1.5]))
     >>> bool(abs(lo[0]) < 1e-9), bool(hi[0] == np.inf)
     (True, True)
     """
-    kind, a = activation_kind(activation)
-    vlo = _down(np.asarray(vlo, float))
-    vhi = _up(np.asarray(vhi, float))
-    rlo, rhi = activation_range(activation)
+    vlo = np.nextafter(np.asarray(vlo, float), -np.inf)
+    vhi = np.nextafter(np.asarray(vhi, float), np.inf)
+    rlo, rhi = act.range
     with np.errstate(divide="ignore", invalid="ignore"):
-        if kind == "identity":
-            lo, hi = vlo, vhi
-        elif kind in ("relu",) or (kind == "leaky_relu" and a == 0):
+        if act.is_relu:
             lo = np.where(vlo > 0, vlo, -np.inf)
             hi = vhi.copy()
-        elif kind == "leaky_relu":
-            # act(y) = y (y > 0), a y (y <= 0), a > 0: increasing, inverse piecewise
-            lo = np.where(vlo >= 0, vlo, vlo / a)
-            hi = np.where(vhi >= 0, vhi, vhi / a)
-        elif kind == "sigmoid":
-            # logit(p) = log(p) - log1p(-p): 1 - p is exact for p >= 1/2 (Sterbenz)
-            lo = np.where(vlo <= 0, -np.inf, np.log(vlo) - np.log1p(-vlo))
-            hi = np.where(vhi >= 1, np.inf, np.log(vhi) - np.log1p(-vhi))
-        elif kind == "tanh":
-            lo = np.where(vlo <= -1, -np.inf, np.arctanh(np.clip(vlo, -1, 1)))
-            hi = np.where(vhi >= 1, np.inf, np.arctanh(np.clip(vhi, -1, 1)))
-        else:  # pragma: no cover - activation_kind refuses the rest
-            raise InputError(f"activation {activation!r} is not supported by inversion")
+        else:
+            lo = np.where(vlo <= rlo, -np.inf, act.inverse(np.maximum(vlo, rlo)))
+            hi = np.where(vhi >= rhi, np.inf, act.inverse(np.minimum(vhi, rhi)))
     lo, hi = _widen(np.asarray(lo, float), np.asarray(hi, float))
-    if kind in ("sigmoid", "tanh"):  # open range
+    if act.range_open:
         empty = (vhi <= rlo) | (vlo >= rhi)
     else:
         empty = (vhi < rlo) | (vlo > rhi)
@@ -198,46 +133,24 @@ def preimage_box(activation, vlo, vhi):
     return lo, hi
 
 
-def inverse_activation(activation, x):
-    """``act^{-1}(x)`` elementwise in floating point for targets inside the
-    activation's open range (logit for the sigmoid: ``log(x) - log1p(-x)``,
-    atanh for tanh, the piecewise inverse for leaky ReLU). Values outside the
-    range give NaN (clip them first)."""
-    kind, a = activation_kind(activation)
-    x = np.asarray(x, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if kind == "sigmoid":
-            y = np.where((x > 0) & (x < 1), np.log(x) - np.log1p(-x), np.nan)
-        elif kind == "tanh":
-            y = np.where(np.abs(x) < 1, np.arctanh(np.clip(x, -1, 1)), np.nan)
-        elif kind == "identity":
-            y = x.copy()
-        elif kind == "leaky_relu" and a > 0:
-            y = np.where(x >= 0, x, x / a)
-        else:
-            y = np.where(x > 0, x, np.nan)
-    return y
-
-
-def target_box(activation, x, t):
+def target_box(act, x, t):
     """Pre-activation box ``{y : |act(y) - x| <= t}`` (elementwise), outward
     rounded; see :func:`preimage_box`."""
     x = np.asarray(x, float)
-    return preimage_box(activation, x - t, x + t)
+    return preimage_box(act, x - t, x + t)
 
 
-def out_of_range(activation, x):
+def out_of_range(act, x):
     """Mask of target values at or beyond the activation's range (sigmoid:
     ``x <= 0`` or ``x >= 1``; tanh: ``|x| >= 1``; ReLU: ``x < 0``)."""
-    kind, a = activation_kind(activation)
     x = np.asarray(x, float)
-    rlo, rhi = activation_range(activation)
-    if kind in ("sigmoid", "tanh"):
+    rlo, rhi = act.range
+    if act.range_open:
         return (x <= rlo) | (x >= rhi)
     return (x < rlo) | (x > rhi)
 
 
-def range_lower_bound(activation, x, ylo, yhi):
+def range_lower_bound(act, x, ylo, yhi):
     """Per-unit lower bound on ``|act(y_i) - x_i|`` over ``y_i`` in
     ``[ylo_i, yhi_i]`` (the reachable pre-activations): the distance from
     ``x_i`` to ``[act(ylo_i), act(yhi_i)]``, rounded down.
@@ -246,13 +159,11 @@ def range_lower_bound(activation, x, ylo, yhi):
     ``sigmoid(ylo_i) - x_i``: no latent point does better, whatever the other
     pixels. This is the first lower bound of the nearest phase.
     """
-    vlo = apply_activation(activation, np.asarray(ylo, float))
-    vhi = apply_activation(activation, np.asarray(yhi, float))
+    vlo, vhi = act.bounds(np.asarray(ylo, float), np.asarray(yhi, float))
     x = np.asarray(x, float)
     d = np.maximum(0.0, np.maximum(vlo - x, x - vhi))
-    # activation values are accurate to a few ulps; round the distance down
-    return np.maximum(0.0, d * (1 - 1e-12) - 4 * np.spacing(np.maximum(np.abs(vlo),
-                                                                       np.abs(vhi)) + 1))
+    # the subtraction rounds: round the distance down
+    return np.maximum(0.0, d * (1 - 1e-12) - 4 * np.spacing(np.abs(x) + 1))
 
 
 # ---------------------------------------------------------------------------
@@ -606,7 +517,7 @@ def forward_bounds(network, lo, hi):
         else:
             plo, phi = affine_interval(W, L.b, ulo, uhi)
         out.append((plo, phi))
-        ulo, uhi = apply_activation(L.activation, plo), apply_activation(L.activation, phi)
+        ulo, uhi = L.activation.bounds(plo, phi)
     return out
 
 
@@ -690,8 +601,7 @@ def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
     for k in range(K - 1, 0, -1):
         L = layers[k]
         below = layers[k - 1]
-        ulo_f, uhi_f = (apply_activation(below.activation, fwd[k - 1][0]),
-                        apply_activation(below.activation, fwd[k - 1][1]))
+        ulo_f, uhi_f = below.activation.bounds(*fwd[k - 1])
         umax = np.maximum(np.abs(ulo_f), np.abs(uhi_f))
         cb = certified_box(L.W, L.b, tlo, thi, umax)
         n_in = L.W.shape[1]
@@ -721,7 +631,7 @@ def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
         tlo, thi = preimage_box(below.activation, ulo, uhi)
         tlo = np.maximum(tlo, fwd[k - 1][0])
         thi = np.minimum(thi, fwd[k - 1][1])
-        kind, _ = activation_kind(below.activation)
+        kind, _ = _kind_slope(below.activation)
         if kind in ("relu",) or (kind == "leaky_relu"):
             fa = int((tlo > 0).sum())
             fi = int((thi <= 0).sum())
@@ -836,7 +746,7 @@ def affine_enclosure(network, lo, hi, fwd=None):
         els.append(el)
         ehs.append(eh)
         bds.append((ylo, yhi))
-        kind, a = activation_kind(L.activation)
+        kind, a = _kind_slope(L.activation)
         if k == K - 1:
             uns.append(np.zeros(len(c), bool))
             break
@@ -859,8 +769,7 @@ def affine_enclosure(network, lo, hi, fwd=None):
             unst = np.ones(len(c), bool)
             Au = np.zeros_like(A)
             cu = np.zeros(len(c))
-            eul = apply_activation(L.activation, ylo)
-            euh = apply_activation(L.activation, yhi)
+            eul, euh = L.activation.bounds(ylo, yhi)
         uns.append(unst)
     return AffineEnclosure(As, cs, els, ehs, bds, uns)
 
@@ -989,7 +898,7 @@ def reduced_affine(network, lo, hi, bounds):
         if k == K - 1:
             break
         ylo, yhi = np.asarray(bounds[k][0], float), np.asarray(bounds[k][1], float)
-        kind, a = activation_kind(L.activation)
+        kind, a = _kind_slope(L.activation)
         if kind == "identity":
             Pm, pc, perr = M, c, err
             continue
@@ -1005,8 +914,7 @@ def reduced_affine(network, lo, hi, bounds):
             ext = np.zeros((len(c), len(ui)))
             ext[ui, np.arange(len(ui))] = 1.0
             Pm = np.hstack([Pm, ext])
-            vlo = apply_activation(L.activation, ylo[ui])
-            vhi = apply_activation(L.activation, yhi[ui])
+            vlo, vhi = L.activation.bounds(ylo[ui], yhi[ui])
             vmax += list(np.maximum(np.abs(vlo), np.abs(vhi)))
             cols += [(k, int(j)) for j in ui]
     return maps, cols, np.asarray(vmax)
@@ -1080,7 +988,7 @@ def reduced_model(network, lo, hi, bounds, boxes):
         if k == K - 1:
             break
         ylo, yhi = np.asarray(bounds[k][0], float), np.asarray(bounds[k][1], float)
-        kind, a = activation_kind(L.activation)
+        kind, a = _kind_slope(L.activation)
         if kind == "identity":
             Pm, pc = M, c
             continue
@@ -1094,8 +1002,7 @@ def reduced_model(network, lo, hi, bounds, boxes):
         if len(ui):
             y = B.add_vars(len(ui), ylo[ui], yhi[ui])
             B.add_matrix_rows(M[ui], V, extra=[(-1.0, y)], lo=-c[ui], hi=-c[ui])
-            vlo, vhi = apply_activation(L.activation, ylo[ui]), apply_activation(L.activation,
-                                                                                yhi[ui])
+            vlo, vhi = L.activation.bounds(ylo[ui], yhi[ui])
             u = B.add_vars(len(ui), vlo, vhi)
             bins, _ = encode_activation(B, y, u, ylo[ui], yhi[ui], L.activation)
             nb += int((bins >= 0).sum())

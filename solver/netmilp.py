@@ -44,7 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import InputError
-from .network import activation_slope
+from .activations import parse_activation
 
 
 class MilpBuilder:
@@ -260,7 +260,8 @@ def encode_activation(builder, y, u, lo, hi, activation, *, fixed=None):
     builder : MilpBuilder
     y, u : int arrays of variable indices (same length).
     lo, hi : bounds on ``y`` (finite).
-    activation : ``relu``, ``identity`` or ``leaky_relu:<slope>``.
+    activation : a piecewise linear :class:`solver.activations.Activation`
+        (``relu``, ``identity`` or ``leaky_relu:<slope>``) or its text form.
     fixed : optional int array of ``+1`` / ``-1`` / ``0``: force a unit
         active / inactive (adds the sign constraint on ``y``, no binary), or
         leave it to the bounds.
@@ -272,12 +273,13 @@ def encode_activation(builder, y, u, lo, hi, activation, *, fixed=None):
     y = np.asarray(y, int)
     u = np.asarray(u, int)
     m = len(y)
-    a = activation_slope(activation)
+    activation = parse_activation(activation).require_piecewise_linear("the MILP encoding")
+    a = activation.slope
     lo = np.asarray(lo, float)
     hi = np.asarray(hi, float)
     binv = np.full(m, -1, dtype=int)
     signs = np.zeros(m, dtype=np.int8)
-    if activation == "identity":
+    if activation.is_identity:
         builder.add_rows([(1.0, u), (-1.0, y)], 0.0, 0.0)
         signs[:] = 1
         return binv, signs

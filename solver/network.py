@@ -2,8 +2,8 @@
 ``NetworkDefinition`` and its formulations).
 
 A network is ``N(z) = act_L(W_L ... act_1(W_1 z + b_1) ... + b_L)``.
-Activations: ``relu``, ``identity``, ``leaky_relu:<slope>`` (0 < slope,
-slope != 1 for a genuine leaky ReLU).
+Activations are :class:`solver.activations.Activation` values (``relu``,
+``identity``, ``leaky_relu:<slope>``, ``sigmoid``, ``tanh``).
 
 Files: ``.npz`` with ``W0, b0, W1, b1, ...`` (biases optional) and an
 optional string array ``activations`` (default relu for every layer), or
@@ -18,47 +18,15 @@ from fractions import Fraction
 
 import numpy as np
 
+from .activations import RELU, Activation, parse_activation
 from .errors import InputError
 from .io import open_npz, validate_layer
-
-_LEAKY = re.compile(r"^leaky_relu:([0-9eE+\-.]+)$")
-
-
-def parse_activation(s) -> str:
-    """Normalise and validate an activation name."""
-    s = str(s).strip().lower()
-    if s in ("relu", "identity"):
-        return s
-    m = _LEAKY.match(s)
-    if m:
-        try:
-            slope = float(m.group(1))
-        except ValueError:
-            slope = float("nan")
-        if not np.isfinite(slope) or slope < 0:
-            raise InputError(f"leaky_relu slope must be a finite number >= 0; got {m.group(1)!r}")
-        if slope == 0:
-            return "relu"
-        if slope == 1:
-            return "identity"
-        return f"leaky_relu:{m.group(1)}"
-    raise InputError(f"unknown activation {s!r}; expected relu, identity or leaky_relu:<slope>")
-
-
-def activation_slope(act: str) -> float | None:
-    """Negative-side slope: 0 for relu, 1 for identity, the slope for leaky."""
-    if act == "relu":
-        return 0.0
-    if act == "identity":
-        return 1.0
-    return float(act.split(":", 1)[1])
-
 
 @dataclass(frozen=True)
 class DenseLayer:
     W: np.ndarray
     b: np.ndarray
-    activation: str = "relu"
+    activation: Activation = RELU
 
     @property
     def shape(self):
@@ -66,14 +34,12 @@ class DenseLayer:
 
     def forward(self, x):
         """Reference forward pass in floating point (no solver)."""
-        y = self.W @ np.asarray(x, dtype=float) + self.b
-        s = activation_slope(self.activation)
-        return np.where(y > 0, y, s * y)
+        return self.activation.forward(self.W @ np.asarray(x, dtype=float) + self.b)
 
     def forward_exact(self, x):
         """Exact forward pass on a list of Fractions."""
-        from .exact import apply_activation, layer_preactivations
-        return apply_activation(layer_preactivations(self.W, self.b, x), self.activation)
+        from .exact import layer_preactivations
+        return self.activation.exact(layer_preactivations(self.W, self.b, x))
 
 
 @dataclass(frozen=True)
@@ -105,15 +71,42 @@ class Network:
         return x
 
     def check_witness(self, z1, z2):
-        """Exact check of ``z1 != z2`` and ``N(z1) == N(z2)``: ``(ok, reason)``."""
+        """Exact check of ``z1 != z2`` and ``N(z1) == N(z2)``: ``(ok, reason)``.
+
+        Both inputs are pushed through the layers in rational arithmetic.
+        Equal values at any layer give equal outputs from there on (the
+        rest of the network is a function of them), so the check stops
+        there. A sigmoid or tanh layer is strictly increasing: its outputs
+        are equal iff its pre-activations are, which is what is compared;
+        if they differ and later layers remain, the values past it are
+        irrational and the pair is refused as not checkable (never
+        accepted).
+        """
+        from .exact import layer_preactivations
         z1 = [Fraction(v) for v in z1]
         z2 = [Fraction(v) for v in z2]
         if len(z1) != self.n_in or len(z2) != self.n_in:
             return False, "wrong input length"
         if z1 == z2:
             return False, "z1 == z2"
-        y1, y2 = self.forward_exact(z1), self.forward_exact(z2)
-        for i, (a, c) in enumerate(zip(y1, y2)):
+        h1, h2 = z1, z2
+        last = len(self.layers) - 1
+        for k, L in enumerate(self.layers):
+            if h1 == h2:
+                return True, "valid"
+            p1, p2 = layer_preactivations(L.W, L.b, h1), layer_preactivations(L.W, L.b, h2)
+            if not L.activation.piecewise_linear:
+                if p1 == p2:
+                    return True, "valid"
+                i = next(i for i, (a, c) in enumerate(zip(p1, p2)) if a != c)
+                if k == last:
+                    return False, (f"outputs differ at unit {i} (pre-activations differ and "
+                                   f"{L.activation} is strictly increasing)")
+                return False, (f"not checkable exactly: layer {k} ({L.activation}) has different "
+                               f"pre-activations (unit {i}), so its outputs differ and are "
+                               "irrational")
+            h1, h2 = L.activation.exact(p1), L.activation.exact(p2)
+        for i, (a, c) in enumerate(zip(h1, h2)):
             if a != c:
                 return False, f"outputs differ at unit {i}"
         return True, "valid"
@@ -125,7 +118,7 @@ def make_network(weights, biases=None, activations=None) -> Network:
         raise InputError("network has no layers")
     biases = list(biases) if biases is not None else [None] * len(weights)
     if activations is None:
-        activations = ["relu"] * len(weights)
+        activations = [RELU] * len(weights)
     activations = [parse_activation(a) for a in activations]
     if len(activations) != len(weights):
         raise InputError(f"activations has {len(activations)} entries for {len(weights)} layers")
@@ -150,7 +143,7 @@ def load_network(path) -> Network:
     with data:
         keys = set(data.files)
         if "W" in keys and "W0" not in keys:
-            return make_network([data["W"]], [data["b"] if "b" in keys else None], ["relu"])
+            return make_network([data["W"]], [data["b"] if "b" in keys else None], [RELU])
         ws, bs = [], []
         k = 0
         while f"W{k}" in keys:

@@ -77,7 +77,8 @@ import numpy as np
 from . import exact, exactlp, lp
 from .errors import InputError
 from .result import LayerResult, Verdict, Witness
-from .network import Network, activation_slope
+from .activations import parse_activation
+from .network import Network
 
 DOMAINS = ("all", "nonneg")
 DEFAULT_BOX = 10.0          # search box of the MILP when no --box is given
@@ -141,21 +142,33 @@ class NetworkResult:
 
 
 def decide_bijective_layer(W, b, activation, *, domain="all"):
-    """Decide ``x -> act(W x + b)`` for ``act`` = identity or leaky ReLU with
-    slope ``a > 0``, on R^n or on the orthant.
+    """Decide ``x -> act(W x + b)`` for a strictly increasing ``act``
+    (identity, leaky ReLU with slope ``a > 0``, sigmoid, tanh), on R^n or on
+    the orthant.
 
     Claim: injective iff ``W`` has full column rank (exact integer rank).
-    Proof: ``t -> t if t > 0 else a t`` is strictly increasing and maps R onto
-    R (inverse ``t -> t if t > 0 else t / a``), so applied entrywise it is a
-    bijection of R^m and the layer is injective on a set D iff the affine map
-    ``x -> W x + b`` is injective on D. On R^n, and on the orthant (which has
-    interior points x, with x + s v >= 0 for small s), that holds iff
-    ``W v = 0`` has no solution ``v != 0``. A kernel vector v gives the exact
-    witness ``(x, x + v)`` (x = 0 on R^n, x = (1,..,1) scaled on the orthant).
+    Proof: ``act`` is strictly increasing (for the leaky ReLU, ``t -> t if
+    t > 0 else a t``), so applied entrywise it is injective on R^m and the
+    layer is injective on a set D iff the affine map ``x -> W x + b`` is
+    injective on D. On R^n, and on the orthant (which has interior points
+    x, with x + s v >= 0 for small s), that holds iff ``W v = 0`` has no
+    solution ``v != 0``. The same holds on any set with an interior point,
+    e.g. the open boxes ``(0, 1)^n`` and ``(-1, 1)^n`` after a sigmoid or
+    tanh. A kernel vector v gives the exact witness ``(x, x + v)`` (x = 0
+    on R^n, x = (1,..,1) scaled on the orthant): its pre-activations are
+    equal, hence its outputs.
 
     Returns a LayerResult (no certificate object: the proof is the exact rank
     ``n``, recorded in ``stats``).
+
+    Raises
+    ------
+    InputError when ``activation`` is relu (not strictly increasing).
     """
+    activation = parse_activation(activation)
+    if not activation.injective:
+        raise InputError(f"decide_bijective_layer needs a strictly increasing activation, "
+                         f"got {activation}")
     start = time.monotonic()
     W = np.asarray(W, dtype=np.float64)
     m, n = W.shape
@@ -164,7 +177,7 @@ def decide_bijective_layer(W, b, activation, *, domain="all"):
     r = exact.rank(rows)
     if r == n:
         return LayerResult(Verdict.INJECTIVE, None, "rank", time.monotonic() - start,
-                           f"{activation} is a bijection of R^m and W has full column rank "
+                           f"{activation} is strictly increasing and W has full column rank "
                            f"{n} (exact)", m, n, None, {"rank": r})
     v = [Fraction(c) for c in exact.kernel(rows, n)[0]]
     if domain == "nonneg":
@@ -174,8 +187,9 @@ def decide_bijective_layer(W, b, activation, *, domain="all"):
     else:
         x1 = [Fraction(0)] * n
         x2 = v
-    y1 = exact.layer_output(W, b, x1, activation)
-    y2 = exact.layer_output(W, b, x2, activation)
+    # equal pre-activations give equal outputs for any activation
+    y1 = exact.layer_preactivations(W, b, x1)
+    y2 = exact.layer_preactivations(W, b, x2)
     if y1 != y2 or x1 == x2:  # cannot happen: W v = 0 exactly
         raise AssertionError("kernel witness failed the exact check")
     return LayerResult(Verdict.NOT_INJECTIVE, Witness.of((x1, x2)), "rank",
@@ -826,7 +840,7 @@ class _Regions:
         for L in network.layers:
             Wq = exact.fractions_of(L.W)
             bq = exact.fractions_of(L.b)
-            slope = None if L.activation == "identity" else Fraction(activation_slope(L.activation))
+            slope = None if L.activation.is_identity else Fraction(L.activation.slope)
             self.layers.append((Wq, bq, slope))
         self.dom = _domain_rows(self.n, domain, box)
         self.deadline = deadline
@@ -1238,11 +1252,11 @@ def _region_of_pattern(network, pattern, domain, box):
                  for j in range(n)] for row in Wq]
         pred = [sum((w * d[t] for t, w in enumerate(row) if w), Fraction(0)) + bi
                 for row, bi in zip(Wq, bq)]
-        if L.activation == "identity":
+        if L.activation.is_identity:
             M, d = preM, pred
             pat.append(())
             continue
-        slope = Fraction(activation_slope(L.activation))
+        slope = Fraction(L.activation.slope)
         signs = [1 if bool(a) else -1 for a in p]
         for g, c, s in zip(preM, pred, signs):
             if any(g):
@@ -1329,10 +1343,10 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
 def _layer_report(k, L, domain, res, skipped=False):
     m, n = L.W.shape
     if skipped:
-        return {"index": k, "shape": [m, n], "activation": L.activation, "domain": domain,
+        return {"index": k, "shape": [m, n], "activation": str(L.activation), "domain": domain,
                 "verdict": "skipped", "method": None, "seconds": 0.0,
                 "message": "not needed: the network verdict was already settled"}
-    return {"index": k, "shape": [m, n], "activation": L.activation, "domain": domain,
+    return {"index": k, "shape": [m, n], "activation": str(L.activation), "domain": domain,
             "verdict": res.verdict.value, "method": res.method,
             "seconds": round(res.seconds, 6), "message": res.message}
 
@@ -1474,8 +1488,8 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         if k == 0:
             dom = domain
         else:
-            dom = "nonneg" if layers[k - 1].activation == "relu" else "all"
-        if L.activation != "relu":
+            dom = "nonneg" if layers[k - 1].activation.is_relu else "all"
+        if not L.activation.is_relu:
             res = decide_bijective_layer(L.W, L.b, L.activation, domain=dom)
         else:
             from .layer import check_layer
@@ -1523,7 +1537,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     # 3. end to end
     msgs = []
     small = network.n_in <= 6 and sum(L.W.shape[0] for L in layers[:-1]
-                                      if L.activation != "identity") <= 64
+                                      if not L.activation.is_identity) <= 64
     if method == "regions" or (method == "auto" and small):
         cap = max_regions or (MAX_REGIONS if method == "regions" else 400)
         v, w, msg, st = decide_by_regions(network, domain=domain, box=box,

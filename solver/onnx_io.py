@@ -8,7 +8,8 @@ Supported operators (default ONNX domain), on a single chain of tensors:
   ``auto_pad``, ``group = 1``, ``dilations``): converted to its dense matrix
   for the input shape the model declares (row-major ``C, spatial...``
   flattening, the ONNX memory order);
-* ``Relu``, ``LeakyRelu`` (``alpha``): close the current layer;
+* ``Relu``, ``LeakyRelu`` (``alpha``), ``Sigmoid``, ``Tanh``: close the
+  current layer (:func:`solver.activations.from_onnx`);
 * ``Flatten``, ``Identity``, ``Reshape``: no-ops on the flat vector (they only
   change the shape a later ``Conv`` sees);
 * ``Constant`` and graph initializers: constant operands.
@@ -30,11 +31,12 @@ import os
 
 import numpy as np
 
+from .activations import IDENTITY, ONNX_ACTIVATIONS, from_onnx
 from .errors import InputError
 from .network import make_network
 
-SUPPORTED = ("Gemm", "MatMul", "Add", "Conv", "Relu", "LeakyRelu", "Flatten", "Identity",
-             "Reshape", "Constant")
+SUPPORTED = ("Gemm", "MatMul", "Add", "Conv") + ONNX_ACTIVATIONS + (
+    "Flatten", "Identity", "Reshape", "Constant")
 
 
 def _import_onnx():
@@ -79,7 +81,7 @@ class _Chain:
 
     def finish(self):
         if self.A is not None:
-            self.activation("identity")
+            self.activation(IDENTITY)
 
 
 def _where(idx, node):
@@ -150,7 +152,7 @@ def load_onnx(path):
     Returns
     -------
     Network (dense layers; activations ``relu``, ``leaky_relu:<alpha>``,
-    ``identity``).
+    ``sigmoid``, ``tanh``, ``identity``).
 
     Raises
     ------
@@ -323,14 +325,8 @@ def load_onnx(path):
                 bias = np.repeat(B, int(np.prod(oshape[1:])))
             ch.affine(Wc, bias)
             ch.shape = oshape
-        elif op == "Relu":
-            ch.activation("relu")
-        elif op == "LeakyRelu":
-            alpha = float(at.get("alpha", 0.01))
-            if not np.isfinite(alpha) or alpha < 0:
-                raise InputError(f"LeakyRelu at {where}: alpha must be finite and >= 0, got {alpha}")
-            ch.activation("relu" if alpha == 0 else
-                          "identity" if alpha == 1 else f"leaky_relu:{alpha!r}")
+        elif op in ONNX_ACTIVATIONS:
+            ch.activation(from_onnx(op, at, where))
         elif op == "Flatten":
             ch.shape = (n,)
         elif op == "Identity":

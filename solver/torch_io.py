@@ -1,7 +1,7 @@
 """Read a PyTorch ``nn.Sequential`` as a :class:`solver.network.Network`.
 
 Supported modules: ``Linear``, ``ReLU``, ``LeakyReLU`` (``negative_slope``),
-``Identity``, ``Flatten`` (no-op on one flat sample) and nested
+``Sigmoid``, ``Tanh``, ``Identity``, ``Flatten`` (no-op on one flat sample) and nested
 ``Sequential``. Consecutive ``Linear`` modules are composed into one layer; an
 activation directly after another one gives an identity weight matrix; a
 trailing ``Linear`` becomes a last layer with the ``identity`` activation.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import IDENTITY, from_torch
 from .errors import InputError
 from .network import make_network
 
@@ -37,7 +38,7 @@ def _flatten(module, nn, prefix=""):
 
 def network_from_torch(module):
     """Convert ``module`` (an ``nn.Sequential`` of Linear / ReLU / LeakyReLU /
-    Identity / Flatten) to a :class:`~solver.network.Network`.
+    Sigmoid / Tanh / Identity / Flatten) to a :class:`~solver.network.Network`.
 
     Raises
     ------
@@ -80,20 +81,15 @@ def network_from_torch(module):
             else:
                 A, c = W @ A, W @ c + b
             size = W.shape[0]
-        elif isinstance(m, nn.ReLU):
-            close("relu")
-        elif isinstance(m, nn.LeakyReLU):
-            s = float(m.negative_slope)
-            if not np.isfinite(s) or s < 0:
-                raise InputError(f"LeakyReLU at {where}: negative_slope must be >= 0, got {s}")
-            close("relu" if s == 0 else "identity" if s == 1 else f"leaky_relu:{s!r}")
+        elif from_torch(m, nn, where) is not None:
+            close(from_torch(m, nn, where))
         elif isinstance(m, (nn.Identity, nn.Flatten)):
             continue
         else:
             raise InputError(f"unsupported torch module {type(m).__name__} at {where}; supported: "
-                             "Linear, ReLU, LeakyReLU, Identity, Flatten")
+                             "Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Identity, Flatten")
     if A is not None:
-        close("identity")
+        close(IDENTITY)
     if not weights:
         raise InputError("the Sequential has no Linear layer")
     return make_network(weights, biases, acts)

@@ -17,13 +17,13 @@ def _net(seed, widths, acts, bias=True):
 
 def _pre_activations(net, Z):
     """Pre-activations of every layer for a batch of latent points (rows)."""
-    from solver.network import activation_slope
     H = Z
     out = []
     for L in net.layers:
         Y = H @ L.W.T + L.b
         out.append(Y)
-        a = activation_slope(L.activation)
+        name = str(L.activation)     # text form, parsed here independently
+        a = {"relu": 0.0, "identity": 1.0}.get(name) if ":" not in name else float(name.split(":")[1])
         H = np.where(Y > 0, Y, a * Y)
     return out
 

@@ -50,10 +50,11 @@ def brute_regions(net, bnds):
         new = []
         for cons, M, d in states:
             P, p = L.W @ M, L.W @ d + L.b
-            if L.activation == "identity":
+            name = str(L.activation)     # text form, parsed here independently
+            if name == "identity":
                 new.append((cons, P, p))
                 continue
-            slope = 0.0 if L.activation == "relu" else float(L.activation.split(":")[1])
+            slope = 0.0 if name == "relu" else float(name.split(":")[1])
             const = [not np.any(P[i]) for i in range(P.shape[0])]   # sign fixed by p[i]
             for s in itertools.product((1.0, -1.0), repeat=P.shape[0]):
                 if any(cst and si != (1.0 if p[i] > 0 else -1.0)
@@ -395,7 +396,7 @@ def test_bad_models(tmp_npz):
     with pytest.raises(InputError, match="NaN"):
         make_network([np.array([[1.0, np.nan]])])
     with pytest.raises(InputError, match="unknown activation"):
-        make_network([np.ones((3, 2))], activations=["tanh"])
+        make_network([np.ones((3, 2))], activations=["softsign"])
     with pytest.raises(InputError, match="columns"):
         load_network(tmp_npz(W0=np.ones((3, 2)), W1=np.ones((2, 4))))
     with pytest.raises(InputError, match="unknown activation"):
