@@ -53,6 +53,9 @@ def _cmd_check(args):
         doc = run_check_network(args.model, args)
         print(json.dumps(doc) if args.json else format_network_result(doc))
         return 0
+    if args.method in ("layerwise", "regions"):
+        raise InputError(f"--method {args.method} applies to networks; {args.model} is one "
+                         "layer")
     W, b = load_layer(args.model)
     res = check_layer(W, b, time_limit=args.time_limit, backend=args.backend,
                       method=args.method, max_cells=args.max_cells,
@@ -145,21 +148,23 @@ def _print_snap(doc, args):
 
 
 def _cmd_verify(args):
-    from .certificates.checker import check_document
-    from .io import load_layer
-    W, b = load_layer(args.layer)
+    """Check any document ``check`` writes against the model, choosing the
+    checker by the document's ``format`` (solver.certificates.verify)."""
+    from .certificates.verify import verify_document
+    from .network import load_network
+    net = load_network(args.model)
     try:
         with open(args.certificate) as fh:
             doc = json.load(fh)
     except FileNotFoundError:
         raise InputError(f"no such file: {args.certificate}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise InputError(f"cannot read {args.certificate} as JSON: {exc}") from None
-    ok, reason = check_document(W, b, doc)
+    ok, reason = verify_document([(L.W, L.b, str(L.activation)) for L in net.layers], doc)
     if args.json:
         print(json.dumps({"valid": ok, "reason": reason}))
     else:
-        print("valid" if ok else f"invalid: {reason}")
+        print(reason if ok else f"invalid: {reason}")
     return 0 if ok else 1
 
 
@@ -175,7 +180,10 @@ def build_parser():
                    help="MILP engine for the witness search: scip, highs, cbc, pulp-cbc, "
                         "pulp-highs, scipy-highs (implies --method milp)")
     c.add_argument("--method", default="auto",
-                   choices=["auto", "tree", "milp", "enumerate", "bruteforce"])
+                   choices=["auto", "tree", "milp", "enumerate", "bruteforce", "layerwise",
+                            "regions"],
+                   help="layers: tree, milp, enumerate, bruteforce; networks: layerwise "
+                        "(no end-to-end step), regions, milp")
     c.add_argument("--max-cells", type=int, default=None)
     c.add_argument("--max-nodes", type=int, default=None)
     c.add_argument("--workers", type=int, default=1,
@@ -198,8 +206,9 @@ def build_parser():
     c.add_argument("--snapped-certificate", default=None, metavar="FILE",
                    help="with --snap-parallel: write the snapped layer's proof")
     c.set_defaults(func=_cmd_check)
-    v = sub.add_parser("verify", help="re-check a certificate or witness file against a layer")
-    v.add_argument("layer")
+    v = sub.add_parser("verify", help="re-check any proof document check writes (certificate, "
+                                      "witness, network proof) against its model")
+    v.add_argument("model", help="the model the document is about (.npz layer or network, .onnx)")
     v.add_argument("certificate")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_cmd_verify)
@@ -225,8 +234,13 @@ def _optional_subcommands(sub):
 
 
 def main(argv=None):
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return
+    the exit code (0 done, 1 invalid proof, 2 bad input, 3 internal error)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:           # argparse: usage errors (2), --help (0)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except (InputError, CertificateError) as exc:

@@ -10,34 +10,63 @@ import os
 import zipfile
 
 import numpy as np
+import scipy.sparse as sp
 
 from .errors import InputError
+
+
+#: layers with at most this many entries are stored as dense arrays; larger
+#: sparse ones (convolutions) stay ``scipy.sparse.csr_matrix``
+DENSE_MAX_ENTRIES = 4_000_000
+
+
+def _numeric_array(a, what):
+    """``a`` as a float64 array; refuses complex, object, string and
+    structured data with one line naming ``what``."""
+    kind = getattr(getattr(a, "dtype", None), "kind", None)
+    if kind is None:
+        try:
+            a = np.asarray(a)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{what} is not a numeric array: {exc}") from None
+        kind = a.dtype.kind
+    if kind == "c":
+        raise InputError(f"{what} is complex; real weights are required")
+    if kind not in "biuf":
+        raise InputError(f"{what} has dtype {a.dtype} (not real numbers)")
+    try:
+        return np.array(a, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{what} is not a numeric array: {exc}") from None
 
 
 def validate_layer(W, b=None, *, name: str = "W"):
     """Return ``(W, b)`` as float64 arrays, or raise :class:`InputError`.
 
     ``b`` defaults to zeros. Rejects non-2-D ``W``, empty matrices, NaN/inf,
-    and a ``b`` whose length differs from the number of rows of ``W``.
+    complex, object or string data, and a ``b`` whose length differs from
+    the number of rows of ``W``. A ``scipy.sparse`` ``W`` is returned as a
+    float64 ``csr_matrix`` (its stored entries validated).
     """
-    try:
-        W = np.array(W, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} is not a numeric matrix: {exc}") from None
-    if W.ndim != 2:
-        raise InputError(f"{name} must be a 2-D matrix (m x n), got shape {W.shape}")
+    if sp.issparse(W):
+        W = sp.csr_matrix(W)
+        if W.ndim != 2:
+            raise InputError(f"{name} must be a 2-D matrix (m x n), got shape {W.shape}")
+        W.data = _numeric_array(W.data, name)
+        W.eliminate_zeros()
+    else:
+        W = _numeric_array(W, name)
+        if W.ndim != 2:
+            raise InputError(f"{name} must be a 2-D matrix (m x n), got shape {W.shape}")
     m, n = W.shape
     if m == 0 or n == 0:
         raise InputError(f"{name} is empty (shape {W.shape})")
-    if not np.all(np.isfinite(W)):
+    if not np.all(np.isfinite(W.data if sp.issparse(W) else W)):
         raise InputError(f"{name} contains NaN or inf")
     if b is None:
         b = np.zeros(m)
     else:
-        try:
-            b = np.array(b, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"bias is not numeric: {exc}") from None
+        b = _numeric_array(b, f"bias of {name}" if name != "W" else "bias")
         if b.ndim == 2 and 1 in b.shape:
             b = b.reshape(-1)
         if b.ndim != 1 or b.shape[0] != m:
@@ -45,6 +74,8 @@ def validate_layer(W, b=None, *, name: str = "W"):
                 f"bias has shape {b.shape} but {name} has {m} rows; expected ({m},)")
         if not np.all(np.isfinite(b)):
             raise InputError("bias contains NaN or inf")
+    if sp.issparse(W):
+        return W, np.ascontiguousarray(b)
     return np.ascontiguousarray(W), np.ascontiguousarray(b)
 
 

@@ -17,13 +17,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import scipy.sparse as sp
 
 from .activations import RELU, Activation, parse_activation
 from .errors import InputError
-from .io import open_npz, validate_layer
+from .io import DENSE_MAX_ENTRIES, open_npz, validate_layer
 
 @dataclass(frozen=True)
 class DenseLayer:
+    """One layer ``x -> act(W x + b)``. ``W`` is a float64 array, or a
+    ``scipy.sparse.csr_matrix`` for large convolution layers (see
+    :func:`make_network`); ``is_sparse`` tells which."""
     W: np.ndarray
     b: np.ndarray
     activation: Activation = RELU
@@ -31,6 +35,10 @@ class DenseLayer:
     @property
     def shape(self):
         return self.W.shape
+
+    @property
+    def is_sparse(self) -> bool:
+        return sp.issparse(self.W)
 
     def forward(self, x):
         """Reference forward pass in floating point (no solver)."""
@@ -113,7 +121,13 @@ class Network:
 
 
 def make_network(weights, biases=None, activations=None) -> Network:
-    """Validate and build a :class:`Network` from lists of arrays."""
+    """Validate and build a :class:`Network` from lists of arrays.
+
+    Weights may be dense arrays or ``scipy.sparse`` matrices (convolutions);
+    a sparse matrix with at most :data:`solver.io.DENSE_MAX_ENTRIES` entries
+    is stored dense, a larger one stays sparse (``csr_matrix``): methods
+    that need a dense matrix refuse such a layer by name.
+    """
     if len(weights) == 0:
         raise InputError("network has no layers")
     biases = list(biases) if biases is not None else [None] * len(weights)
@@ -125,6 +139,8 @@ def make_network(weights, biases=None, activations=None) -> Network:
     layers = []
     for k, (W, b, a) in enumerate(zip(weights, biases, activations)):
         W, b = validate_layer(W, b, name=f"W{k}")
+        if sp.issparse(W) and W.shape[0] * W.shape[1] <= DENSE_MAX_ENTRIES:
+            W = np.ascontiguousarray(W.toarray())
         if layers and W.shape[1] != layers[-1].W.shape[0]:
             raise InputError(f"W{k} has {W.shape[1]} columns but layer {k - 1} has "
                              f"{layers[-1].W.shape[0]} outputs")

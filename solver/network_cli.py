@@ -16,26 +16,35 @@ def _opt(args, name, default=None):
     return getattr(args, name, default) if args is not None else default
 
 
-def proof_document(res) -> dict:
-    """A JSON proof bundle: the network witness, or one document per layer
-    (certificate / witness / rank argument / null)."""
+def proof_document(res, network) -> dict:
+    """The ``reluinj.network_proof`` document (version 2) of a
+    :class:`~solver.networks.NetworkResult`: the network witness, and per
+    layer its claim, the domain it holds on and its proof (a sign-tree
+    certificate on R^n or on the orthant, a rank certificate, a layer
+    witness, or null). Checked by
+    :func:`solver.certificates.verify.verify_document`."""
+    from .certificates.network import NETWORK_FORMAT, NETWORK_VERSION
+    from .certificates.rank import rank_certificate
     layers = []
-    for k, r in enumerate(res.layer_results):
-        if r is None:
-            layers.append(None)
-        elif r.certificate is not None:
-            layers.append(r.certificate)
+    for k, (r, rep) in enumerate(zip(res.layer_results, res.layers)):
+        entry = {"index": k, "input_set": rep.get("input_set"), "domain": rep.get("domain"),
+                 "claim": None, "proof": None}
+        if r is None or r.verdict.value == "unknown":
+            pass
         elif r.witness is not None:
-            layers.append(r.witness_document())
+            entry.update(claim="not_injective", proof=r.witness_document())
+        elif r.certificate is not None:
+            entry.update(claim="injective", proof=r.certificate)
         elif r.method == "rank" and r.verdict.value == "injective":
-            layers.append({"claim": "injective", "argument": "full column rank, bijective "
-                           "activation", "rank": r.stats.get("rank")})
-        else:
-            layers.append(None)
-    doc = {"format": "reluinj.network_proof", "version": 1, "verdict": res.verdict.value,
-           "method": res.method, "domain": res.domain, "box": res.box,
-           "witness": res.to_json()["witness"], "layers": layers}
-    return doc
+            L = network.layers[k]
+            cert = rank_certificate(L.W, L.b)
+            if cert is not None:
+                entry.update(claim="injective", proof=cert, domain="all")
+        layers.append(entry)
+    return {"format": NETWORK_FORMAT, "version": NETWORK_VERSION, "verdict": res.verdict.value,
+            "method": res.method, "domain": res.domain, "box": res.box,
+            "widths": network.widths, "activations": [str(L.activation) for L in network.layers],
+            "witness": res.to_json()["witness"], "layers": layers}
 
 
 def run_check_network(path, args=None) -> dict:
@@ -74,7 +83,7 @@ def run_check_network(path, args=None) -> dict:
     if cert:
         try:
             with open(cert, "w") as fh:
-                json.dump(proof_document(res), fh)
+                json.dump(proof_document(res, net), fh)
         except OSError as exc:
             raise InputError(f"cannot write {cert}: {exc}") from None
     return out

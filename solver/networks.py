@@ -16,10 +16,13 @@ How (in this order)
 1. **Layerwise** (Corollary 1 of Puthawala et al.: injective layers compose
    to an injective network). The first layer is decided on the input
    domain; a later layer on the non-negative orthant when the previous
-   activation is ReLU (Remark 1: its inputs are >= 0), else on R^n.
+   activation is ReLU (Remark 1: its inputs are >= 0) or sigmoid (inputs
+   in (0, 1)^n, inside the orthant), else on R^n (tanh: (-1, 1)^n).
+   Deciding on a superset of the inputs' set is sound for ``injective``.
    ReLU layers: :func:`solver.check_layer` (R^n, certificate) and
-   :func:`check_layer_nonneg` (orthant, certificate). Leaky-ReLU and
-   identity layers: exact column rank (see :func:`decide_bijective_layer`).
+   :func:`check_layer_nonneg` (orthant, certificate). Layers with a
+   strictly increasing activation (leaky ReLU, identity, sigmoid, tanh):
+   exact column rank (see :func:`decide_bijective_layer`).
 2. **First-layer witness.** ``L1(z1) == L1(z2)`` gives ``N(z1) == N(z2)``.
 3. **End to end**, when a later layer fails even on its restricted domain:
    the network may still be injective because the range of the earlier
@@ -45,6 +48,12 @@ How (in this order)
      (10), default ``delta = 1e-3 R``; a candidate whose patterns hold no
      exact pair is cut off and the MILP re-solved (5 rounds at most).
 
+   Both run on the piecewise linear core: a sigmoid or tanh last layer is
+   strictly increasing, so ``N(z1) = N(z2)`` iff its pre-activations are
+   equal, and it is replaced by the identity (the verdict is unchanged);
+   a sigmoid or tanh layer before the last one stops this step (named in
+   the message: ``unknown``).
+
    With a box, a first-layer witness outside it is rescaled into it when the
    network has no biases (``N(t z) = t N(z)``); otherwise it answers the R^n
    question only, is kept in ``stats["witness_outside_box"]``, and the box
@@ -67,7 +76,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -78,12 +87,15 @@ from . import exact, exactlp, lp
 from .errors import InputError
 from .result import LayerResult, Verdict, Witness
 from .activations import parse_activation
+from .io import DENSE_MAX_ENTRIES
 from .network import Network
 
 DOMAINS = ("all", "nonneg")
 DEFAULT_BOX = 10.0          # search box of the MILP when no --box is given
 DEFAULT_DELTA_FRACTION = 1e-3   # MILP separation delta = fraction * R
 MAX_REGIONS = 3000          # region enumeration gives up (unknown) beyond this
+MILP_MAX_UNITS = 5000       # the two-copy MILP is not built for more units than this
+WITNESS_ONLY_SECONDS = 30.0  # first-layer witness search when nothing else can settle it
 
 # ---------------------------------------------------------------------------
 # results
@@ -104,10 +116,14 @@ class NetworkResult:
         ``milp``, ...).
     seconds, message : wall time, human-readable reason.
     layers : tuple of per-layer dicts ``{"index", "shape", "activation",
-        "domain", "verdict", "method", "seconds", "message"}``.
+        "input_set", "domain", "verdict", "method", "proved", "seconds",
+        "message"}``: ``input_set`` is the set the layer's inputs come from
+        (text, e.g. ``R^20``, ``[0, inf)^400``, ``(0, 1)^64``), ``domain``
+        the superset it was decided on (``all`` or ``nonneg``), ``proved``
+        what was proved about it in words (None when nothing was).
     domain : ``"all"`` or ``"nonneg"``; box : the box R or None.
-    layer_results : the per-layer LayerResult objects (certificates,
-        witnesses), not part of ``to_json``.
+    layer_results : per layer the LayerResult (certificates, witnesses) or
+        None when the layer was skipped; not part of ``to_json``.
     stats : counters.
     """
     verdict: Verdict
@@ -179,7 +195,20 @@ def decide_bijective_layer(W, b, activation, *, domain="all"):
         return LayerResult(Verdict.INJECTIVE, None, "rank", time.monotonic() - start,
                            f"{activation} is strictly increasing and W has full column rank "
                            f"{n} (exact)", m, n, None, {"rank": r})
-    v = [Fraction(c) for c in exact.kernel(rows, n)[0]]
+    v = exact.kernel(rows, n)[0]
+    return LayerResult(Verdict.NOT_INJECTIVE, Witness.of(_kernel_witness(W, b, v, domain)),
+                       "rank", time.monotonic() - start,
+                       f"W has rank {r} < {n}: a kernel vector moves x without changing W x + b",
+                       m, n, None, {"rank": r})
+
+
+def _kernel_witness(W, b, v, domain):
+    """``(x, x + s v)`` for a kernel vector ``v`` of ``W``: equal
+    pre-activations, hence equal outputs for any activation; ``x = 0`` on
+    R^n, ``x = (1, .., 1)`` and ``s`` small enough to stay ``>= 0`` on the
+    orthant. Checked exactly."""
+    n = W.shape[1]
+    v = [Fraction(c) for c in v]
     if domain == "nonneg":
         x1 = [Fraction(1)] * n
         s = min([Fraction(1)] + [Fraction(1) / -c for c in v if c < 0])
@@ -188,14 +217,36 @@ def decide_bijective_layer(W, b, activation, *, domain="all"):
         x1 = [Fraction(0)] * n
         x2 = v
     # equal pre-activations give equal outputs for any activation
-    y1 = exact.layer_preactivations(W, b, x1)
-    y2 = exact.layer_preactivations(W, b, x2)
-    if y1 != y2 or x1 == x2:  # cannot happen: W v = 0 exactly
-        raise AssertionError("kernel witness failed the exact check")
-    return LayerResult(Verdict.NOT_INJECTIVE, Witness.of((x1, x2)), "rank",
-                       time.monotonic() - start,
-                       f"W has rank {r} < {n}: a kernel vector moves x without changing W x + b",
-                       m, n, None, {"rank": r})
+    if x1 == x2 or exact.layer_preactivations(W, b, x1) != exact.layer_preactivations(W, b, x2):
+        raise AssertionError("kernel witness failed the exact check")  # W v = 0 exactly
+    return x1, x2
+
+
+def decide_large_layer(W, b, activation, *, domain="all"):
+    """A sparse layer too large for the dense methods (the sign tree, exact
+    rank by elimination): look for an exact kernel vector among columns
+    with one shared row support (:func:`solver.exact.sparse_kernel_vector`);
+    one gives a witness on the domain (:func:`_kernel_witness`), whatever
+    the activation. Otherwise ``unknown``, naming the size.
+    """
+    start = time.monotonic()
+    m, n = W.shape
+    v = exact.sparse_kernel_vector(W)
+    if v is not None:
+        return LayerResult(Verdict.NOT_INJECTIVE, Witness.of(_kernel_witness(W, b, v, domain)),
+                           "kernel", time.monotonic() - start,
+                           "columns with a common support of fewer rows are dependent: an "
+                           "exact kernel vector moves x without changing W x + b", m, n, None,
+                           {"nnz": int(W.nnz)})
+    what = ("the exact sign-tree search" if activation.is_relu
+            else "the exact rank (fraction-free elimination)")
+    extra = (f"; m = {m} < n = {n}, so rank W < n and it is not injective on a set with "
+             "interior points, but no exact kernel vector was found"
+             if m < n else "")
+    return LayerResult(Verdict.UNKNOWN, None, "size", time.monotonic() - start,
+                       f"too large: {what} needs the dense {m}x{n} matrix "
+                       f"({m * n:,} entries, sparse layers above {DENSE_MAX_ENTRIES:,} are not "
+                       f"densified){extra}", m, n, None, {"nnz": int(W.nnz)})
 
 
 # ---------------------------------------------------------------------------
@@ -403,7 +454,7 @@ class _OrthantTree:
         return out
 
 
-NONNEG_FORMAT = "reluinj.certificate.nonneg"
+from .certificates.nonneg import NONNEG_FORMAT, check_nonneg_certificate  # noqa: E402,F401
 
 
 def check_layer_nonneg(W, b=None, *, time_limit=None, max_nodes=None) -> LayerResult:
@@ -478,126 +529,6 @@ def check_layer_nonneg(W, b=None, *, time_limit=None, max_nodes=None) -> LayerRe
     if not ok:  # a bug, never a verdict
         return done("unknown", None, f"internal: certificate rejected by its checker: {why}")
     return done("injective", None, "every sign pattern of the open orthant closed", cert)
-
-
-def check_nonneg_certificate(W, b, cert):
-    """Check a ``reluinj.certificate.nonneg`` certificate exactly: a sign tree
-    as in :mod:`solver.certificates.checker` whose Gordan multipliers may also
-    use the orthant constraints ``x_j > 0`` (list ``yx`` of ``[j, q]``).
-
-    A Gordan leaf with path rows ``y`` and orthant rows ``yx`` is valid when
-    ``sum y_i sigma_i w_i + sum yx_j e_j = 0``, ``sum y_i sigma_i b_i <= 0``,
-    all multipliers >= 0 and one > 0: then no x > 0 satisfies the path, since
-    ``sum y_i sigma_i (w_i.x + b_i) + sum yx_j x_j`` would be > 0 and <= 0.
-    Returns ``(ok, reason)``.
-    """
-    from .certificates import checker
-    R = checker.Rejected
-    try:
-        L = checker._Layer(W, b)
-        if not isinstance(cert, dict) or cert.get("format") != NONNEG_FORMAT \
-                or cert.get("version") != 1 or cert.get("claim") != "injective_on_nonneg":
-            raise R(f"not a {NONNEG_FORMAT} version 1 injective_on_nonneg document")
-        if cert.get("m") != L.m or cert.get("n") != L.n:
-            raise R("shape mismatch")
-        if cert.get("layer_sha256") != checker.layer_fingerprint(W, b):
-            raise R("layer fingerprint does not match")
-        Wq = [[Fraction(v) for v in row] for row in np.asarray(W, dtype=np.float64)]
-        bq = [Fraction(float(v)) for v in (np.zeros(L.m) if b is None else b)]
-
-        def q(s):
-            if isinstance(s, bool) or not isinstance(s, (str, int)):
-                raise R(f"not an exact rational: {s!r}")
-            return Fraction(s)
-
-        def rank(rows):
-            return exact.rank([exact.common_denominator(r)[0] for r in rows]) if rows else 0
-
-        def gordan(node, allowed, where):
-            y, yx = node.get("y", []), node.get("yx", [])
-            if not isinstance(y, list) or not isinstance(yx, list) or not (y or yx):
-                raise R(f"{where}: empty multipliers")
-            tw = [Fraction(0)] * L.n
-            tb = Fraction(0)
-            pos = False
-            seen = set()
-            for e in y:
-                i, val = e
-                if not isinstance(i, int) or i not in allowed or i in seen:
-                    raise R(f"{where}: row {i!r} not usable here")
-                seen.add(i)
-                val = q(val)
-                if val < 0:
-                    raise R(f"{where}: negative multiplier")
-                pos |= val > 0
-                s = allowed[i]
-                for k in range(L.n):
-                    tw[k] += val * s * Wq[i][k]
-                tb += val * s * bq[i]
-            seenx = set()
-            for e in yx:
-                j, val = e
-                if not isinstance(j, int) or not 0 <= j < L.n or j in seenx:
-                    raise R(f"{where}: bad orthant index {j!r}")
-                seenx.add(j)
-                val = q(val)
-                if val < 0:
-                    raise R(f"{where}: negative multiplier")
-                pos |= val > 0
-                tw[j] += val
-            if not pos or any(t != 0 for t in tw) or tb > 0:
-                raise R(f"{where}: Gordan combination invalid")
-
-        def positive_independent(rows, sigma, count, where):
-            if not isinstance(rows, list) or len(rows) != count or len(set(rows)) != count:
-                raise R(f"{where}: need {count} distinct rows")
-            for i in rows:
-                if sigma.get(i) != 1:
-                    raise R(f"{where}: row {i} not positive on this path")
-            if count and rank([Wq[i] for i in rows]) != count:
-                raise R(f"{where}: rows not independent")
-
-        stack = [(cert.get("tree"), {}, "root")]
-        leaves = 0
-        while stack:
-            node, sigma, where = stack.pop()
-            if not isinstance(node, dict):
-                raise R(f"{where}: node is not an object")
-            if "branch" in node:
-                i = node["branch"]
-                if not isinstance(i, int) or not 0 <= i < L.m or i in sigma or not L.nonzero[i]:
-                    raise R(f"{where}: bad branch row {i!r}")
-                for key, s in (("pos", 1), ("neg", -1)):
-                    c = dict(sigma)
-                    c[i] = s
-                    stack.append((node.get(key), c, f"{where}/{key}{i}"))
-                continue
-            kind = node.get("leaf")
-            if kind == "basis":
-                positive_independent(node.get("rows"), sigma, L.n, where)
-            elif kind == "gordan":
-                gordan(node, sigma, where)
-            elif kind == "hyperplane":
-                positive_independent(node.get("rows"), sigma, L.n - 1, where)
-                v = [q(s) for s in node.get("normal", [])]
-                if len(v) != L.n or not any(v):
-                    raise R(f"{where}: bad normal")
-                for i in node["rows"]:
-                    if sum(a * c for a, c in zip(Wq[i], v)) != 0:
-                        raise R(f"{where}: normal not orthogonal to row {i}")
-                allowed = dict(sigma)
-                for j in range(L.m):
-                    if j not in sigma and sum(a * c for a, c in zip(Wq[j], v)) != 0:
-                        allowed[j] = -1
-                gordan(node, allowed, where)
-            else:
-                raise R(f"{where}: unknown leaf {kind!r}")
-            leaves += 1
-        return True, f"valid ({leaves} leaves)"
-    except checker.Rejected as exc:
-        return False, str(exc)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        return False, f"malformed certificate: {type(exc).__name__}: {exc}"
 
 
 # ---------------------------------------------------------------------------
@@ -1340,19 +1271,64 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
 # ---------------------------------------------------------------------------
 
 
-def _layer_report(k, L, domain, res, skipped=False):
+def _domain_text(domain, n):
+    return f"R^{n}" if domain == "all" else f"[0, inf)^{n}"
+
+
+def _input_set(network, k, domain, box):
+    """The set layer ``k``'s inputs come from, as text: the (boxed) input
+    domain for the first layer, the range of the previous activation after."""
+    n = network.layers[k].W.shape[1]
+    if k > 0:
+        return network.layers[k - 1].activation.output_set(n)
+    if box is not None:
+        return f"[{'0' if domain == 'nonneg' else f'{-box:g}'}, {box:g}]^{n}"
+    return _domain_text(domain, n)
+
+
+def _layer_report(k, L, domain, res, input_set, skipped=False):
+    """One entry of ``NetworkResult.layers``: what was decided about layer
+    ``k`` and on which set. ``domain`` is where it was decided (``all`` or
+    ``nonneg``, a superset of ``input_set``, the set its inputs come
+    from); ``proved`` says in words what was proved, or is None."""
     m, n = L.W.shape
+    base = {"index": k, "shape": [m, n], "activation": str(L.activation),
+            "input_set": input_set, "domain": domain}
     if skipped:
-        return {"index": k, "shape": [m, n], "activation": str(L.activation), "domain": domain,
-                "verdict": "skipped", "method": None, "seconds": 0.0,
+        return {**base, "verdict": "skipped", "method": None, "seconds": 0.0, "proved": None,
                 "message": "not needed: the network verdict was already settled"}
-    return {"index": k, "shape": [m, n], "activation": str(L.activation), "domain": domain,
-            "verdict": res.verdict.value, "method": res.method,
+    proved = None
+    if res.verdict is Verdict.INJECTIVE:
+        proved = f"injective on {_domain_text(domain, n)}"
+    elif res.verdict is Verdict.NOT_INJECTIVE:
+        proved = f"not injective on {_domain_text(domain, n)} (exact witness)"
+    return {**base, "verdict": res.verdict.value, "method": res.method, "proved": proved,
             "seconds": round(res.seconds, 6), "message": res.message}
 
 
 def _homogeneous(network):
-    return all(not np.any(L.b) for L in network.layers)
+    """``N(t z) = t N(z)`` up to an injective head: no biases, piecewise
+    linear activations (positively homogeneous) except perhaps a strictly
+    increasing last one, whose outputs are equal iff its pre-activations
+    are. Then ``N(z1) = N(z2)`` implies ``N(t z1) = N(t z2)`` for t > 0."""
+    last = len(network.layers) - 1
+    return all(not np.any(L.b) and (L.activation.piecewise_linear
+                                    or (k == last and L.activation.injective))
+               for k, L in enumerate(network.layers))
+
+
+def _piecewise_linear_core(network):
+    """The network with a strictly increasing, not piecewise linear head
+    (sigmoid, tanh) replaced by the identity: ``N(z1) = N(z2)`` iff the
+    core's outputs (the head's pre-activations) are equal, so both have
+    the same pairs with equal outputs. Other networks are returned as they
+    are."""
+    from .activations import IDENTITY
+    from .network import DenseLayer
+    L = network.layers[-1]
+    if L.activation.piecewise_linear or not L.activation.injective:
+        return network
+    return Network(network.layers[:-1] + (DenseLayer(L.W, L.b, IDENTITY),))
 
 
 def _in_box(z, domain, box):
@@ -1443,18 +1419,22 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     layers = network.layers
-    reports, results = [], []
+    decided = {}        # layer index -> (domain, LayerResult)
     stats = {}
 
     def result(verdict, witness, meth, msg):
-        while len(reports) < len(layers):
-            k = len(reports)
-            if report_all_layers:
-                dom, res = decide_layer(k)
-                reports.append(_layer_report(k, layers[k], dom, res))
+        reports, results = [], []
+        for k in range(len(layers)):
+            if k not in decided and report_all_layers:
+                decided[k] = decide_layer(k)
+            if k in decided:
+                dom, res = decided[k]
+                reports.append(_layer_report(k, layers[k], dom, res, input_set(k)))
                 results.append(res)
             else:
-                reports.append(_layer_report(k, layers[k], None, None, skipped=True))
+                reports.append(_layer_report(k, layers[k], None, None, input_set(k),
+                                             skipped=True))
+                results.append(None)
         return NetworkResult(Verdict(verdict), Witness.of(witness), meth,
                              time.monotonic() - start, msg, tuple(reports), domain, box,
                              tuple(results), stats)
@@ -1468,7 +1448,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
             if domain == "nonneg" and (any(v < 0 for v in z1) or any(v < 0 for v in z2)):
                 raise AssertionError("internal: witness outside the non-negative orthant")
             if _homogeneous(network):
-                # N(t z) = t N(z) for t > 0 when there are no biases
+                # N(t z) = t N(z) for t > 0 when there are no biases (_homogeneous)
                 top = max(abs(v) for v in z1 + z2)
                 t = Fraction(float(box)) / top
                 z1, z2 = [t * v for v in z1], [t * v for v in z2]
@@ -1483,17 +1463,30 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         return result("not_injective", (z1, z2), meth, msg + " (checked exactly through "
                       "every layer)")
 
-    def decide_layer(k):
+    def input_set(k):
+        return _input_set(network, k, domain, box)
+
+    def decide_layer(k, cap=None):
+        """Decide layer k on a superset of the set its inputs come from: the
+        domain for the first layer; after it, the orthant when the previous
+        activation is >= 0 (relu: Remark 1; sigmoid: (0, 1)^n is inside
+        it), else R^n (tanh's (-1, 1)^n, leaky, identity). ``cap``: at most
+        this many seconds for a sign-tree search."""
         L = layers[k]
         if k == 0:
             dom = domain
         else:
-            dom = "nonneg" if layers[k - 1].activation.is_relu else "all"
-        if not L.activation.is_relu:
+            dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
+        if L.is_sparse:
+            res = decide_large_layer(L.W, L.b, L.activation, domain=dom)
+        elif not L.activation.is_relu:
             res = decide_bijective_layer(L.W, L.b, L.activation, domain=dom)
         else:
             from .layer import check_layer
             budget = left()
+            if cap is not None:
+                budget = cap if budget is None else min(cap, budget)
+            until = None if budget is None else time.monotonic() + budget
             if dom == "all":
                 res = check_layer(L.W, L.b, time_limit=budget)
             else:
@@ -1503,19 +1496,61 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
                     dom = "all"       # stronger than needed
                 else:
                     first = res
-                    res = check_layer_nonneg(L.W, L.b, time_limit=left())
+                    rest = None if until is None else max(0.0, until - time.monotonic())
+                    res = check_layer_nonneg(L.W, L.b, time_limit=rest)
                     if res.verdict is Verdict.UNKNOWN and first.verdict is Verdict.UNKNOWN:
                         res = LayerResult(Verdict.UNKNOWN, None, res.method, first.seconds +
                                           res.seconds, f"R^n: {first.message}; orthant: "
                                           f"{res.message}", res.m, res.n, None, res.stats)
         return dom, res
 
-    # 1. layerwise (Corollary 1)
+    def reasons(ks):
+        return ", ".join(f"layer {k} {decided[k][1].verdict.value}"
+                         + (f" ({decided[k][1].message})"
+                            if decided[k][1].verdict is Verdict.UNKNOWN else "")
+                         for k in sorted(ks))
+
+    # what the end-to-end step (3) can do, on the piecewise linear core (a
+    # sigmoid/tanh head replaced by the identity: the same pairs have equal
+    # outputs)
+    core = _piecewise_linear_core(network)
+    smooth = [k for k, L in enumerate(core.layers) if not L.activation.piecewise_linear]
+    small = network.n_in <= 6 and sum(L.W.shape[0] for L in layers[:-1]
+                                      if not L.activation.is_identity) <= 64
+    regions_possible = (not smooth and method != "layerwise"
+                        and (method == "regions" or (method == "auto" and small)))
+
+    # 1. layerwise (Corollary 1): the cheap decisions first (exact rank,
+    # sparse layers), then the sign-tree searches for ReLU layers, which
+    # share what time is left. Once a layer has failed and the region
+    # method cannot run, no later decision can prove the network injective:
+    # later tree layers are not searched, and the first layer only for a
+    # witness (at most WITNESS_ONLY_SECONDS without a time limit).
     failing = []
-    for k, L in enumerate(layers):
-        dom, res = decide_layer(k)
-        reports.append(_layer_report(k, L, dom, res))
-        results.append(res)
+    order = sorted(range(len(layers)),
+                   key=lambda k: layers[k].activation.is_relu and not layers[k].is_sparse)
+    for k in order:
+        tree = layers[k].activation.is_relu and not layers[k].is_sparse
+        cap = None
+        if tree and failing and not regions_possible and not report_all_layers:
+            if k > 0:
+                m, n = layers[k].W.shape
+                dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
+                decided[k] = (dom, LayerResult(
+                    Verdict.UNKNOWN, None, "not-run", 0.0,
+                    f"not searched: the network cannot be proved injective any more "
+                    f"(layer {min(failing)} failed; no end-to-end proof for this "
+                    f"network)", m, n))
+                failing.append(k)
+                continue
+            if time_limit is None:
+                cap = WITNESS_ONLY_SECONDS
+        dom, res = decide_layer(k, cap)
+        if cap is not None and res.verdict is Verdict.UNKNOWN:
+            res = replace(res, message=f"{res.message}; searched for a witness for "
+                          f"{cap:g} s only, since the other layers leave no proof of "
+                          f"injectivity: use --time-limit to search longer")
+        decided[k] = (dom, res)
         if k == 0 and res.verdict is Verdict.NOT_INJECTIVE:
             out = witness_result((res.witness.x1, res.witness.x2), "first-layer",
                                  "the first layer is not injective"
@@ -1528,19 +1563,39 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     if not failing:
         return result("injective", None, "layerwise",
                       "every layer is injective on the set its inputs come from "
-                      "(Corollary 1; later ReLU inputs are >= 0, Remark 1)")
-    why = ", ".join(f"layer {k} {results[k].verdict.value}" for k in failing)
-    if method == "layerwise" or (deadline is not None and time.monotonic() >= deadline):
+                      "(Corollary 1; inputs after relu or sigmoid are >= 0, Remark 1)")
+    why = reasons(failing)
+    if method == "layerwise":
         return result("unknown", None, "layerwise",
                       f"not proved layerwise ({why}); end-to-end search not run")
 
-    # 3. end to end
+    # 3. end to end, on the piecewise linear core
     msgs = []
-    small = network.n_in <= 6 and sum(L.W.shape[0] for L in layers[:-1]
-                                      if not L.activation.is_identity) <= 64
+    if smooth:
+        k = smooth[0]
+        return result("unknown", None, "layerwise",
+                      f"not proved layerwise ({why}); end-to-end search not available: layer "
+                      f"{k} is {layers[k].activation} inside the network (regions and the "
+                      "MILP need relu, identity or leaky_relu before the last layer)")
+    units = sum(L.W.shape[0] for L in core.layers if not L.activation.is_identity)
+    sparse = [k for k, L in enumerate(core.layers) if L.is_sparse]
+    milp_refused = None
+    if method in ("auto", "milp") and (sparse or units > MILP_MAX_UNITS):
+        milp_refused = ("the two-copy MILP was not run: "
+                        + (f"layer {sparse[0]} is a sparse {core.layers[sparse[0]].W.shape[0]}x"
+                           f"{core.layers[sparse[0]].W.shape[1]} matrix, " if sparse else "")
+                        + f"{units:,} units with activations (limit {MILP_MAX_UNITS:,})")
+        if not regions_possible:
+            return result("unknown", None, "layerwise",
+                          f"not proved layerwise ({why}); end-to-end search not available: "
+                          f"activation regions need n <= 6 inputs and <= 64 hidden units; "
+                          f"{milp_refused}")
+    if deadline is not None and time.monotonic() >= deadline:
+        return result("unknown", None, "layerwise",
+                      f"not proved layerwise ({why}); end-to-end search not run (time limit)")
     if method == "regions" or (method == "auto" and small):
         cap = max_regions or (MAX_REGIONS if method == "regions" else 400)
-        v, w, msg, st = decide_by_regions(network, domain=domain, box=box,
+        v, w, msg, st = decide_by_regions(core, domain=domain, box=box,
                                           time_limit=left(), max_regions=cap)
         stats["regions"] = st
         if v == "not_injective":
@@ -1555,12 +1610,14 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
             return result(v, None, "regions",
                           f"layerwise failed ({why}), but end to end: {msg}{extra}")
         msgs.append(f"regions: {msg}")
-    if method in ("auto", "milp") and (deadline is None or time.monotonic() < deadline):
+    if milp_refused:
+        msgs.append(milp_refused)
+    elif method in ("auto", "milp") and (deadline is None or time.monotonic() < deadline):
         R = box if box is not None else DEFAULT_BOX
         budget = left()
         budget = 60.0 if budget is None else budget
         try:
-            w, info = search_pair_milp(network, box=R, domain=domain, delta=delta,
+            w, info = search_pair_milp(core, box=R, domain=domain, delta=delta,
                                        backend=backend, time_limit=budget)
         except ImportError as exc:
             info = {"milp_error": f"MILP backends unavailable: {exc}"}

@@ -443,8 +443,9 @@ def test_run_check_network(tmp_path, tmp_npz):
     json.dumps(doc)
     proof = json.loads((tmp_path / "proof.json").read_text())
     assert proof["format"] == "reluinj.network_proof" and len(proof["layers"]) == 2
-    assert check_certificate(W1, b1, proof["layers"][0])[0]
-    assert check_nonneg_certificate(np.eye(4), np.zeros(4), proof["layers"][1])[0]
+    assert check_certificate(W1, b1, proof["layers"][0]["proof"])[0]
+    assert check_nonneg_certificate(np.eye(4), np.zeros(4), proof["layers"][1]["proof"])[0]
+    assert [e["domain"] for e in proof["layers"]] == ["all", "nonneg"]
     text = format_network_result(doc)
     assert text.startswith("verdict: injective") and "layer 1" in text
     bad = run_check_network(tmp_npz(name="b.npz", W0=np.ones((3, 2)), W1=np.eye(3)))

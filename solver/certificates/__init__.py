@@ -1,8 +1,18 @@
-"""Certificates: the independent checker (:mod:`.checker`) and the JSON
-builders used by the search. The checker imports nothing from the rest of
-the package."""
+"""Certificates and their independent checkers (the trusted base: standard
+library and NumPy only, nothing else from this package).
+
+* :mod:`.checker`: a ReLU layer injective on R^n (sign tree) or not
+  (witness);
+* :mod:`.nonneg`: a ReLU layer injective on the non-negative orthant;
+* :mod:`.rank`: full column rank (layers with a strictly increasing
+  activation);
+* :mod:`.network`: a network's verdict, layer by layer;
+* :mod:`.verify`: one table from a document's ``format`` to its checker
+  (``reluinj verify``).
+"""
 from .checker import (FORMAT, VERSION, check_certificate, check_document, check_file,
                       check_witness, layer_fingerprint)
+from .verify import CHECKERS, verify_document
 
 __all__ = ["FORMAT", "VERSION", "check_certificate", "check_document", "check_file",
-           "check_witness", "layer_fingerprint"]
+           "check_witness", "layer_fingerprint", "CHECKERS", "verify_document"]
