@@ -1807,7 +1807,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
             out.status = "exact"
             out.message = ("G(z) reproduces the target to tolerance (floating-point forward "
                            "pass; candidate from gradient descent, polished)")
-    bk = propagate_bounds(tn, lo, hi, tighten=False)
+    bk = P.forward_bounds(tn, lo, hi)
     nb = _mip_binaries(tn, bk)
     pinfo["remaining_problem"] = {"layers": k + 1, "binaries": nb}
     if nb > MAX_MIP_BINARIES:
@@ -1819,7 +1819,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
         return out
     if _remaining(deadline) == 0.0:
         return out
-    if tighten:
+    if tighten and not any(hasattr(L.W, "tocsr") for L in tn.layers):
         left = _remaining(deadline)
         bk = propagate_bounds(tn, lo, hi, tighten=True, output_units=[],
                               time_limit=None if left is None else 0.3 * left)
