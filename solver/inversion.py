@@ -1242,7 +1242,10 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
         stats["incumbent"] = inc_val
         upper = inc_val * (1 + 1e-6) + norm_tol
         z_best, status, optimal, phase = inc, "nearest", False, None
-        if norm == "linf" and not network.layers[-1].activation.is_identity:
+        if inc_val <= lower * (1 + 1e-9) + 1e-12:
+            # the incumbent attains a lower bound proved before any MIP
+            st, sol, good, ph = "bound", None, None, None
+        elif norm == "linf" and not network.layers[-1].activation.is_identity:
             st, sol, good, lower, ph = _interval_search(
                 network, x, lo, hi, bounds, lower, upper, tighten=tighten, deadline=deadline,
                 backend=backend, threads=threads, verbose=verbose, stats=stats)
@@ -1418,7 +1421,8 @@ def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3):
     z = np.clip(np.asarray(z, float), lo, hi)
     best, best_s = z, score(z)
     two = np.isfinite(tlo) & np.isfinite(thi)
-    mid = np.where(two, 0.5 * (tlo + thi), 0.0)
+    mid = np.zeros(len(tlo))
+    mid[two] = 0.5 * (tlo[two] + thi[two])
     for _ in range(rounds):
         improved = False
         pat = activation_pattern(prenet, best)
@@ -1463,7 +1467,8 @@ def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3):
     return best
 
 
-def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), rounds=6):
+def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), rounds=6,
+            deadline=None):
     """Polish a candidate toward the target in the output space: region LPs
     (:func:`polish_box`) against the pre-activation box of a level a bit
     below the current L-inf output residual, repeated while it improves. For
@@ -1478,6 +1483,8 @@ def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), ro
     z = np.clip(np.asarray(z, float), lo, hi)
     for f in levels:
         for _ in range(rounds):
+            if _remaining(deadline) == 0.0:
+                return z
             t = score(z)
             if t == 0:
                 return z
@@ -1737,7 +1744,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
 
     fwd = P.forward_bounds(net, lo, hi)
     tlo, thi = P.target_box(head, x, eps)
-    pe = P.peel(net, tlo, thi, lo, hi, fwd=fwd, latent_lp=False, deadline=share(0.5))
+    pe = P.peel(net, tlo, thi, lo, hi, fwd=fwd)
     out.peel = pinfo = pe.to_json()
     if pe.empty:
         out.status = "none"
@@ -1759,7 +1766,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
         if score(z) > eps:
             z = polish_box(prenet, z, *pe.boxes[K], zlo, zhi, score=score)
         if score(z) > eps:
-            z = descend(net, prenet, x, z, zlo, zhi)
+            z = descend(net, prenet, x, z, zlo, zhi, deadline=deadline)
         if score(z) <= eps:
             z = final_polish(z)
             out.status = "exact"
@@ -1799,7 +1806,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
     tn = truncated_network(net, k)
     Tk = pe.boxes[k]
     cands = _gd_candidates(net, x, lo, hi, seed, deadline)
-    cands = [descend(net, prenet, x, c, lo, hi) for c in cands]
+    cands = [descend(net, prenet, x, c, lo, hi, deadline=deadline) for c in cands]
     if cands:
         out.z = min(cands, key=score)
         if score(out.z) <= eps:
@@ -1838,7 +1845,8 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
                            "remaining layers infeasible)")
             return out
         if sol.x is not None:
-            z = descend(net, prenet, x, np.clip(sol.x[enc2.z], lo, hi), lo, hi)
+            z = descend(net, prenet, x, np.clip(sol.x[enc2.z], lo, hi), lo, hi,
+                        deadline=deadline)
             if out.z is None or score(z) < score(out.z):
                 out.z = z
             if score(z) <= eps:
@@ -1856,7 +1864,8 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
         if sol.status is MilpStatus.INFEASIBLE:
             out.unique, out.umethod = True, "MIP of the remaining layers"
         elif sol.x is not None:
-            z2 = descend(net, prenet, x, np.clip(sol.x[enc2.z], lo, hi), lo, hi)
+            z2 = descend(net, prenet, x, np.clip(sol.x[enc2.z], lo, hi), lo, hi,
+                         deadline=deadline)
             if away_score(out.z)(z2) <= eps:
                 take_second(out.z, z2, "MIP of the remaining layers")
     return out
@@ -1884,9 +1893,10 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
     if oor.any():
         rlo, rhi = head.range
         d = float(np.max(np.maximum(rlo - x, x - rhi)))
-        warnings.append(f"{int(oor.sum())} target value(s) at or beyond the range "
-                        f"[{rlo:g}, {rhi:g}] of the {kind} output (largest excess {d:.3g}): "
-                        "the output residual is at least the excess")
+        rng = head.output_set(1)[:-2]
+        warnings.append(f"{int(oor.sum())} target value(s) at or beyond the range {rng} of "
+                        f"the {kind} output (largest excess {d:.3g}): the output residual is "
+                        "at least the excess")
     stats: dict = {}
     # the exact problem: for a sigmoid/tanh head and a target inside the open
     # range, the pre-activation problem against act^-1(x) (issue 15)
@@ -1925,8 +1935,15 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
                           f"{eps:.3g}") + f"; output L-inf residual {res.residual:.3g}")
         return finish(res, uniqueness_method=ex.umethod, **kw)
 
-    # nearest phase (output space for L-inf)
+    # nearest phase (output space for L-inf). First lower bound: what the
+    # reachable range of each output unit alone forces (a pixel below 0 under
+    # a ReLU or sigmoid head costs at least its distance to the range)
+    fwd = P.forward_bounds(network, lo, hi)
+    lb = P.range_lower_bound(head, x, *fwd[-1])
     lower = eps if (ex.status == "none" and space == "output") else 0.0
+    if len(lb):
+        lower = max(lower, float(np.max(lb)) if norm == "linf" else float(np.sum(lb)))
+    stats["range_bound"] = lower
     if pl_head:
         res = _invert_mip(network, x, norm=norm, latent_box=(lo, hi), time_limit=time_limit,
                           backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
@@ -1937,7 +1954,6 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
              v.get("binaries") is not None]
         res = replace(res, binaries=max(b) if b else None)
         return finish(res, uniqueness_method="MIP" if res.unique is not None else None)
-    fwd = P.forward_bounds(network, lo, hi)
     if norm == "linf":
         res = _nearest_monotone_head(network, prenet, x, lo, hi, fwd, ex.z, lower,
                                      tolerance(x, tol), be, deadline, threads, verbose, seed,
@@ -1986,7 +2002,7 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
         return output_residual(network, z, x)
 
     def improve(z):
-        return descend(network, prenet, x, z, lo, hi)
+        return descend(network, prenet, x, z, lo, hi, deadline=deadline)
 
     cands = [] if z0 is None else [z0]
     cands += _gd_candidates(network, x, lo, hi, seed, deadline)
@@ -2029,7 +2045,11 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
             z, t_inc = z2, score(z2)
         else:
             break
-    if optimal:
+    if t_inc <= eps:
+        optimal, lower = True, 0.0
+        msg = ("G(z) reproduces the target to tolerance in the output space (floating-point "
+               "forward pass)")
+    elif optimal:
         msg = (f"optimal: no z in the box has an L-inf output residual below {lower:.6g} "
                f"(this point: {t_inc:.6g}; proved by {how})")
     else:

@@ -48,21 +48,21 @@ Corollary 1 (injective layers compose). Lei, Jalal, Dhillon, Dimakis,
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .errors import InputError
 
 #: unit roundoff of binary64
 UNIT_ROUNDOFF = 2.0 ** -53
 
-#: a certified box is only used when it is this much narrower than the
-#: forward bounds (else peeling stops: the layer does not pin its input)
+#: a layer is peeled when the certified box of some input unit is this much
+#: narrower than its forward bounds (else peeling stops: no input is pinned)
 USEFUL_RATIO = 0.5
+#: layers with more inputs are not peeled (the bound forms dense n x n matrices)
+MAX_PEEL_INPUTS = 5000
 
 
 # ---------------------------------------------------------------------------
@@ -270,156 +270,6 @@ def certified_box(W, b, tlo, thi, umax):
     return CertifiedBox(center, radius, k, cert, time.monotonic() - t0)
 
 
-@dataclass(frozen=True)
-class SubspaceBox:
-    """``u = center + V s + e`` with ``|e| <= radius`` and ``s`` in
-    ``[slo, shi]``: the inputs of a layer whose rows pin all but a few
-    directions (the columns of ``V``, orthonormal)."""
-    center: np.ndarray
-    radius: np.ndarray
-    V: np.ndarray
-    slo: np.ndarray
-    shi: np.ndarray
-    rows: int
-    seconds: float
-
-
-def certified_subspace_box(W, b, tlo, thi, ulo, uhi, *, weak_tol, max_weak=200):
-    """Like :func:`certified_box`, for rows that pin the input only up to a
-    few weak directions: with the weighted rows' SVD ``D W = U S V^T``, the
-    directions with ``1 / s_i > weak_tol`` (at most ``max_weak``) stay free.
-
-    Returns a :class:`SubspaceBox` or None (more weak directions than
-    ``max_weak``).
-
-    Notes
-    -----
-    ``u = P (y - b) + V_w s + E u`` holds exactly for the truncated inverse
-    ``P = V_s S_s^-1 U_s^T D``, ``s = V_w^T u`` and ``E = I - P W - V_w V_w^T``
-    (any matrices: the identity defines ``E``); ``E`` is bounded by its
-    computed value plus ``gamma_n`` product bounds, ``s`` by ``V_w^T`` over
-    the forward box ``[ulo, uhi]``.
-    """
-    t0 = time.monotonic()
-    tlo = np.asarray(tlo, float)
-    thi = np.asarray(thi, float)
-    R = np.isfinite(tlo) & np.isfinite(thi)
-    m, n = W.shape
-    WR = _dense(W[R] if not hasattr(W, "tocsr") else W.tocsr()[np.flatnonzero(R)])
-    bR = np.asarray(b, float)[R]
-    c = 0.5 * tlo[R] + 0.5 * thi[R]
-    rad = np.maximum(thi[R] - c, c - tlo[R]) * (1 + 4 * UNIT_ROUNDOFF) + 1e-300
-    w = 1.0 / rad
-    DW = w[:, None] * WR
-    try:
-        _, S, Vt = np.linalg.svd(DW, full_matrices=True)
-    except np.linalg.LinAlgError:
-        return None
-    Sfull = np.zeros(n)
-    Sfull[:len(S)] = S
-    strong = Sfull > 0
-    strong[strong] = 1.0 / Sfull[strong] <= weak_tol
-    if (~strong).sum() > max_weak:
-        return None
-    Vs, Vw = Vt[strong].T, Vt[~strong].T
-    # P = V_s S_s^-1 U_s^T D, formed as V_s V_s^T (D W)^+ D via least squares
-    Us = (DW @ Vs) / Sfull[strong][None, :]
-    P = (Vs / Sfull[strong][None, :]) @ Us.T * w[None, :]
-    g = _gamma(WR.shape[0] + n + 2)
-    absP = np.abs(P)
-    E = np.abs(np.eye(n) - P @ WR - Vw @ Vw.T) + g * (absP @ np.abs(WR)) + \
-        g * (np.abs(Vw) @ np.abs(Vw.T)) + UNIT_ROUNDOFF * np.eye(n)
-    umax = np.maximum(np.abs(ulo), np.abs(uhi))
-    center = P @ (c - bR)
-    err_center = g * (absP @ (np.abs(c) + np.abs(bR)))
-    radius = (absP @ rad + E @ umax + err_center) * (1 + 1e-10) + 1e-300
-    Vp, Vn = np.maximum(Vw, 0), np.minimum(Vw, 0)
-    slo = Vp.T @ ulo + Vn.T @ uhi
-    shi = Vp.T @ uhi + Vn.T @ ulo
-    sp_ = g * (np.abs(Vw).T @ umax) + 1e-300
-    return SubspaceBox(center, radius, Vw, slo - sp_, shi + sp_, int(R.sum()),
-                       time.monotonic() - t0)
-
-
-def subspace_latent_hull(L0, sb, zlo, zhi, *, rounds=6, deadline=None, shrink=0.9):
-    """LP hull in the latent space of ``{z : act(W0 z + b0) = u}`` for the
-    ``u`` of a :class:`SubspaceBox`, ReLU first layer: the triangle
-    relaxation of each unit on the current box, written in ``(z, s)`` (the
-    unit's output is ``center + V s`` up to ``radius``). Rounds shrink the box
-    and the triangles. Returns ``(zlo, zhi, status)``."""
-    import scipy.sparse as sp
-    from .bounds import LP_PAD, PersistentLP
-    W0 = _dense(L0.W)
-    b0 = np.asarray(L0.b, float)
-    n = W0.shape[1]
-    V, c, r = sb.V, sb.center, sb.radius
-    nv = V.shape[1]
-    zlo, zhi = np.array(zlo, float), np.array(zhi, float)
-    status = "ok"
-    g = _gamma(n + 2)
-    for _ in range(rounds):
-        mid, half = 0.5 * (zlo + zhi), 0.5 * (zhi - zlo)
-        yc = W0 @ mid + b0
-        yr = np.abs(W0) @ half + g * (np.abs(W0) @ np.maximum(np.abs(zlo), np.abs(zhi))
-                                      + np.abs(b0))
-        l, h = yc - yr, yc + yr
-        act, ina = l >= 0, h <= 0
-        un = ~(act | ina)
-        rows, lo_, hi_ = [], [], []
-        Z = np.zeros((len(b0), nv))
-        # active: c - r <= W0 z + b0 - V s <= c + r
-        rows.append(np.hstack([W0[act], -V[act]]))
-        lo_.append(c[act] - r[act] - b0[act])
-        hi_.append(c[act] + r[act] - b0[act])
-        # inactive: -c - r <= V s <= -c + r
-        rows.append(np.hstack([Z[ina, :n] if False else np.zeros((ina.sum(), n)), V[ina]]))
-        lo_.append(-c[ina] - r[ina])
-        hi_.append(-c[ina] + r[ina])
-        # unstable: V s >= -c - r ; W0 z - V s <= c + r - b0 ;
-        #           V s - k W0 z <= k (b0 - l) - c + r,  k = h / (h - l)
-        rows.append(np.hstack([np.zeros((un.sum(), n)), V[un]]))
-        lo_.append(-c[un] - r[un])
-        hi_.append(np.full(un.sum(), np.inf))
-        rows.append(np.hstack([W0[un], -V[un]]))
-        lo_.append(np.full(un.sum(), -np.inf))
-        hi_.append(c[un] + r[un] - b0[un])
-        kk = h[un] / (h[un] - l[un])
-        rows.append(np.hstack([-kk[:, None] * W0[un], V[un]]))
-        lo_.append(np.full(un.sum(), -np.inf))
-        hi_.append(kk * (b0[un] - l[un]) - c[un] + r[un])
-        M = np.vstack(rows)
-        rl = np.concatenate(lo_)
-        ru = np.concatenate(hi_)
-        # rounding of the relaxation rows themselves: pad (relative)
-        pad = 1e-12 * (1 + np.abs(M).sum(axis=1) * (np.max(np.abs(zhi)) + np.max(
-            np.abs(np.concatenate([sb.slo, sb.shi, [0.0]])))))
-        lp = PersistentLP(sp.csr_matrix(M), rl - pad, ru + pad,
-                          np.concatenate([zlo, sb.slo]), np.concatenate([zhi, sb.shi]))
-        nlo, nhi = zlo.copy(), zhi.copy()
-        for j in range(n):
-            for sense in (+1, -1):
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return zlo, zhi, "partial"
-                v, st = lp.extreme(j, sense, left)
-                if st == "infeasible":
-                    return zlo, zhi, "empty"
-                if v is None:
-                    status = "partial"
-                    continue
-                p_ = LP_PAD * (1 + abs(v))
-                if sense > 0:
-                    nlo[j] = max(nlo[j], v - p_)
-                else:
-                    nhi[j] = min(nhi[j], v + p_)
-        nhi = np.maximum(nhi, nlo)
-        old = float(np.max(zhi - zlo))
-        zlo, zhi = nlo, nhi
-        if not un.any() or float(np.max(zhi - zlo)) > shrink * old:
-            break
-    return zlo, zhi, status
-
-
 # ---------------------------------------------------------------------------
 # the peel
 # ---------------------------------------------------------------------------
@@ -521,42 +371,7 @@ def forward_bounds(network, lo, hi):
     return out
 
 
-def _latent_hull(W, b, tlo, thi, lo, hi, deadline=None):
-    """LP hull of ``{z in [lo, hi] : tlo <= W z + b <= thi}``: per
-    coordinate min and max (HiGHS, warm started), padded outward. Returns
-    ``(zlo, zhi, status)``, status ``"ok"``, ``"empty"`` or ``"partial"``
-    (time limit: the missing ends keep the box's)."""
-    import scipy.sparse as sp
-    from .bounds import LP_PAD, PersistentLP
-    rows = np.isfinite(tlo) | np.isfinite(thi)
-    Wd = W.tocsr()[np.flatnonzero(rows)] if hasattr(W, "tocsr") else np.asarray(W)[rows]
-    A = sp.csr_matrix(Wd)
-    rl = np.asarray(tlo, float)[rows] - np.asarray(b, float)[rows]
-    ru = np.asarray(thi, float)[rows] - np.asarray(b, float)[rows]
-    lp = PersistentLP(A, rl, ru, lo, hi)
-    zlo, zhi = np.array(lo, float), np.array(hi, float)
-    n = len(lo)
-    status = "ok"
-    for j in range(n):
-        for sense in (+1, -1):
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return zlo, zhi, "partial"
-            v, st = lp.extreme(j, sense, left)
-            if st == "infeasible":
-                return zlo, zhi, "empty"
-            if v is None:
-                status = "partial"
-                continue
-            pad = LP_PAD * (1 + abs(v))
-            if sense > 0:
-                zlo[j] = max(zlo[j], v - pad)
-            else:
-                zhi[j] = min(zhi[j], v + pad)
-    return zlo, np.maximum(zhi, zlo), status
-
-
-def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
+def peel(network, tlo, thi, lo, hi, *, fwd=None):
     """Peel the layers of ``network`` from the top, given an enclosure
     ``[tlo, thi]`` of the last layer's pre-activations.
 
@@ -566,9 +381,6 @@ def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
     tlo, thi : arrays (infinite ends allowed), e.g. from :func:`target_box`.
     lo, hi : the latent box.
     fwd : forward interval bounds (:func:`forward_bounds`), computed if None.
-    deadline : ``time.monotonic()`` value, or None.
-    latent_lp : compute the LP hull in the latent space (else only the
-        certified box of the first layer, when it has one).
 
     Returns
     -------
@@ -578,12 +390,13 @@ def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
     -----
     Layer ``k`` (top first) is peeled when the rows of its box with both ends
     finite have full column rank, certified by :func:`certified_box`, and the
-    box it gives for the layer's input is narrower than the forward bounds.
-    The box on the input ``u = act_{k-1}(y_{k-1})`` becomes a box on
-    ``y_{k-1}`` by :func:`preimage_box`: for a ReLU layer the units with a
-    positive lower end are active (both ends finite), the others only bounded
-    above. Layer 0's box is refined by LPs over its rows, which also handle a
-    first layer whose active rows do not span the latent space.
+    box it gives for the layer's input is narrower than the forward bounds
+    for some unit. The box on the input ``u = act_{k-1}(y_{k-1})`` becomes a
+    box on ``y_{k-1}`` by :func:`preimage_box`: for a ReLU layer the units
+    with a positive lower end are active (both ends finite), the others only
+    bounded above. Layer 0's box gives a latent box by :func:`certified_box`
+    when its two-sided rows span the latent space (else the latent box
+    itself); :func:`refine_latent_box` takes it from there.
     """
     t0 = time.monotonic()
     layers = network.layers
@@ -603,26 +416,27 @@ def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
         below = layers[k - 1]
         ulo_f, uhi_f = below.activation.bounds(*fwd[k - 1])
         umax = np.maximum(np.abs(ulo_f), np.abs(uhi_f))
-        cb = certified_box(L.W, L.b, tlo, thi, umax)
         n_in = L.W.shape[1]
+        cb = None if n_in > MAX_PEEL_INPUTS else certified_box(L.W, L.b, tlo, thi, umax)
         if cb is None:
             nrows = int((np.isfinite(tlo) & np.isfinite(thi)).sum())
             stopped = k
             reason = (f"layer {k}: {nrows} rows have a two-sided target, fewer than its "
-                      f"{n_in} inputs (not injective on its input)")
+                      f"{n_in} inputs (not injective on its input)" if nrows < n_in else
+                      f"layer {k}: {n_in} inputs, more than this module peels densely "
+                      f"({MAX_PEEL_INPUTS})")
             break
         ulo = np.maximum(cb.center - cb.radius, ulo_f)
         uhi = np.minimum(cb.center + cb.radius, uhi_f)
         width = float(np.max(uhi - ulo)) if len(ulo) else 0.0
-        fw = float(np.max(uhi_f - ulo_f)) if len(ulo_f) else 0.0
         narrowed = (uhi - ulo) < USEFUL_RATIO * (uhi_f - ulo_f)
         if not cb.certified_rank or not np.all(np.isfinite(cb.radius)) or \
                 (not narrowed.any() and not np.any(ulo > uhi)):
             stopped = k
             reason = (f"layer {k}: the {cb.rows} rows with a two-sided target do not pin its "
                       f"input (" + ("full column rank not certified" if not cb.certified_rank
-                                    else f"no unit's box is narrower than its forward "
-                                    f"bounds") + ")")
+                                    else "no unit's box is narrower than its forward "
+                                    "bounds") + ")")
             break
         if np.any(ulo > uhi):
             out.append(LayerPeel(k, cb.rows, cb.certified_rank, width, seconds=cb.seconds))
@@ -656,16 +470,6 @@ def peel(network, tlo, thi, lo, hi, *, fwd=None, deadline=None, latent_lp=True):
                 return Peel(tuple(out), boxes, 0, "layer 0: the box on the latent space is "
                             "empty", empty=True,
                             stats={"peel_seconds": round(time.monotonic() - t0, 4)})
-        if latent_lp:
-            t1 = time.monotonic()
-            zlo2, zhi2, s = _latent_hull(L0.W, L0.b, tlo, thi, zlo, zhi, deadline)
-            st["latent_lps_seconds"] = round(time.monotonic() - t1, 4)
-            if s == "empty":
-                return Peel(tuple(out), boxes, 0, "layer 0: no latent point meets its box "
-                            "(LP infeasible)", empty=True,
-                            stats={"peel_seconds": round(time.monotonic() - t0, 4), **st})
-            zlo, zhi = zlo2, zhi2
-            st["latent_hull"] = s
         st["peel_seconds"] = round(time.monotonic() - t0, 4)
         return Peel(tuple(out), boxes, None, reason, z_box=(zlo, zhi), stats=st)
     st["peel_seconds"] = round(time.monotonic() - t0, 4)
@@ -720,7 +524,6 @@ def affine_enclosure(network, lo, hi, fwd=None):
     K = len(network.layers)
     for k, L in enumerate(network.layers):
         W = L.W
-        Wd = W
         absW = abs(W) if hasattr(W, "tocsr") else np.abs(W)
         A = np.asarray(W @ Au)
         c = np.asarray(W @ cu) + L.b
@@ -1012,48 +815,3 @@ def reduced_model(network, lo, hi, bounds, boxes):
             V += list(u)
         Pm, pc = Pm_new, pc_new
     return ReducedModel(B, np.asarray(z), nb)
-
-
-def refine_latent_box_lp(network, boxes, lo, hi, *, fwd=None, rounds=4, deadline=None,
-                         shrink=0.9, max_unstable=2000):
-    """Like :func:`refine_latent_box`, with the triangle relaxation of the
-    unstable units (the LP relaxation of :func:`reduced_model`) instead of
-    their output intervals: tighter where units near their kink couple the
-    latent coordinates. Returns ``(lo, hi, enclosure, status)``."""
-    from .bounds import LP_PAD, PersistentLP
-    lo = np.array(lo, float)
-    hi = np.array(hi, float)
-    enc = affine_enclosure(network, lo, hi, fwd)
-    status = "ok"
-    for _ in range(rounds):
-        if enc.n_unstable > max_unstable:
-            status = "partial"
-            break
-        rm = reduced_model(network, lo, hi, enc.bounds, boxes)
-        B = rm.builder
-        lp = PersistentLP(B.matrix(), B.row_lb, B.row_ub, B.lb, B.ub)
-        nlo, nhi = lo.copy(), hi.copy()
-        for j in range(len(lo)):
-            for sense in (+1, -1):
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return lo, hi, enc, "partial"
-                v, st = lp.extreme(int(rm.z[j]), sense, left)
-                if st == "infeasible":
-                    return lo, hi, enc, "empty"
-                if v is None:
-                    status = "partial"
-                    continue
-                pad = LP_PAD * (1 + abs(v))
-                if sense > 0:
-                    nlo[j] = max(nlo[j], v - pad)
-                else:
-                    nhi[j] = min(nhi[j], v + pad)
-        nhi = np.maximum(nhi, nlo)
-        old = float(np.max(hi - lo))
-        exact_rows = enc.n_unstable == 0
-        lo, hi = nlo, nhi
-        enc = affine_enclosure(network, lo, hi, fwd)
-        if exact_rows or float(np.max(hi - lo)) > shrink * old:
-            break
-    return lo, hi, enc, status
