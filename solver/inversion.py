@@ -1767,11 +1767,37 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
             z = polish_box(prenet, z, *pe.boxes[K], zlo, zhi, score=score)
         if score(z) > eps:
             z = descend(net, prenet, x, z, zlo, zhi, deadline=deadline)
+        how = "the peel reached the latent space"
+        if score(z) > eps:
+            # the latent box still meets kinks: gradient-descent candidates,
+            # then the MIP of the remaining problem (the unstable units on Z)
+            for c in _gd_candidates(net, x, zlo, zhi, seed, deadline):
+                c = descend(net, prenet, x, c, zlo, zhi, deadline=deadline)
+                if score(c) < score(z):
+                    z = c
+        if score(z) > eps and enc.n_unstable <= MAX_MIP_BINARIES and \
+                _remaining(deadline) != 0.0:
+            out.mip_tried = True
+            rm = P.reduced_model(net, zlo, zhi, enc.bounds, pe.boxes)
+            sol, enc2, bst = run_mip((rm.builder, rm), 0.5)
+            stats["exact_phase"].update(mip=bst, mip_status=sol.status.value)
+            if sol.status is MilpStatus.INFEASIBLE:
+                out.status = "none"
+                out.message = (f"no z in the box reproduces the target to {eps:.3g} (MIP of "
+                               f"the {bst['binaries']} units near their kink on the latent "
+                               "box Z infeasible)")
+                return out
+            if sol.x is not None:
+                c = descend(net, prenet, x, np.clip(sol.x[rm.z], zlo, zhi), zlo, zhi,
+                            deadline=deadline)
+                if score(c) < score(z):
+                    z = c
+                how = f"MIP of the {bst['binaries']} units near their kink on the latent box"
         if score(z) <= eps:
             z = final_polish(z)
             out.status = "exact"
             out.message = ("G(z) reproduces the target to tolerance (floating-point forward "
-                           "pass); the peel reached the latent space")
+                           f"pass); {how}")
         out.z = z
         if out.status != "exact" or not uniqueness:
             return out
@@ -1787,7 +1813,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
                 take_second(z, zf, "second preimage (LP vertex of the latent box)")
                 return out
         if enc.n_unstable <= MAX_MIP_BINARIES and _remaining(deadline) != 0.0:
-            rm = P.reduced_model(net, zlo, zhi, enc.bounds, {K: pe.boxes[K]})
+            rm = P.reduced_model(net, zlo, zhi, enc.bounds, pe.boxes)
             if not _add_away(rm.builder, rm, (z, delta), zlo, zhi):
                 out.unique, out.umethod = True, "latent box"
                 return out
