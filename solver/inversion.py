@@ -1412,12 +1412,14 @@ def _add_away(B, enc, away, lo, hi):
     return True
 
 
-def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3):
+def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3, trust=0.05):
     """Improve a candidate against a box target on the last pre-activation:
     the LP of its activation region minimising the largest violation of
-    ``tlo <= y_K <= thi``, then Gauss-Newton steps toward the middle of the
-    two-sided rows. ``score(z)`` decides (smaller is better); only
-    improvements are kept."""
+    ``tlo <= y_K <= thi`` within a trust box (half-width ``trust`` times the
+    box's; only the region rows that can become tight there are kept, which
+    makes the LP small for wide generators), then Gauss-Newton steps toward
+    the middle of the two-sided rows. ``score(z)`` decides (smaller is
+    better); only improvements are kept."""
     z = np.clip(np.asarray(z, float), lo, hi)
     best, best_s = z, score(z)
     two = np.isfinite(tlo) & np.isfinite(thi)
@@ -1429,6 +1431,11 @@ def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3):
         pres, A, c = region_affine(prenet, pat)
         M, m = region_constraints(prenet, pat, pres)
         n = prenet.n_in
+        rad = trust * (hi - lo)
+        blo, bhi = np.maximum(lo, best - rad), np.minimum(hi, best + rad)
+        if M.shape[0]:
+            near = M @ best + np.abs(M) @ (bhi - blo) > m
+            M, m = M[near], m[near]
         rows, rhs = [], []
         up = np.isfinite(thi)
         dn = np.isfinite(tlo)
@@ -1446,7 +1453,7 @@ def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3):
         cost[-1] = 1.0
         try:
             res = linprog(cost, A_ub=np.vstack(rows), b_ub=np.concatenate(rhs),
-                          bounds=[(lo[j], hi[j]) for j in range(n)] + [(0, None)],
+                          bounds=[(blo[j], bhi[j]) for j in range(n)] + [(0, None)],
                           method="highs")
             cand = [np.clip(res.x[:n], lo, hi)] if res.status == 0 and res.x is not None else []
         except ValueError:
@@ -1721,6 +1728,8 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
         """A last polish toward the target itself (any point within eps is
         exact; a smaller residual is nicer to report and to build exact
         witnesses from). Done before uniqueness, which is about this z."""
+        if score(z) <= 1e-3 * eps:
+            return z
         if pl_head:
             zp = polish(net, z, x, lo, hi, "linf")
         else:
@@ -2030,18 +2039,27 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
     def improve(z):
         return descend(network, prenet, x, z, lo, hi, deadline=deadline)
 
-    cands = [] if z0 is None else [z0]
-    cands += _gd_candidates(network, x, lo, hi, seed, deadline)
-    cands.append(np.clip(np.zeros(network.n_in), lo, hi))
-    cands = [improve(c) for c in cands]
-    z = min(cands, key=score)
-    t_inc = score(z)
     lb = P.range_lower_bound(head, x, *fwd[-1])
     lower = max(lower, float(np.max(lb)) if len(lb) else 0.0)
+
+    def attained(t):
+        return t * (1 - MIP_GAP) <= lower
+
+    # candidates, cheapest first; stop as soon as one attains the range bound
+    z, t_inc = None, math.inf
+    for make in (lambda: [] if z0 is None else [z0],
+                 lambda: _gd_candidates(network, x, lo, hi, seed, deadline),
+                 lambda: [np.clip(np.zeros(network.n_in), lo, hi)]):
+        for c in make():
+            c = improve(c)
+            if score(c) < t_inc:
+                z, t_inc = c, score(c)
+        if attained(t_inc):
+            break
     info.update(incumbent=t_inc, range_bound=lower)
     binaries = None
     method = "peel"
-    optimal = t_inc * (1 - MIP_GAP) <= lower
+    optimal = attained(t_inc)
     how = "the per-unit range bound" if optimal else ""
     bk = None
     mips = 0
