@@ -766,9 +766,9 @@ def _relaxation_infeasible(network, x, lo, hi, bounds, norm, rho):
 
 def _solve(builder, backend, deadline, threads=1, verbose=False):
     from .netmilp import solve_model
+    model = builder.build()          # (building a large model takes time too)
     left = _remaining(deadline)
-    return solve_model(builder.build(), backend, time_limit=left, threads=threads,
-                       verbose=verbose)
+    return solve_model(model, backend, time_limit=left, threads=threads, verbose=verbose)
 
 
 def _output_bounds(network, lo, hi, bounds, amb, deadline, stats, key):
