@@ -593,24 +593,8 @@ def inversion_model(network, x, lo, hi, bounds, norm, r_ub, *, away=None, fixed=
     enc = encode_network(B, network, bounds, box=(lo, hi), encode_output=False, fixed=fixed)
     ylo, yhi = bounds[-1]
     rv, ob = encode_residual(B, network, enc.pre[-1], x, ylo, yhi, norm, r_ub, r_lb=r_lb)
-    if away is not None:
-        zr, delta = away
-        zr = np.asarray(zr, float)
-        picks = []
-        for j, zj in enumerate(enc.z):
-            if zr[j] + delta <= hi[j]:
-                p = B.add_var(0, 1, integer=True, name=f"far_up{j}")
-                # z_j >= (zr_j + delta) p + lo_j (1 - p)
-                B.add_row([zj, p], [1.0, -(zr[j] + delta - lo[j])], lo=lo[j])
-                picks.append(p)
-            if zr[j] - delta >= lo[j]:
-                q = B.add_var(0, 1, integer=True, name=f"far_dn{j}")
-                # z_j <= (zr_j - delta) q + hi_j (1 - q)
-                B.add_row([zj, q], [1.0, hi[j] - (zr[j] - delta)], hi=hi[j])
-                picks.append(q)
-        if not picks:
-            return None
-        B.add_row(picks, 1.0, lo=1.0)
+    if away is not None and not _add_away(B, enc, away, lo, hi):
+        return None
     return B, enc, rv, ob
 
 
@@ -1400,10 +1384,12 @@ def _add_away(B, enc, away, lo, hi):
     for j, zj in enumerate(enc.z):
         if zr[j] + delta <= hi[j]:
             p = B.add_var(0, 1, integer=True, name=f"far_up{j}")
+            # z_j >= (zr_j + delta) p + lo_j (1 - p)
             B.add_row([zj, p], [1.0, -(zr[j] + delta - lo[j])], lo=lo[j])
             picks.append(p)
         if zr[j] - delta >= lo[j]:
             q = B.add_var(0, 1, integer=True, name=f"far_dn{j}")
+            # z_j <= (zr_j - delta) q + hi_j (1 - q)
             B.add_row([zj, q], [1.0, hi[j] - (zr[j] - delta)], hi=hi[j])
             picks.append(q)
     if not picks:

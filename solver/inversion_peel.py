@@ -764,54 +764,36 @@ def reduced_model(network, lo, hi, bounds, boxes):
 
     Notes
     -----
-    Every pre-activation is an affine function of ``z`` and of the outputs of
-    the unstable units of earlier layers; the matrices are dense (rows x
-    ``n + #unstable``), so this is meant for boxes on which few units are
-    unstable. Exact in real arithmetic; the affine maps are formed in floating
+    The affine maps are those of :func:`reduced_affine` (every pre-activation
+    as a function of ``z`` and of the unstable units' outputs); they are dense
+    (rows x ``n + #unstable``), so this is meant for boxes on which few units
+    are unstable. Exact in real arithmetic; the maps are formed in floating
     point (relative error ~1e-13, far below the MILP tolerances).
     """
     from .netmilp import MilpBuilder, encode_activation
+    maps, cols, _ = reduced_affine(network, lo, hi, bounds)
     B = MilpBuilder()
     n = len(lo)
     z = B.add_vars(n, lo, hi, names=[f"z{j}" for j in range(n)])
     V = list(z)
-    Pm, pc = np.eye(n), np.zeros(n)
-    K = len(network.layers)
     nb = 0
-    for k, L in enumerate(network.layers):
-        M = np.asarray(L.W @ Pm)
-        c = np.asarray(L.W @ pc).reshape(-1) + L.b
+    for k, (L, (M, c, _)) in enumerate(zip(network.layers, maps)):
         if k in boxes:
             tlo, thi = boxes[k]
             # rows whose box contains the unit's whole range on the latent box
             # are implied: dropped
             fin = (tlo > bounds[k][0]) | (thi < bounds[k][1])
             if fin.any():
-                B.add_matrix_rows(M[fin], V, lo=tlo[fin] - c[fin], hi=thi[fin] - c[fin])
-        if k == K - 1:
-            break
-        ylo, yhi = np.asarray(bounds[k][0], float), np.asarray(bounds[k][1], float)
-        kind, a = _kind_slope(L.activation)
-        if kind == "identity":
-            Pm, pc = M, c
-            continue
-        act = ylo >= 0
-        ina = (yhi <= 0) & ~act
-        unst = ~(act | ina)
-        d = np.where(act, 1.0, np.where(ina, a, 0.0))
-        Pm_new = d[:, None] * M
-        pc_new = d * c
-        ui = np.flatnonzero(unst)
+                B.add_matrix_rows(M[fin], V[:M.shape[1]], lo=tlo[fin] - c[fin],
+                                  hi=thi[fin] - c[fin])
+        ui = np.array([j for kk, j in cols if kk == k], dtype=int)
         if len(ui):
-            y = B.add_vars(len(ui), ylo[ui], yhi[ui])
-            B.add_matrix_rows(M[ui], V, extra=[(-1.0, y)], lo=-c[ui], hi=-c[ui])
-            vlo, vhi = L.activation.bounds(ylo[ui], yhi[ui])
+            ylo, yhi = np.asarray(bounds[k][0], float)[ui], np.asarray(bounds[k][1], float)[ui]
+            y = B.add_vars(len(ui), ylo, yhi)
+            B.add_matrix_rows(M[ui], V[:M.shape[1]], extra=[(-1.0, y)], lo=-c[ui], hi=-c[ui])
+            vlo, vhi = L.activation.bounds(ylo, yhi)
             u = B.add_vars(len(ui), vlo, vhi)
-            bins, _ = encode_activation(B, y, u, ylo[ui], yhi[ui], L.activation)
+            bins, _ = encode_activation(B, y, u, ylo, yhi, L.activation)
             nb += int((bins >= 0).sum())
-            ext = np.zeros((len(c), len(ui)))
-            ext[ui, np.arange(len(ui))] = 1.0
-            Pm_new = np.hstack([Pm_new, ext])
             V += list(u)
-        Pm, pc = Pm_new, pc_new
     return ReducedModel(B, np.asarray(z), nb)
