@@ -1965,7 +1965,25 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
     if len(lb):
         lower = max(lower, float(np.max(lb)) if norm == "linf" else float(np.sum(lb)))
     stats["range_bound"] = lower
-    if pl_head:
+    big = any(hasattr(L.W, "tocsr") for L in network.layers) or \
+        _mip_binaries(network, fwd) > MAX_MIP_BINARIES
+    if big and norm == "l1":
+        # no whole-network MIP at this size: the best heuristic point, the
+        # range bound (sum over the outputs) as the proved bound
+        cands = ([] if ex.z is None else [ex.z]) + _gd_candidates(network, x, lo, hi, seed,
+                                                                    deadline)
+        cands = [descend(network, prenet, x, c, lo, hi, deadline=deadline) for c in cands]
+        z = min(cands, key=lambda v: residual_norm(network.forward(v) - x, "l1"))
+        obj = residual_norm(network.forward(z) - x, "l1")
+        opt = obj * (1 - MIP_GAP) <= lower
+        res = _make("nearest", z, network, x, "l1", lo, hi, start, "peel", optimal=opt,
+                    bound=lower, stats=stats,
+                    message=(f"optimal: the L1 residual equals the range bound {lower:.6g}" if opt
+                             else f"best point found (no MIP: the network is too large); "
+                             f"proved: no z in the box has an L1 output residual below "
+                             f"{lower:.6g}"))
+        return finish(res)
+    if pl_head and not big:
         res = _invert_mip(network, x, norm=norm, latent_box=(lo, hi), time_limit=time_limit,
                           backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
                           tighten=tighten, threads=threads, verbose=verbose, seed=seed,
@@ -2005,7 +2023,9 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
 
 def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backend, deadline,
                            threads, verbose, seed, stats, start):
-    """L-inf nearest point in the output space for a sigmoid/tanh head.
+    """L-inf nearest point in the output space for a sigmoid/tanh head (or
+    any head, for networks too large or too sparse for the whole-network MIP
+    of :func:`_invert_mip`; then no MIP runs past :data:`MAX_MIP_BINARIES`).
 
     ``|act(y_i) - x_i| <= t`` is the box :func:`target_box` ``(t)`` on the
     last pre-activation, nested in ``t``: the incumbent (gradient descent,
@@ -2047,20 +2067,21 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
     method = "peel"
     optimal = attained(t_inc)
     how = "the per-unit range bound" if optimal else ""
-    bk = None
-    mips = 0
-    while not optimal and _remaining(deadline) != 0.0:
+    bk = P.forward_bounds(prenet, lo, hi)
+    nb = _mip_binaries(prenet, bk)
+    if nb > MAX_MIP_BINARIES:
+        info["mip"] = f"not built: {nb} binaries (> {MAX_MIP_BINARIES})"
+    elif not any(hasattr(L.W, "tocsr") for L in prenet.layers):
+        left = _remaining(deadline)
+        bk = propagate_bounds(prenet, lo, hi, tighten=True, output_units=[],
+                              time_limit=None if left is None else 0.2 * left)
+    while not optimal and nb <= MAX_MIP_BINARIES and _remaining(deadline) != 0.0:
         level = max(lower, t_inc * (1 - MIP_GAP))
-        if bk is None:
-            left = _remaining(deadline)
-            bk = propagate_bounds(prenet, lo, hi, tighten=True, output_units=[],
-                                  time_limit=None if left is None else 0.2 * left)
         built = box_model(prenet, *P.target_box(head, x, level), lo, hi, bk)
         if built is None:
             lower, optimal, how = level, True, "bounds"
             break
         sol, enc, name, bst = _solve_box_mip(built, backend, deadline, threads, verbose)
-        mips += 1
         method = f"peel+mip[{name}]"
         binaries = max(binaries or 0, bst["binaries"])
         info.setdefault("mips", []).append({"level": level, "status": sol.status.value,
@@ -2084,7 +2105,8 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
                f"(this point: {t_inc:.6g}; proved by {how})")
     else:
         msg = (f"best point found, not proved optimal; proved: no z in the box has an L-inf "
-               f"output residual below {lower:.6g}")
+               f"output residual below {lower:.6g}" + (
+                   f" (no MIP: {nb} binaries)" if nb > MAX_MIP_BINARIES else ""))
     res = _make("exact" if t_inc <= eps else "nearest", z, network, x, "linf", lo, hi, start,
                 method, optimal=optimal, bound=lower, message=msg, stats=stats)
     from dataclasses import replace

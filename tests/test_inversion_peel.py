@@ -294,6 +294,24 @@ def test_sparse_layers_are_handled():
     assert np.allclose(r.z, rd.z, atol=1e-6)
 
 
+@pytest.mark.parametrize("norm", ["linf", "l1"])
+def test_sparse_relu_generator_nearest_point_is_honest(norm):
+    """No whole-network MIP for sparse layers: the nearest point is heuristic,
+    its bound the range bound, which a dense grid of latent points respects."""
+    dense = gen(12, (2, 8, 10), [RELU, RELU], scale=0.7)
+    net = Network(tuple(DenseLayer(sp.csr_matrix(L.W), L.b, L.activation)
+                        for L in dense.layers))
+    x = net.forward(np.array([0.3, -0.5])) + np.linspace(-0.3, 0.3, 10)
+    x[0] = -0.8                      # below the ReLU's range: costs at least 0.8
+    r = invert(net, x, latent_box=1.0, norm=norm, time_limit=30)
+    assert r.status == "nearest" and r.bound >= (0.8 if norm == "linf" else 0.8) - 1e-12
+    g = np.linspace(-1, 1, 101)
+    best = min(residual_norm(net.forward(np.array([a, b])) - x, norm) for a in g for b in g)
+    assert r.bound <= best + 1e-12
+    if r.optimal:
+        assert r.objective * (1 - MIP_GAP) <= r.bound + 1e-12
+
+
 # --------------------------------------------------------------------------
 # sigmoid / tanh heads
 # --------------------------------------------------------------------------
@@ -434,3 +452,17 @@ def test_vae400_exact_target_is_pinned_without_a_mip(vae400):
     assert r.uniqueness_method == "latent box" and r.binaries is None
     assert r.peel["peeled_layers"] == [1] and r.peel["units_fixed"] == 400
     assert np.max(np.abs(np.array(r.z) - z0)) < 1e-3
+
+
+def test_vae400_time_limit_is_kept_on_a_target_nothing_reproduces(vae400):
+    """An all-zero image: no latent point reproduces it, the range bound does
+    not settle optimality, and the MIPs cannot finish: the answer must still
+    come within 10 % of the limit (plus start-up), with an honest status."""
+    import time
+    t0 = time.monotonic()
+    r = invert(vae400, np.zeros(784), time_limit=8)
+    took = time.monotonic() - t0
+    assert took <= 8 * 1.1 + 2.0
+    assert r.status == "nearest" and r.space == "output" and r.warnings
+    if not r.optimal:
+        assert r.bound is not None and r.bound <= r.objective
