@@ -1,9 +1,18 @@
-"""Inverting ReLU generators by mixed-integer programming.
+"""Inverting generators: the target's structure first, then mixed-integer
+programming.
 
 Given a generator ``G`` (a :class:`solver.network.Network`) and a target
 ``x``, :func:`invert` finds a latent ``z`` in a box with ``G(z) = x``, proves
 that no ``z`` in the box is closer when ``x`` is off the range (the nearest
 point in the L-infinity or L1 norm), and says whether the preimage is unique.
+
+Two algorithms share this module. The default (:func:`invert`, issue 15)
+first *peels* the layers whose rows the target pins
+(:mod:`solver.inversion_peel`: certified boxes, ReLU signs fixed by the
+target, LP refinement in the latent space) and hands a MIP only what remains;
+its steps are in :func:`invert`'s Notes. ``invert(peel=False)`` runs the
+whole-network MIP described below (:func:`_invert_mip`), kept for comparison
+and used by the default path for the nearest point of piecewise-linear heads.
 
 Why an integer program: ``G`` is affine on each activation region
 (Balestriero et al., Prop. 4), so ``min_z ||G(z) - x||`` is a minimum over
@@ -30,7 +39,7 @@ directly. For an output unit with negative slope ``a`` and target ``x_i``,
 with ``x_i > 0`` pins its pre-activation and the remaining binaries are those
 of the unstable hidden units only.
 
-Algorithm of :func:`invert`:
+Algorithm of the whole-network MIP (:func:`_invert_mip`, ``invert(peel=False)``):
 
 1. Bounds: interval arithmetic, then LP tightening of the hidden layers;
    output units are LP-tightened only where a binary needs a big-M.

@@ -17,19 +17,29 @@ of the work on real generators (issue 15):
    box around a weighted least-squares solution (:func:`certified_box`, a
    rigorous floating-point bound), which is the target of the layer below.
 
-:func:`peel` applies both from the top layer down as long as they hold. When
-it reaches the latent space the preimage set of the target is enclosed in a
-box ``Z`` (an LP hull over the first layer's rows), usually a tiny one:
-uniqueness is then a statement about ``Z`` and no second MIP is needed. Where
-it stops (a layer whose two-sided rows do not have full column rank, such as
-a transposed convolution with more inputs than outputs), the caller hands the
-MIP the layers below with the boxes found so far, and the signs they fix.
+3. *On a small latent box the network is affine except at the units whose
+   kink the box meets* (:func:`affine_enclosure`, symbolic intervals): every
+   peeled box becomes linear rows in ``z``, and, with those units' outputs
+   as extra unknowns, the boxes pin ``z`` again (:func:`latent_certified_box`);
+   LP hulls shrink the box (:func:`refine_latent_box`).
+
+:func:`peel` applies 1 and 2 from the top layer down as long as they hold;
+when it reaches the latent space, :func:`refine_latent_box` encloses the
+preimage set of the target in a box ``Z``, usually a tiny one on which every
+unit's sign is fixed: uniqueness is then a statement about ``Z`` and no
+second MIP is needed. Where peeling stops (a layer whose two-sided rows do
+not have full column rank, such as a transposed convolution with more inputs
+than outputs), the caller hands a MIP the layers below with the boxes found
+so far; where ``Z`` still meets kinks, :func:`reduced_model` is the MIP of
+just those units on ``Z``.
 
 What is proved
 --------------
 With ``S_t = {z in box : ||G(z) - x||_inf <= t}`` (real arithmetic; ``G``
 the network with its exact binary64 weights), every box this module returns
-contains the image of ``S_t`` at its layer, and ``Z`` contains ``S_t``. The
+contains the image of ``S_t`` at its layer, and ``Z`` contains ``S_t``
+(for a sigmoid/tanh head, :func:`solver.inversion.invert` applies this to the
+pre-activation problem, whose ``G`` is the network without its head). The
 bounds are computed in floating point with the a priori error bounds of
 floating-point dot products (``|fl(A B) - A B| <= gamma_n |A| |B|``, Higham,
 *Accuracy and Stability of Numerical Algorithms*, 2nd ed., Sec. 3.5), and
