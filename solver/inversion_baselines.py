@@ -202,30 +202,32 @@ def invert_by_enumeration(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_
 # ---------------------------------------------------------------------------
 
 def _forward_batch(network, Z):
-    """Forward pass of a batch (rows of Z); returns output and pre-activations."""
+    """Forward pass of a batch (rows of Z); returns output, pre-activations
+    and post-activations."""
     H = Z
-    pres = []
+    pres, posts = [], []
     for L in network.layers:
-        Y = H @ L.W.T + L.b
+        Y = np.asarray(L.W @ H.T).T + L.b
         pres.append(Y)
-        a = L.activation.slope
-        H = np.where(Y > 0, Y, a * Y)
-    return H, pres
+        H = L.activation.forward(Y)
+        posts.append(H)
+    return H, pres, posts
 
 
 def _grad_batch(network, Z, x):
     """Gradient of ``0.5 ||G(z) - x||^2`` for each row of Z (analytic backprop)."""
-    out, pres = _forward_batch(network, Z)
+    from .inversion_peel import activation_derivative
+    out, pres, posts = _forward_batch(network, Z)
     g = out - x
-    for L, Y in zip(reversed(network.layers), reversed(pres)):
-        a = L.activation.slope
-        g = g * np.where(Y > 0, 1.0, a)
-        g = g @ L.W
+    for L, Y, H in zip(reversed(network.layers), reversed(pres), reversed(posts)):
+        g = g * activation_derivative(L.activation, Y, H)
+        g = np.asarray(L.W.T @ g.T).T
     return g, out
 
 
 def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, restarts=10,
-                     steps=1000, lr=0.05, seed=0, tol=DEFAULT_TOL, z_init=None):
+                     steps=1000, lr=0.05, seed=0, tol=DEFAULT_TOL, z_init=None,
+                     time_limit=None):
     """Projected Adam on ``||G(z) - x||_2^2`` with random restarts.
 
     Parameters
@@ -234,6 +236,7 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     steps, lr : Adam iterations and step size (betas 0.9, 0.999).
     seed : for the starting points.
     z_init : optional array of extra starting points (rows).
+    time_limit : seconds (the best points so far are returned), or None.
 
     Returns
     -------
@@ -258,7 +261,10 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     b1, b2, eps = 0.9, 0.999, 1e-12
     best = Z.copy()
     best_v = np.full(len(Z), np.inf)
+    t_end = None if time_limit is None else start + float(time_limit)
     for it in range(1, steps + 1):
+        if t_end is not None and time.monotonic() > t_end:
+            break
         g, out = _grad_batch(network, Z, x)
         v = np.abs(out - x).max(axis=1) if norm == "linf" else np.abs(out - x).sum(axis=1)
         better = v < best_v
@@ -267,7 +273,7 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
         m2 = b2 * m2 + (1 - b2) * g * g
         step = lr * (m1 / (1 - b1 ** it)) / (np.sqrt(m2 / (1 - b2 ** it)) + eps)
         Z = np.clip(Z - step, lo, hi)
-    out, _ = _forward_batch(network, Z)
+    out, _, _ = _forward_batch(network, Z)
     v = np.abs(out - x).max(axis=1) if norm == "linf" else np.abs(out - x).sum(axis=1)
     better = v < best_v
     best[better], best_v[better] = Z[better], v[better]
