@@ -684,7 +684,8 @@ def make_generator(spec):
     """A :class:`solver.network.Network` from ``{"gen": "rand", "n0", "widths", "seed"}``
     (weights N(0, 1/fan_in), biases N(0, 0.1^2), ReLU) or ``{"gen": "mnist"}``
     (the shared MNIST VAE decoder 20 -> 60 -> 784)."""
-    from solver.network import load_network, make_network
+    from solver.network import make_network
+    from solver.network_io import load_network
     if spec["gen"] == "mnist":
         return load_network(DECODER)
     if spec["gen"] == "vae400":

@@ -14,7 +14,8 @@
    on. Exact for expansive layers with an injective, well-conditioned
    structure; otherwise a heuristic.
 
-All return :class:`solver.inversion.InversionResult`.
+All return :class:`solver.inversion_problem.InversionResult` (also importable
+from :mod:`solver.inversion`).
 """
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ import time
 import numpy as np
 from scipy.optimize import linprog
 
-from .inversion import (DEFAULT_LATENT_BOX, DEFAULT_TOL, _check_norm, _make,
-                        latent_box_arrays, region_lp, residual_norm, tolerance,
-                        validate_target)
+from .inversion_problem import (DEFAULT_LATENT_BOX, DEFAULT_TOL, _check_norm, _make,
+                                latent_box_arrays, region_lp, residual_norm, tolerance,
+                                validate_target)
 
 
 # ---------------------------------------------------------------------------

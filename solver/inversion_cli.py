@@ -66,7 +66,7 @@ def _fmt(v, k=6):
 def cmd_invert(args):
     """Handler of ``reluinj invert``; returns the exit status (0)."""
     from .inversion import invert
-    from .network import load_network
+    from .network_io import load_network
     net = load_network(args.model)
     x = load_target(args.target)
     if x.shape[0] != net.n_out:

@@ -23,6 +23,7 @@ from .io import validate_layer
 from .errors import InputError
 from .result import LayerResult, Verdict, Witness
 from .search import sign_tree_search
+from .snap import DEFAULT_RTOL as SNAP_RTOL, snap_coincident_rows
 
 METHODS = ("auto", "tree", "milp", "enumerate", "bruteforce")
 
@@ -186,6 +187,32 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
     if verdict == "not_injective" and w is None:
         verdict, msg = "unknown", "no exact witness produced"
     return _result(verdict, w, "bruteforce", start, msg, W)
+
+
+def check_layer_snapped(W, b=None, *, rtol=SNAP_RTOL, **options):
+    """Decide the layer with its near-coincident rows snapped (see
+    :func:`solver.snap.snap_coincident_rows`).
+
+    Returns ``(snap, result)``: ``result`` is the :class:`LayerResult` of
+    :func:`solver.check_layer` on ``(snap.W, snap.b)`` (its certificate or
+    witness is about the *snapped* layer and verifies against it), or None
+    when nothing was snapped (then the snapped layer is the layer itself).
+    This never replaces the verdict on the original weights; it says whether
+    a bad cell there is only a rounding artefact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = np.array([[1.0, 0.1], [0.3, 1.0]])
+    >>> snap, res = check_layer_snapped(np.vstack([B, -0.3 * B]))
+    >>> len(snap.rows), res.verdict.value
+    (2, 'injective')
+    """
+    W, b = validate_layer(W, b)
+    snap = snap_coincident_rows(W, b, rtol)
+    if not snap.changed:
+        return snap, None
+    return snap, check_layer(snap.W, snap.b, **options)
 
 
 def verify_result(W, b, result: LayerResult):

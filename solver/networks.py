@@ -1457,7 +1457,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     Parameters
     ----------
     network : :class:`solver.network.Network`, or a path (``.npz`` / ``.onnx``)
-        for :func:`solver.network.load_network`.
+        for :func:`solver.network_io.load_network`.
     time_limit : seconds or None (``unknown`` when it runs out; the MILP
         search then gets 60 s at most).
     box : R > 0 or None. Restrict the question to ``[-R, R]^n``
@@ -1505,7 +1505,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     """
     start = time.monotonic()
     if not isinstance(network, Network):
-        from .network import load_network
+        from .network_io import load_network
         network = load_network(network)
     if domain not in DOMAINS:
         raise InputError(f"domain must be one of {', '.join(DOMAINS)}; got {domain!r}")

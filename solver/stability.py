@@ -508,7 +508,8 @@ def stability(model, b=None, *, time_limit=None, box=None, backend=None, seed=0,
     >>> round(r.upper, 6)        # the pair (u, -u) attains 1/sqrt(2)
     0.707107
     """
-    from .network import Network, load_network
+    from .network import Network
+    from .network_io import load_network
     if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit >= 0):
         raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
     if box is not None:

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 
 def add_stability_subparser(sub):
-    from .cli import nonneg_seconds, positive_number
+    from .cli_args import nonneg_seconds, positive_number
     s = sub.add_parser("stability", help="Theorem 4's inverse Lipschitz constant (sigma*, "
                                          "certified), an upper bound from point pairs, and "
                                          "the collapse of non-injective models")
@@ -89,7 +89,7 @@ def collapse_for_check(model_path, doc, box, deadline, backend=None):
     if box is None or doc.get("verdict") != "not_injective" or not doc.get("witness"):
         return None
     from .collapse import collapse
-    from .network import load_network
+    from .network_io import load_network
     net = load_network(model_path)
     w = doc["witness"]
     z1 = [Fraction(v) for v in w["z1"]]

@@ -440,7 +440,7 @@ def test_json_reports_what_the_peel_used(tmp_path, capsys):
 def vae400():
     if not VAE400.exists():
         pytest.skip("shared model not available")
-    from solver.network import load_network
+    from solver.network_io import load_network
     return load_network(VAE400)
 
 

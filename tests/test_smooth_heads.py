@@ -12,7 +12,8 @@ forward pass (which must agree on the witnesses to rounding).
 import numpy as np
 import pytest
 
-from solver.network import load_network, make_network
+from solver.network import make_network
+from solver.network_io import load_network
 from solver.networks import check_network
 
 from conftest import SHARED
