@@ -105,7 +105,7 @@ from .errors import InputError
 # they stay importable from here
 from .inversion_problem import (  # noqa: F401
     DEFAULT_DELTA, DEFAULT_LATENT_BOX, DEFAULT_TOL, MIP_GAP, NORM_NAMES, NORMS,
-    InversionResult, _check_norm, _make, _remaining, activation_pattern, latent_box_arrays,
+    InversionResult, check_norm, make_result, remaining, activation_pattern, latent_box_arrays,
     region_affine, region_constraints, region_lp, residual_norm, tolerance, validate_target)
 
 
@@ -393,7 +393,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                 break
             st["rounds"] += 1
             lp, enc = model(keep)
-            v, s = lp.extreme(enc.z[0], +1, _remaining(deadline))
+            v, s = lp.extreme(enc.z[0], +1, remaining(deadline))
             st["lps"] += 1
             if s == "infeasible":
                 st["seconds"] = round(time.monotonic() - t0, 4)
@@ -410,7 +410,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                     if p is None:
                         break
                     if p[u] > pad(p[u]):
-                        umin, s = lp.extreme(u, +1, _remaining(deadline))
+                        umin, s = lp.extreme(u, +1, remaining(deadline))
                         st["lps"] += 1
                         if umin is not None and umin > pad(umin):
                             fixed[k][j] = 1
@@ -418,7 +418,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                             new += 1
                             st["fixed_active"] += 1
                     elif p[y] < -pad(p[y]):
-                        ymax, s = lp.extreme(y, -1, _remaining(deadline))
+                        ymax, s = lp.extreme(y, -1, remaining(deadline))
                         st["lps"] += 1
                         if ymax is not None and ymax < -pad(ymax):
                             fixed[k][j] = -1
@@ -435,8 +435,8 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                 if out_of_time():
                     break
                 y = enc.pre[k][j]
-                ymin, _ = lp.extreme(y, +1, _remaining(deadline))
-                ymax, _ = lp.extreme(y, -1, _remaining(deadline))
+                ymin, _ = lp.extreme(y, +1, remaining(deadline))
+                ymax, _ = lp.extreme(y, -1, remaining(deadline))
                 st["lps"] += 2
                 blo, bhi = bounds[k]
                 nlo = blo[j] if ymin is None else max(blo[j], ymin - pad(ymin))
@@ -465,7 +465,7 @@ def _relaxation_infeasible(network, x, lo, hi, bounds, norm, rho):
 def _solve(builder, backend, deadline, threads=1, verbose=False):
     from .netmilp import solve_model
     model = builder.build()          # (building a large model takes time too)
-    left = _remaining(deadline)
+    left = remaining(deadline)
     return solve_model(model, backend, time_limit=left, threads=threads, verbose=verbose)
 
 
@@ -474,7 +474,7 @@ def _output_bounds(network, lo, hi, bounds, amb, deadline, stats, key):
     from .bounds import tighten_units
     if not amb.any():
         return bounds
-    left = _remaining(deadline)
+    left = remaining(deadline)
     share = None if left is None else 0.25 * left
     st = {}
     out = tighten_units(network, lo, hi, bounds, len(network.layers) - 1, amb,
@@ -643,7 +643,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
                                      "mip_seconds": 0.0}
     bnd, fx = bounds, None
     if tighten:
-        left = _remaining(deadline)
+        left = remaining(deadline)
         tst = {}
         b2, f2, infeasible = target_tighten(
             network, x, lo, hi, bounds, "linf", upper, stats=tst,
@@ -663,7 +663,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
 
     lo_k, hi_k = 0, K - 1
     screens = 0
-    while lo_k < hi_k and _remaining(deadline) != 0.0:
+    while lo_k < hi_k and remaining(deadline) != 0.0:
         mid = (lo_k + hi_k) // 2
         screens += 1
         if lp_feasible(mid):
@@ -678,7 +678,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     def mip(k, cap=None):
         """'optimal' / 'feasible' (limit hit with a point) / 'infeasible' / 'unknown'."""
         B, enc, rv, ob = model(k)
-        left = _remaining(deadline)
+        left = remaining(deadline)
         dl = None if left is None else time.monotonic() + (left if cap is None else cap * left)
         sol, name = _solve(B, backend, dl, threads, verbose)
         info["mips"] += 1
@@ -715,7 +715,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     # infeasible, unproved: the search still finds the smallest interval whose
     # MIP is quickly feasible.
     lo_b = lo_k
-    while lo_b < good and _remaining(deadline) != 0.0:
+    while lo_b < good and remaining(deadline) != 0.0:
         mid = (lo_b + good) // 2
         s2 = mip(mid, cap=0.25)
         if s2 in ("optimal", "feasible"):
@@ -743,7 +743,7 @@ def _level_search(solve_at, lower, upper, norm_tol, network, x, lo, hi, bounds, 
         lo0 = max(lower, norm_tol)
         lo_r, hi_r = lo0, upper
         screens = 0
-        while hi_r / lo_r > 4 and screens < 12 and _remaining(deadline) != 0.0:
+        while hi_r / lo_r > 4 and screens < 12 and remaining(deadline) != 0.0:
             mid = math.sqrt(lo_r * hi_r)
             screens += 1
             if _relaxation_infeasible(network, x, lo, hi, bounds, norm, mid):
@@ -826,7 +826,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
     from .bounds import propagate_bounds
     start = time.monotonic() if start is None else start
     deadline = None if time_limit is None else start + float(time_limit)
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     x = validate_target(network, x)
     lo, hi = latent_box_arrays(network, latent_box)
     if delta is not None and (not np.isfinite(delta) or delta <= 0):
@@ -843,7 +843,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
 
     # 1. bounds (hidden layers tightened; output units later, only ambiguous ones)
     bst = {}
-    left = _remaining(deadline)
+    left = remaining(deadline)
     bounds = propagate_bounds(network, lo, hi, tighten=tighten, output_units=[],
                               time_limit=None if left is None else 0.3 * left, stats=bst)
     stats["bounds"] = {"seconds": round(bst["seconds"], 4), "lps": bst["lps"],
@@ -873,7 +873,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
         info = stats.setdefault(key, {})
         info["r_ub"] = rho
         if tighten:
-            left = _remaining(deadline)
+            left = remaining(deadline)
             tst = {}
             bnd, fx, infeasible = target_tighten(
                 network, x, lo, hi, bnd, norm, rho, stats=tst,
@@ -990,7 +990,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
     # 4. uniqueness
     unique, second, witness = None, None, None
     if uniqueness and z_best is not None and status in ("exact", "nearest") and optimal:
-        if _remaining(deadline) == 0.0:
+        if remaining(deadline) == 0.0:
             stats["uniqueness"] = {"status": "skipped (time limit)"}
         else:
             obj = residual_norm(network.forward(z_best) - x, norm)
@@ -1030,9 +1030,9 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
                             witness = Witness.of(pair)
                     stats["uniqueness"]["second_residual"] = float(
                         np.max(np.abs(network.forward(z2) - x)))
-    return _make(status, z_best, network, x, norm, lo, hi, start, method, optimal=optimal,
-                 unique=unique, second=second, bound=bound, witness=witness, message=message,
-                 delta=delta if uniqueness else None, stats=stats)
+    return make_result(status, z_best, network, x, norm, lo, hi, start, method, optimal=optimal,
+                       unique=unique, second=second, bound=bound, witness=witness, message=message,
+                       delta=delta if uniqueness else None, stats=stats)
 
 
 # ---------------------------------------------------------------------------
@@ -1190,7 +1190,7 @@ def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), ro
     z = np.clip(np.asarray(z, float), lo, hi)
     for f in levels:
         for _ in range(rounds):
-            if _remaining(deadline) == 0.0:
+            if remaining(deadline) == 0.0:
                 return z
             t = score(z)
             if t == 0:
@@ -1226,8 +1226,8 @@ def _far_points(network, enc, boxes, zlo, zhi, z, delta, deadline):
     second preimage."""
     import scipy.sparse as sp
     from .bounds import PersistentLP
-    from .inversion_peel import _latent_rows
-    rows = _latent_rows(enc, boxes)
+    from .inversion_peel import latent_rows
+    rows = latent_rows(enc, boxes)
     if rows is None:
         return []
     lp = PersistentLP(sp.csr_matrix(rows[0]), rows[1], rows[2], zlo, zhi)
@@ -1264,7 +1264,7 @@ def _witness(network, z1, z2):
 
 
 def _validate(network, x, norm, latent_box, delta, tol):
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     x = validate_target(network, x)
     lo, hi = latent_box_arrays(network, latent_box)
     if delta is not None and (not np.isfinite(delta) or delta <= 0):
@@ -1369,7 +1369,7 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
 def _gd_candidates(network, x, lo, hi, seed, deadline, restarts=4, steps=500, z_init=None):
     """Gradient-descent points (output L2, projected Adam) as candidates."""
     from .inversion_baselines import gradient_descent
-    left = _remaining(deadline)
+    left = remaining(deadline)
     if left is not None and left < 1.0:
         return []
     r = gradient_descent(network, x, norm="linf", latent_box=(lo, hi), restarts=restarts,
@@ -1379,7 +1379,7 @@ def _gd_candidates(network, x, lo, hi, seed, deadline, restarts=4, steps=500, z_
 
 
 def _solve_box_mip(built, backend, deadline, threads, verbose, share=1.0):
-    left = _remaining(deadline)
+    left = remaining(deadline)
     dl = None if left is None else time.monotonic() + share * left
     B, enc = built
     sol, name = _solve(B, backend, dl, threads, verbose)
@@ -1421,7 +1421,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
         return output_residual(net, z, x)
 
     def share(f):
-        left = _remaining(deadline)
+        left = remaining(deadline)
         return None if left is None else time.monotonic() + f * left
 
     def final_polish(z):
@@ -1485,7 +1485,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
                 if score(c) < score(z):
                     z = c
         if score(z) > eps and enc.n_unstable <= MAX_MIP_BINARIES and \
-                _remaining(deadline) != 0.0:
+                remaining(deadline) != 0.0:
             out.mip_tried = True
             rm = P.reduced_model(net, zlo, zhi, enc.bounds, pe.boxes)
             sol, enc2, bst = run_mip((rm.builder, rm), 0.5)
@@ -1521,7 +1521,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
             if away_score(z)(zf) <= eps:
                 take_second(z, zf, "second preimage (LP vertex of the latent box)")
                 return out
-        if enc.n_unstable <= MAX_MIP_BINARIES and _remaining(deadline) != 0.0:
+        if enc.n_unstable <= MAX_MIP_BINARIES and remaining(deadline) != 0.0:
             rm = P.reduced_model(net, zlo, zhi, enc.bounds, pe.boxes)
             if not _add_away(rm.builder, rm, (z, delta), zlo, zhi):
                 out.unique, out.umethod = True, "latent box"
@@ -1559,10 +1559,10 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
         if out.status == "exact" and uniqueness:
             out.uniq["status"] = "not decided: " + msg
         return out
-    if _remaining(deadline) == 0.0:
+    if remaining(deadline) == 0.0:
         return out
     if tighten and not any(hasattr(L.W, "tocsr") for L in tn.layers):
-        left = _remaining(deadline)
+        left = remaining(deadline)
         bk = propagate_bounds(tn, lo, hi, tighten=True, output_units=[],
                               time_limit=None if left is None else 0.3 * left)
     if out.status != "exact":
@@ -1589,7 +1589,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
                 out.status = "exact"
                 out.message = ("G(z) reproduces the target to tolerance (floating-point "
                                "forward pass; MIP of the remaining layers)")
-    if out.status == "exact" and uniqueness and _remaining(deadline) != 0.0:
+    if out.status == "exact" and uniqueness and remaining(deadline) != 0.0:
         built = box_model(tn, *Tk, lo, hi, bk, away=(out.z, delta))
         if built is None:
             out.unique, out.umethod = True, "bounds"
@@ -1655,10 +1655,10 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
                        warnings=tuple(warnings) + tuple(res.warnings), **kw)
 
     if ex.status == "exact":
-        res = _make("exact", ex.z, network, x, norm, lo, hi, start, ex.method, optimal=True,
-                    unique=ex.unique if uniqueness else None, second=ex.second, bound=0.0,
-                    witness=ex.witness, message=ex.message,
-                    delta=delta if uniqueness else None, stats=stats)
+        res = make_result("exact", ex.z, network, x, norm, lo, hi, start, ex.method, optimal=True,
+                          unique=ex.unique if uniqueness else None, second=ex.second, bound=0.0,
+                          witness=ex.witness, message=ex.message,
+                          delta=delta if uniqueness else None, stats=stats)
         kw = {}
         if space == "pre-activation":
             ez = np.asarray(ex.z)
@@ -1690,12 +1690,13 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
         z = min(cands, key=lambda v: residual_norm(network.forward(v) - x, "l1"))
         obj = residual_norm(network.forward(z) - x, "l1")
         opt = obj * (1 - MIP_GAP) <= lower
-        res = _make("nearest", z, network, x, "l1", lo, hi, start, "peel", optimal=opt,
-                    bound=lower, stats=stats,
-                    message=(f"optimal: the L1 residual equals the range bound {lower:.6g}" if opt
-                             else f"best point found (no MIP: the network is too large); "
-                             f"proved: no z in the box has an L1 output residual below "
-                             f"{lower:.6g}"))
+        res = make_result("nearest", z, network, x, "l1", lo, hi, start, "peel", optimal=opt,
+                          bound=lower, stats=stats,
+                          message=(f"optimal: the L1 residual equals the range bound {lower:.6g}"
+                                   if opt else
+                                   f"best point found (no MIP: the network is too large); "
+                                   f"proved: no z in the box has an L1 output residual below "
+                                   f"{lower:.6g}"))
         return finish(res)
     if pl_head and not big:
         res = _invert_mip(network, x, norm=norm, latent_box=(lo, hi), time_limit=time_limit,
@@ -1786,10 +1787,10 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
     if nb > MAX_MIP_BINARIES:
         info["mip"] = f"not built: {nb} binaries (> {MAX_MIP_BINARIES})"
     elif not any(hasattr(L.W, "tocsr") for L in prenet.layers):
-        left = _remaining(deadline)
+        left = remaining(deadline)
         bk = propagate_bounds(prenet, lo, hi, tighten=True, output_units=[],
                               time_limit=None if left is None else 0.2 * left)
-    while not optimal and nb <= MAX_MIP_BINARIES and _remaining(deadline) != 0.0:
+    while not optimal and nb <= MAX_MIP_BINARIES and remaining(deadline) != 0.0:
         level = max(lower, t_inc * (1 - MIP_GAP))
         built = box_model(prenet, *P.target_box(head, x, level), lo, hi, bk)
         if built is None:
@@ -1821,7 +1822,7 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
         msg = (f"best point found, not proved optimal; proved: no z in the box has an L-inf "
                f"output residual below {lower:.6g}" + (
                    f" (no MIP: {nb} binaries)" if nb > MAX_MIP_BINARIES else ""))
-    res = _make("exact" if t_inc <= eps else "nearest", z, network, x, "linf", lo, hi, start,
-                method, optimal=optimal, bound=lower, message=msg, stats=stats)
+    res = make_result("exact" if t_inc <= eps else "nearest", z, network, x, "linf", lo, hi, start,
+                      method, optimal=optimal, bound=lower, message=msg, stats=stats)
     from dataclasses import replace
     return replace(res, binaries=binaries, uniqueness_method=None)

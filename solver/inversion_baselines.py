@@ -24,7 +24,7 @@ import time
 import numpy as np
 from scipy.optimize import linprog
 
-from .inversion_problem import (DEFAULT_LATENT_BOX, DEFAULT_TOL, _check_norm, _make,
+from .inversion_problem import (DEFAULT_LATENT_BOX, DEFAULT_TOL, check_norm, make_result,
                                 latent_box_arrays, region_lp, residual_norm, tolerance,
                                 validate_target)
 
@@ -168,7 +168,7 @@ def invert_by_enumeration(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_
     networks", Proposition 4.
     """
     start = time.monotonic()
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     x = validate_target(network, x)
     lo, hi = latent_box_arrays(network, latent_box)
     best_z, best_v = None, np.inf
@@ -186,16 +186,16 @@ def invert_by_enumeration(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_
             complete = False
             break
     if best_z is None:
-        return _make("unknown", None, network, x, norm, lo, hi, start, "enumeration",
-                     message="no region solved", stats={"regions": count})
+        return make_result("unknown", None, network, x, norm, lo, hi, start, "enumeration",
+                           message="no region solved", stats={"regions": count})
     res = float(np.max(np.abs(network.forward(best_z) - x)))
     status = "exact" if res <= tolerance(x, tol) else "nearest"
     msg = (f"all {count} regions meeting the box visited" if complete
            else f"stopped after {count} regions (limit)")
-    return _make(status, best_z, network, x, norm, lo, hi, start, "enumeration",
-                 optimal=complete or status == "exact", message=msg,
-                 bound=best_v if complete else None,
-                 stats={"regions": count, "complete": complete})
+    return make_result(status, best_z, network, x, norm, lo, hi, start, "enumeration",
+                       optimal=complete or status == "exact", message=msg,
+                       bound=best_v if complete else None,
+                       stats={"regions": count, "complete": complete})
 
 
 # ---------------------------------------------------------------------------
@@ -250,7 +250,7 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     ICML 2017.
     """
     start = time.monotonic()
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     x = validate_target(network, x)
     lo, hi = latent_box_arrays(network, latent_box)
     rng = np.random.default_rng(seed)
@@ -282,11 +282,12 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     z = best[j]
     res = float(np.max(np.abs(network.forward(z) - x)))
     status = "exact" if res <= tolerance(x, tol) else "nearest"
-    return _make(status, z, network, x, norm, lo, hi, start, "gradient-descent",
-                 optimal=status == "exact",
-                 message=f"best of {len(Z)} restarts x {steps} Adam steps (no optimality proof)",
-                 stats={"restarts": len(Z), "steps": steps,
-                        "restart_residuals": [float(t) for t in best_v]})
+    return make_result(status, z, network, x, norm, lo, hi, start, "gradient-descent",
+                       optimal=status == "exact",
+                       message=f"best of {len(Z)} restarts x {steps} Adam steps "
+                               "(no optimality proof)",
+                       stats={"restarts": len(Z), "steps": steps,
+                              "restart_residuals": [float(t) for t in best_v]})
 
 
 # ---------------------------------------------------------------------------
@@ -363,7 +364,7 @@ def layerwise_lp(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, tol=
     """
     from .bounds import activation_bounds, interval_bounds
     start = time.monotonic()
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     x = validate_target(network, x)
     lo, hi = latent_box_arrays(network, latent_box)
     ib = interval_bounds(network, lo, hi)
@@ -374,11 +375,11 @@ def layerwise_lp(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, tol=
         u = _invert_layer_lp(network.layers[k], target, post[k][0], post[k][1],
                              sign_tol=tolerance(target, 1e-9))
         if u is None:
-            return _make("unknown", None, network, x, norm, lo, hi, start, "layerwise-lp",
-                         message=f"LP of layer {k} failed")
+            return make_result("unknown", None, network, x, norm, lo, hi, start, "layerwise-lp",
+                               message=f"LP of layer {k} failed")
         target = u
     z = np.clip(target, lo, hi)
     res = float(np.max(np.abs(network.forward(z) - x)))
     status = "exact" if res <= tolerance(x, tol) else "nearest"
-    return _make(status, z, network, x, norm, lo, hi, start, "layerwise-lp",
-                 optimal=status == "exact", message="one LP per layer, last to first")
+    return make_result(status, z, network, x, norm, lo, hi, start, "layerwise-lp",
+                       optimal=status == "exact", message="one LP per layer, last to first")

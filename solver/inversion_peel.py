@@ -587,7 +587,7 @@ def affine_enclosure(network, lo, hi, fwd=None):
     return AffineEnclosure(As, cs, els, ehs, bds, uns)
 
 
-def _latent_rows(enc, boxes):
+def latent_rows(enc, boxes):
     """The peeled boxes as rows ``rl <= M z <= ru`` through an enclosure."""
     rows, rl, ru = [], [], []
     for k, (tlo, thi) in boxes.items():
@@ -633,7 +633,7 @@ def refine_latent_box(network, boxes, lo, hi, *, fwd=None, rounds=4, deadline=No
                     return lo, hi, enc, "empty"
                 lo, hi = cb
                 enc = affine_enclosure(network, lo, hi, fwd)
-        rows = _latent_rows(enc, boxes)
+        rows = latent_rows(enc, boxes)
         if rows is None:
             break
         M, rl, ru = rows

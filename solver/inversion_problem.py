@@ -193,7 +193,8 @@ def latent_box_arrays(network, latent_box):
     return box_arrays(network, lo, hi)
 
 
-def _check_norm(norm):
+def check_norm(norm):
+    """``norm`` if it is one of :data:`NORMS`, else :class:`InputError`."""
     if norm not in NORMS:
         raise InputError(f"norm must be one of {', '.join(NORMS)}; got {norm!r}")
     return norm
@@ -209,12 +210,16 @@ def tolerance(x, tol=DEFAULT_TOL):
     return float(tol) * max(1.0, float(np.max(np.abs(x))) if len(x) else 1.0)
 
 
-def _remaining(deadline):
+def remaining(deadline):
+    """Seconds left until ``deadline`` (a ``time.monotonic()`` value), at least 0;
+    None when there is no deadline."""
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-def _make(status, z, network, x, norm, lo, hi, start, method, *, optimal=False, unique=None,
-          second=None, bound=None, witness=None, message="", delta=None, stats=None):
+def make_result(status, z, network, x, norm, lo, hi, start, method, *, optimal=False, unique=None,
+                second=None, bound=None, witness=None, message="", delta=None, stats=None):
+    """The :class:`InversionResult` of point ``z`` (or None) for target ``x``: the
+    residual and objective are recomputed from ``z`` by a forward pass."""
     if z is not None:
         z = np.asarray(z, float)
         r = network.forward(z) - x

@@ -77,7 +77,7 @@ import flint
 import numpy as np
 
 from . import exact, exactlp, lp
-from .enumeration import _classes
+from .enumeration import coincident_classes
 
 __all__ = ["SigmaOutcome", "sigma_star", "pd_exact", "certify_sigma_lower", "cell_point"]
 
@@ -267,7 +267,7 @@ class _Search:
         self.max_nodes = max_nodes
         self.rng = rng
         self.G, self.scales = exact.integer_rows(self.W, self.b)
-        self.reps, self.members, self.orient = _classes(self.G, n)
+        self.reps, self.members, self.orient = coincident_classes(self.G, n)
         K = self.K = len(self.reps)
         self.nonzero = [i for i in range(m) if self.orient[i] != 0]
         # rows positive when class k has sign +1 (relative to its rep) / -1

@@ -181,9 +181,9 @@ def _active(W, b, x):
 
 
 def _hyperplanes(W, b):
-    from .enumeration import _classes
+    from .enumeration import coincident_classes
     G, _ = exact.integer_rows(W, b)
-    return len(_classes(G, W.shape[1])[0])
+    return len(coincident_classes(G, W.shape[1])[0])
 
 
 def _budget(deadline, frac=1.0):

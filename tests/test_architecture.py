@@ -1,6 +1,9 @@
 """The shape of the ``solver`` package (issue 12): no import circles, and the
 benchmarks package is a client of ``solver``, never a dependency of it.
 
+Also: no module imports another module's ``_private`` name (a name shared
+between modules is public, documented, and kept stable).
+
 The import graph is read from the source with :mod:`ast` (every ``import``
 statement, at module level *and* deferred inside functions: a circle hidden
 in a function is still a circle between the two modules' concepts), so the
@@ -25,32 +28,36 @@ def _module_name(path):
 MODULES = {_module_name(p): p for p in sorted(PKG.rglob("*.py"))}
 
 
+def _resolve(node, package):
+    """``(target_module, imported_name_or_None, bound_name)`` for each name of
+    an import statement (relative imports resolved against ``package``)."""
+    if isinstance(node, ast.Import):
+        for a in node.names:
+            yield a.name, None, a.asname            # ``import x.y``: no alias to follow
+        return
+    if node.level:
+        base = package[:len(package) - node.level + 1]
+        target = ".".join(base + ([node.module] if node.module else []))
+    else:
+        target = node.module
+    for a in node.names:
+        sub = f"{target}.{a.name}"
+        if sub in MODULES:                          # from . import exact
+            yield sub, None, a.asname or a.name
+        else:
+            yield target, a.name, a.asname or a.name
+
+
 def _imports(name):
-    """``(target_module, imported_name_or_None, lineno, at_module_level)`` for
-    every import statement of module ``name`` (relative imports resolved)."""
+    """``(target_module, imported_name_or_None, lineno, bound_name)`` for
+    every import statement of module ``name``, at module level or deferred."""
     path = MODULES[name]
     tree = ast.parse(path.read_text(), filename=str(path))
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-    top_level = {id(n) for n in tree.body}
-    for block in tree.body:          # module level includes if/try blocks at the top
-        if isinstance(block, (ast.If, ast.Try)):
-            top_level |= {id(n) for n in ast.walk(block)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                yield a.name, None, node.lineno, id(node) in top_level
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[:len(package) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module
-            for a in node.names:
-                sub = f"{target}.{a.name}"
-                if sub in MODULES:               # from . import exact
-                    yield sub, None, node.lineno, id(node) in top_level
-                else:
-                    yield target, a.name, node.lineno, id(node) in top_level
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for target, attr, bound in _resolve(node, package):
+                yield target, attr, node.lineno, bound
 
 
 def _graph():
@@ -104,6 +111,54 @@ def test_the_graph_sees_deferred_and_relative_imports():
 def test_no_import_cycles_in_solver():
     cycle = _find_cycle(_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def _private_uses(name):
+    """``(lineno, module, private_name)`` for every ``_private`` name of another
+    solver module that module ``name`` imports (``from .m import _x``) or
+    reads through a module alias (``from . import m`` then ``m._x``)."""
+    def private(attr):
+        return attr.startswith("_") and not attr.startswith("__")
+
+    out, modules_by_alias = [], {}
+    for target, attr, line, bound in _imports(name):
+        if target not in MODULES or target == name:
+            continue
+        if attr is None:
+            if bound:
+                modules_by_alias[bound] = target
+        elif private(attr):
+            out.append((line, target, attr))
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in modules_by_alias and private(node.attr)):
+            out.append((node.lineno, modules_by_alias[node.value.id], node.attr))
+    return out
+
+
+def test_no_private_names_cross_modules():
+    found = [(name, *u) for name in MODULES for u in _private_uses(name)]
+    assert found == [], "\n".join(f"{n}:{line} uses {m}.{a}" for n, line, m, a in found)
+
+
+def test_the_private_name_check_sees_both_forms(tmp_path, monkeypatch):
+    """The checker on a two-module package with both forms of the defect."""
+    pkg = tmp_path / "solver"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def _helper():\n    return 1\n")
+    (pkg / "b.py").write_text("from .a import _helper\nfrom . import a as A\n"
+                              "def f():\n    return A._helper() + _helper()\n")
+    mods = {_module_name_in(tmp_path, p): p for p in sorted(pkg.rglob("*.py"))}
+    monkeypatch.setattr(sys.modules[__name__], "MODULES", mods)
+    got = sorted(_private_uses("solver.b"))
+    assert got == [(1, "solver.a", "_helper"), (4, "solver.a", "_helper")]
+    assert _private_uses("solver.a") == []
+
+
+def _module_name_in(root, path):
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def test_solver_imports_benchmarks_only_for_the_bench_command():
