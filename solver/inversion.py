@@ -826,13 +826,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
     from .bounds import propagate_bounds
     start = time.monotonic() if start is None else start
     deadline = None if time_limit is None else start + float(time_limit)
-    norm = check_norm(norm)
-    x = validate_target(network, x)
-    lo, hi = latent_box_arrays(network, latent_box)
-    if delta is not None and (not np.isfinite(delta) or delta <= 0):
-        raise InputError(f"delta must be > 0; got {delta!r}")
-    if not (np.isfinite(tol) and tol > 0):
-        raise InputError(f"tol must be > 0; got {tol!r}")
+    norm, x, lo, hi = _validate(network, x, norm, latent_box, delta, tol)
     from .backends import get_backend
     be_name = backend or DEFAULT_BACKEND
     backend = get_backend(be_name)  # an unknown/unavailable name fails here, before any work

@@ -84,6 +84,17 @@ def _kind_slope(act):
     return act.kind, (act.slope if act.piecewise_linear else None)
 
 
+def _stable_slopes(ylo, yhi, a):
+    """A (leaky) ReLU layer with negative-side slope ``a`` on pre-activation
+    bounds ``[ylo, yhi]``: masks ``(active, inactive, unstable)`` (active wins
+    where ``ylo >= 0``) and ``d``, each unit's slope where it is stable (1
+    active, ``a`` inactive; 0 for unstable units, which callers treat apart)."""
+    act = ylo >= 0
+    ina = (yhi <= 0) & ~act
+    unst = ~(act | ina)
+    return act, ina, unst, np.where(act, 1.0, np.where(ina, a, 0.0))
+
+
 def activation_derivative(act, y, out):
     """Elementwise derivative of ``act`` at ``y`` (``out = act(y)``); at the
     kink of a piecewise-linear kind, the negative side's slope."""
@@ -567,10 +578,7 @@ def affine_enclosure(network, lo, hi, fwd=None):
             unst = np.zeros(len(c), bool)
             Au, cu, eul, euh = A, c, el, eh
         elif kind in ("relu", "leaky_relu"):
-            act = ylo >= 0
-            ina = (yhi <= 0) & ~act
-            unst = ~(act | ina)
-            d = np.where(act, 1.0, np.where(ina, a, 0.0))
+            act, ina, unst, d = _stable_slopes(ylo, yhi, a)
             Au = d[:, None] * A
             cu = d * c
             eul = np.where(act, el, np.where(ina, a * np.where(a >= 0, el, eh), 0.0))
@@ -715,10 +723,7 @@ def reduced_affine(network, lo, hi, bounds):
         if kind == "identity":
             Pm, pc, perr = M, c, err
             continue
-        act = ylo >= 0
-        ina = (yhi <= 0) & ~act
-        unst = ~(act | ina)
-        d = np.where(act, 1.0, np.where(ina, a, 0.0))
+        _, _, unst, d = _stable_slopes(ylo, yhi, a)
         Pm = d[:, None] * M
         pc = d * c
         perr = np.abs(d) * err
