@@ -46,6 +46,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .deadline import Deadline
 from .exact import fmt_rational
 
 __all__ = ["Collapse", "collapse", "DEFAULT_BACKEND", "DEFAULT_BACKEND_DEEP"]
@@ -147,10 +148,10 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
     from .io import validate_box
     start = time.monotonic()
     R = validate_box(box)
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
 
     def left(frac=1.0):
-        return None if deadline is None else max(0.0, frac * (deadline - time.monotonic()))
+        return Deadline(deadline).share(frac)
 
     k = len(network.layers) - 1 if injective_after is None else int(injective_after)
     net = _prefix(network, k)

@@ -24,6 +24,7 @@ import json
 import os
 import time
 
+from .deadline import Deadline
 from .errors import InputError
 from .search import (Frontier, SearchOutcome, SearchStopped, SignTree, WitnessFound, frontier,
                      presolve, solve_subtree, splice)
@@ -43,7 +44,7 @@ def parallel_search(W, b, *, time_limit=None, workers=2, client=None, checkpoint
     of workers. ``task_times``: dict filled with each subtree's seconds.
     ``progress``: a :class:`solver.progress.Progress` (subtrees open/done)."""
     start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     T = SignTree(W, b, deadline)
     done = presolve(W, b, T, deadline)
     if done is not None:

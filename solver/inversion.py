@@ -100,12 +100,13 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog
 
+from .deadline import Deadline
 from .errors import InputError
 # the problem's pieces live in inversion_problem (shared with inversion_baselines);
 # they stay importable from here
 from .inversion_problem import (  # noqa: F401
     DEFAULT_DELTA, DEFAULT_LATENT_BOX, DEFAULT_TOL, MIP_GAP, NORM_NAMES, NORMS,
-    InversionResult, check_norm, make_result, remaining, activation_pattern, latent_box_arrays,
+    InversionResult, check_norm, make_result, activation_pattern, latent_box_arrays,
     region_affine, region_constraints, region_lp, residual_norm, tolerance, validate_target)
 
 
@@ -363,7 +364,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
         return LP_PAD * (1 + abs(v))
 
     def out_of_time():
-        return deadline is not None and time.monotonic() > deadline
+        return Deadline(deadline).expired()
 
     stages = []
     a = network.layers[-1].activation.slope
@@ -393,7 +394,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                 break
             st["rounds"] += 1
             lp, enc = model(keep)
-            v, s = lp.extreme(enc.z[0], +1, remaining(deadline))
+            v, s = lp.extreme(enc.z[0], +1, Deadline(deadline).remaining())
             st["lps"] += 1
             if s == "infeasible":
                 st["seconds"] = round(time.monotonic() - t0, 4)
@@ -410,7 +411,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                     if p is None:
                         break
                     if p[u] > pad(p[u]):
-                        umin, s = lp.extreme(u, +1, remaining(deadline))
+                        umin, s = lp.extreme(u, +1, Deadline(deadline).remaining())
                         st["lps"] += 1
                         if umin is not None and umin > pad(umin):
                             fixed[k][j] = 1
@@ -418,7 +419,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                             new += 1
                             st["fixed_active"] += 1
                     elif p[y] < -pad(p[y]):
-                        ymax, s = lp.extreme(y, -1, remaining(deadline))
+                        ymax, s = lp.extreme(y, -1, Deadline(deadline).remaining())
                         st["lps"] += 1
                         if ymax is not None and ymax < -pad(ymax):
                             fixed[k][j] = -1
@@ -435,8 +436,8 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                 if out_of_time():
                     break
                 y = enc.pre[k][j]
-                ymin, _ = lp.extreme(y, +1, remaining(deadline))
-                ymax, _ = lp.extreme(y, -1, remaining(deadline))
+                ymin, _ = lp.extreme(y, +1, Deadline(deadline).remaining())
+                ymax, _ = lp.extreme(y, -1, Deadline(deadline).remaining())
                 st["lps"] += 2
                 blo, bhi = bounds[k]
                 nlo = blo[j] if ymin is None else max(blo[j], ymin - pad(ymin))
@@ -465,7 +466,7 @@ def _relaxation_infeasible(network, x, lo, hi, bounds, norm, rho):
 def _solve(builder, backend, deadline, threads=1, verbose=False):
     from .netmilp import solve_model
     model = builder.build()          # (building a large model takes time too)
-    left = remaining(deadline)
+    left = Deadline(deadline).remaining()
     return solve_model(model, backend, time_limit=left, threads=threads, verbose=verbose)
 
 
@@ -474,7 +475,7 @@ def _output_bounds(network, lo, hi, bounds, amb, deadline, stats, key):
     from .bounds import tighten_units
     if not amb.any():
         return bounds
-    left = remaining(deadline)
+    left = Deadline(deadline).remaining()
     share = None if left is None else 0.25 * left
     st = {}
     out = tighten_units(network, lo, hi, bounds, len(network.layers) - 1, amb,
@@ -643,11 +644,10 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
                                      "mip_seconds": 0.0}
     bnd, fx = bounds, None
     if tighten:
-        left = remaining(deadline)
         tst = {}
         b2, f2, infeasible = target_tighten(
             network, x, lo, hi, bounds, "linf", upper, stats=tst,
-            deadline=None if left is None else time.monotonic() + 0.3 * left)
+            deadline=Deadline(deadline).portion(0.3).at)
         info["tightening"] = tst
         if not infeasible:  # infeasible would contradict the incumbent: ignore
             bnd, fx = b2, f2
@@ -663,7 +663,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
 
     lo_k, hi_k = 0, K - 1
     screens = 0
-    while lo_k < hi_k and remaining(deadline) != 0.0:
+    while lo_k < hi_k and not Deadline(deadline).expired():
         mid = (lo_k + hi_k) // 2
         screens += 1
         if lp_feasible(mid):
@@ -678,8 +678,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     def mip(k, cap=None):
         """'optimal' / 'feasible' (limit hit with a point) / 'infeasible' / 'unknown'."""
         B, enc, rv, ob = model(k)
-        left = remaining(deadline)
-        dl = None if left is None else time.monotonic() + (left if cap is None else cap * left)
+        dl = Deadline(deadline).portion(1.0 if cap is None else cap).at
         sol, name = _solve(B, backend, dl, threads, verbose)
         info["mips"] += 1
         info["mip_seconds"] = round(info["mip_seconds"] + sol.seconds, 4)
@@ -715,7 +714,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     # infeasible, unproved: the search still finds the smallest interval whose
     # MIP is quickly feasible.
     lo_b = lo_k
-    while lo_b < good and remaining(deadline) != 0.0:
+    while lo_b < good and not Deadline(deadline).expired():
         mid = (lo_b + good) // 2
         s2 = mip(mid, cap=0.25)
         if s2 in ("optimal", "feasible"):
@@ -743,7 +742,7 @@ def _level_search(solve_at, lower, upper, norm_tol, network, x, lo, hi, bounds, 
         lo0 = max(lower, norm_tol)
         lo_r, hi_r = lo0, upper
         screens = 0
-        while hi_r / lo_r > 4 and screens < 12 and remaining(deadline) != 0.0:
+        while hi_r / lo_r > 4 and screens < 12 and not Deadline(deadline).expired():
             mid = math.sqrt(lo_r * hi_r)
             screens += 1
             if _relaxation_infeasible(network, x, lo, hi, bounds, norm, mid):
@@ -825,7 +824,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
     from .backends import DEFAULT_BACKEND, MilpStatus
     from .bounds import propagate_bounds
     start = time.monotonic() if start is None else start
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     norm, x, lo, hi = _validate(network, x, norm, latent_box, delta, tol)
     from .backends import get_backend
     be_name = backend or DEFAULT_BACKEND
@@ -837,7 +836,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
 
     # 1. bounds (hidden layers tightened; output units later, only ambiguous ones)
     bst = {}
-    left = remaining(deadline)
+    left = Deadline(deadline).remaining()
     bounds = propagate_bounds(network, lo, hi, tighten=tighten, output_units=[],
                               time_limit=None if left is None else 0.3 * left, stats=bst)
     stats["bounds"] = {"seconds": round(bst["seconds"], 4), "lps": bst["lps"],
@@ -867,11 +866,10 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
         info = stats.setdefault(key, {})
         info["r_ub"] = rho
         if tighten:
-            left = remaining(deadline)
             tst = {}
             bnd, fx, infeasible = target_tighten(
                 network, x, lo, hi, bnd, norm, rho, stats=tst,
-                deadline=None if left is None else time.monotonic() + 0.3 * left)
+                deadline=Deadline(deadline).portion(0.3).at)
             info["tightening"] = tst
             if infeasible:
                 info["status"] = "infeasible (LP relaxation under the target)"
@@ -984,7 +982,7 @@ def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_
     # 4. uniqueness
     unique, second, witness = None, None, None
     if uniqueness and z_best is not None and status in ("exact", "nearest") and optimal:
-        if remaining(deadline) == 0.0:
+        if Deadline(deadline).expired():
             stats["uniqueness"] = {"status": "skipped (time limit)"}
         else:
             obj = residual_norm(network.forward(z_best) - x, norm)
@@ -1184,7 +1182,7 @@ def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), ro
     z = np.clip(np.asarray(z, float), lo, hi)
     for f in levels:
         for _ in range(rounds):
-            if remaining(deadline) == 0.0:
+            if Deadline(deadline).expired():
                 return z
             t = score(z)
             if t == 0:
@@ -1229,7 +1227,7 @@ def _far_points(network, enc, boxes, zlo, zhi, z, delta, deadline):
     order = np.argsort(-np.maximum(zhi - z, z - zlo))
     for j in order:
         for sense, far in ((-1, zhi[j] - z[j]), (+1, z[j] - zlo[j])):
-            if far < delta or (deadline is not None and time.monotonic() > deadline):
+            if far < delta or Deadline(deadline).expired():
                 continue
             v, st = lp.extreme(j, sense)
             if v is not None and abs(v - z[j]) >= delta:
@@ -1363,7 +1361,7 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
 def _gd_candidates(network, x, lo, hi, seed, deadline, restarts=4, steps=500, z_init=None):
     """Gradient-descent points (output L2, projected Adam) as candidates."""
     from .inversion_baselines import gradient_descent
-    left = remaining(deadline)
+    left = Deadline(deadline).remaining()
     if left is not None and left < 1.0:
         return []
     r = gradient_descent(network, x, norm="linf", latent_box=(lo, hi), restarts=restarts,
@@ -1373,8 +1371,7 @@ def _gd_candidates(network, x, lo, hi, seed, deadline, restarts=4, steps=500, z_
 
 
 def _solve_box_mip(built, backend, deadline, threads, verbose, share=1.0):
-    left = remaining(deadline)
-    dl = None if left is None else time.monotonic() + share * left
+    dl = Deadline(deadline).portion(share).at
     B, enc = built
     sol, name = _solve(B, backend, dl, threads, verbose)
     return sol, enc, name, B.stats()
@@ -1415,8 +1412,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
         return output_residual(net, z, x)
 
     def share(f):
-        left = remaining(deadline)
-        return None if left is None else time.monotonic() + f * left
+        return Deadline(deadline).portion(f).at
 
     def final_polish(z):
         """A last polish toward the target itself (any point within eps is
@@ -1479,7 +1475,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
                 if score(c) < score(z):
                     z = c
         if score(z) > eps and enc.n_unstable <= MAX_MIP_BINARIES and \
-                remaining(deadline) != 0.0:
+                not Deadline(deadline).expired():
             out.mip_tried = True
             rm = P.reduced_model(net, zlo, zhi, enc.bounds, pe.boxes)
             sol, enc2, bst = run_mip((rm.builder, rm), 0.5)
@@ -1515,7 +1511,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
             if away_score(z)(zf) <= eps:
                 take_second(z, zf, "second preimage (LP vertex of the latent box)")
                 return out
-        if enc.n_unstable <= MAX_MIP_BINARIES and remaining(deadline) != 0.0:
+        if enc.n_unstable <= MAX_MIP_BINARIES and not Deadline(deadline).expired():
             rm = P.reduced_model(net, zlo, zhi, enc.bounds, pe.boxes)
             if not _add_away(rm.builder, rm, (z, delta), zlo, zhi):
                 out.unique, out.umethod = True, "latent box"
@@ -1553,10 +1549,10 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
         if out.status == "exact" and uniqueness:
             out.uniq["status"] = "not decided: " + msg
         return out
-    if remaining(deadline) == 0.0:
+    if Deadline(deadline).expired():
         return out
     if tighten and not any(hasattr(L.W, "tocsr") for L in tn.layers):
-        left = remaining(deadline)
+        left = Deadline(deadline).remaining()
         bk = propagate_bounds(tn, lo, hi, tighten=True, output_units=[],
                               time_limit=None if left is None else 0.3 * left)
     if out.status != "exact":
@@ -1583,7 +1579,7 @@ def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, t
                 out.status = "exact"
                 out.message = ("G(z) reproduces the target to tolerance (floating-point "
                                "forward pass; MIP of the remaining layers)")
-    if out.status == "exact" and uniqueness and remaining(deadline) != 0.0:
+    if out.status == "exact" and uniqueness and not Deadline(deadline).expired():
         built = box_model(tn, *Tk, lo, hi, bk, away=(out.z, delta))
         if built is None:
             out.unique, out.umethod = True, "bounds"
@@ -1607,7 +1603,7 @@ def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquen
     from . import inversion_peel as P
     from .backends import DEFAULT_BACKEND, get_backend
     start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     norm, x, lo, hi = _validate(network, x, norm, latent_box, delta, tol)
     be = get_backend(backend or DEFAULT_BACKEND)
     head = network.layers[-1].activation
@@ -1781,10 +1777,10 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
     if nb > MAX_MIP_BINARIES:
         info["mip"] = f"not built: {nb} binaries (> {MAX_MIP_BINARIES})"
     elif not any(hasattr(L.W, "tocsr") for L in prenet.layers):
-        left = remaining(deadline)
+        left = Deadline(deadline).remaining()
         bk = propagate_bounds(prenet, lo, hi, tighten=True, output_units=[],
                               time_limit=None if left is None else 0.2 * left)
-    while not optimal and nb <= MAX_MIP_BINARIES and remaining(deadline) != 0.0:
+    while not optimal and nb <= MAX_MIP_BINARIES and not Deadline(deadline).expired():
         level = max(lower, t_inc * (1 - MIP_GAP))
         built = box_model(prenet, *P.target_box(head, x, level), lo, hi, bk)
         if built is None:

@@ -64,6 +64,8 @@ from typing import Any
 
 import numpy as np
 
+from .deadline import Deadline
+
 
 #: unit roundoff of binary64
 UNIT_ROUNDOFF = 2.0 ** -53
@@ -651,7 +653,7 @@ def refine_latent_box(network, boxes, lo, hi, *, fwd=None, rounds=4, deadline=No
         nlo, nhi = lo.copy(), hi.copy()
         for j in range(len(lo)):
             for sense in (+1, -1):
-                left = None if deadline is None else deadline - time.monotonic()
+                left = Deadline(deadline).remaining()
                 if left is not None and left <= 0:
                     return lo, hi, enc, "partial"
                 v, st = lp.extreme(j, sense, left)

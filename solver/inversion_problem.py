@@ -210,12 +210,6 @@ def tolerance(x, tol=DEFAULT_TOL):
     return float(tol) * max(1.0, float(np.max(np.abs(x))) if len(x) else 1.0)
 
 
-def remaining(deadline):
-    """Seconds left until ``deadline`` (a ``time.monotonic()`` value), at least 0;
-    None when there is no deadline."""
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-
 def make_result(status, z, network, x, norm, lo, hi, start, method, *, optimal=False, unique=None,
                 second=None, bound=None, witness=None, message="", delta=None, stats=None):
     """The :class:`InversionResult` of point ``z`` (or None) for target ``x``: the

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from .deadline import Deadline
 from . import exact
 from .io import validate_layer
 from .errors import InputError
@@ -35,7 +36,7 @@ def _result(verdict, witness, method, start, message, W, certificate=None, stats
 
 
 def _remaining(start, time_limit):
-    return None if time_limit is None else max(0.0, time_limit - (time.monotonic() - start))
+    return Deadline.after(time_limit, start).remaining()
 
 
 #: the sign tree's reach: beyond this n, with a time limit, part of it goes to

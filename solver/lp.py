@@ -21,11 +21,11 @@ Integer Programming*, §7.8).
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 from scipy.optimize import linprog
 
+from .deadline import Deadline
 from . import exact, exactlp
 from .exactlp import Timeout
 
@@ -318,7 +318,7 @@ class SignSystems:
             z = np.zeros(self.n + 1)
             z[-1] = 1.0
             return True, z, None
-        left = None if deadline is None else deadline - time.monotonic()
+        left = Deadline(deadline).remaining()
         if left is not None and left <= 0:
             raise Timeout("time_limit")
         return self.lp.solve(signed, weights, time_limit=left)

@@ -83,6 +83,7 @@ from typing import Any, Mapping
 import flint
 import numpy as np
 
+from .deadline import Deadline
 from . import exact, exactlp, lp
 from .lp import highs_lp
 from .errors import InputError
@@ -506,7 +507,7 @@ def check_layer_nonneg(W, b=None, *, time_limit=None, max_nodes=None) -> LayerRe
     W, b = validate_layer(W, b)
     start = time.monotonic()
     m, n = W.shape
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     T = _OrthantTree(W, b, deadline, max_nodes)
 
     def done(verdict, wit, msg, cert=None):
@@ -1121,7 +1122,7 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
     Cost: R regions need R(R+1)/2 pair questions of up to 2n + 1 LPs each.
     """
     start = time.monotonic()
-    deadline = None if time_limit is None else start + time_limit
+    deadline = Deadline.after(time_limit, start).at
     n = network.n_in
     enum = _Regions(network, domain, box, deadline, max_regions)
     stats = {}
@@ -1463,10 +1464,10 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         box = validate_box(box)
     if delta is not None and not (float(delta) > 0):
         raise InputError(f"delta must be positive; got {delta!r}")
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
 
     def left():
-        return None if deadline is None else max(0.0, deadline - time.monotonic())
+        return Deadline(deadline).remaining()
 
     layers = network.layers
     decided = {}        # layer index -> (domain, LayerResult)

@@ -57,6 +57,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .deadline import Deadline
 from . import exact, lp
 from .certificates import checker
 from .wedge import probe_wedges
@@ -608,7 +609,7 @@ def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) ->
     a pooled circuit applies.
     """
     start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     T = SignTree(W, b, deadline, max_nodes)
     T.progress = progress
     done = presolve(W, b, T, deadline)

@@ -67,6 +67,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .deadline import Deadline
 from . import exact
 from .errors import InputError
 from .exact import fmt_rational
@@ -187,7 +188,7 @@ def _hyperplanes(W, b):
 
 
 def _budget(deadline, frac=1.0):
-    return None if deadline is None else max(0.0, frac * (deadline - time.monotonic()))
+    return Deadline(deadline).share(frac)
 
 
 def _certificate_from_tree(W, b, tree):
@@ -273,7 +274,7 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
     if hasattr(W, "toarray"):      # scipy.sparse (convolutions): the search is dense
         W = W.toarray()
     start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     m, n = W.shape
     net = make_network([W], [b])
     h = _hyperplanes(W, b)
@@ -368,7 +369,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
     from .networks import check_network
     from .sigma_search import sigma_star
     start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     layers = net.layers
     if len(layers) == 1 and layers[0].activation.is_relu:
         return layer_stability(layers[0].W, layers[0].b, time_limit=time_limit, box=box,

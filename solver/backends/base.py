@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..deadline import Deadline
 from ..errors import InputError
 
 __all__ = ["MilpStatus", "MilpModel", "MilpSolution", "Backend", "TemplateBackend",
@@ -69,9 +70,7 @@ UNBOUNDED_UNVERIFIED = "unbounded_unverified"
 def time_left(deadline: float | None) -> float | None:
     """Seconds left until ``deadline`` (a ``time.monotonic()`` value), at
     least :data:`MIN_TIME_LIMIT`; ``None`` for no deadline."""
-    if deadline is None:
-        return None
-    return max(MIN_TIME_LIMIT, deadline - time.monotonic())
+    return Deadline(deadline).remaining(floor=MIN_TIME_LIMIT)
 
 
 class MilpStatus(enum.Enum):
@@ -324,11 +323,11 @@ def _isolated(backend, model, deadline, threads, verbose) -> RawResult:
     reported as a time limit without an incumbent."""
     import concurrent.futures as cf
     from ..parallel import process_pool
-    grace = 0.2 + 0.04 * max(0.0, deadline - time.monotonic())
+    grace = 0.2 + 0.04 * Deadline(deadline).remaining()
     with process_pool(1) as pool:
         fut = pool.submit(_raw_or_error, backend, model, deadline, threads, verbose)
         try:
-            return fut.result(timeout=max(0.0, deadline - time.monotonic()) + grace)
+            return fut.result(timeout=Deadline(deadline).remaining() + grace)
         except cf.TimeoutError:
             return RawResult(MilpStatus.TIME_LIMIT,
                              message=f"{backend.name}: the engine overran its time limit "
@@ -366,7 +365,7 @@ class TemplateBackend(Backend):
                                              and threads >= 1):
             raise InputError(f"threads must be a positive integer; got {threads!r}")
         start = time.monotonic()
-        deadline = None if time_limit is None else start + time_limit
+        deadline = Deadline.after(time_limit, start).at
         reason = model.trivially_infeasible()
         if reason is not None:
             return self._finish(model, RawResult(MilpStatus.INFEASIBLE,
