@@ -43,7 +43,7 @@ import numpy as np
 
 from .harness import make_layer
 
-__all__ = ["run_perf", "list_schedule", "TARGETS"]
+__all__ = ["run_perf", "list_schedule", "reach", "plot_scaling", "TARGETS"]
 
 #: (family, m/n, n, workers): issue-10 targets
 TARGETS = [("gauss", 6, 11, 1), ("gauss", 8, 11, 1), ("gauss", 6, 12, 2), ("gauss", 8, 12, 2)]
@@ -249,6 +249,61 @@ def run_scaling(rows, n, c, seed, time_limit, workers=(1, 2), simulate=(1, 2, 8,
                       "speedup": total / list_schedule(durations, p)})
 
 
+def reach(subtree_seconds, n0, speedup, budget=600.0, growth=3.0):
+    """Largest n whose proof fits in ``budget`` seconds of wall time, from the
+    total subtree time of one proof at ``n0``, a speedup, and a growth factor
+    of the tree per unit of n (about 3, measured: see the README). An
+    extrapolation, stated as such wherever it is printed."""
+    n, t = n0, subtree_seconds / speedup
+    if t > budget:
+        return None
+    while t * growth <= budget:
+        n, t = n + 1, t * growth
+    return n
+
+
+def scaling_lines(rows, budget=600.0, growth=3.0):
+    """Strong scaling and the extrapolated reach per cluster size."""
+    sim = [r for r in rows if r.get("part") == "scaling" and not r.get("measured")]
+    lines = []
+    for r in sim:
+        lines.append(f"  {r['workers']:>4d} workers: makespan {r['makespan']:.1f} s "
+                     f"(speedup {r['speedup']:.1f}x), "
+                     f"reaches n = {reach(r['subtree_seconds'], r['n'], r['speedup'], budget, growth)}"
+                     f" in {budget:.0f} s (extrapolated, tree x{growth:g} per n)")
+    return lines
+
+
+def plot_scaling(rows, path):
+    """Makespan against workers: measured (1, 2) and simulated by list
+    scheduling of the recorded subtree times."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    meas = sorted((r["workers"], r["seconds"]) for r in rows
+                  if r.get("part") == "scaling" and r.get("measured"))
+    sim = sorted((r["workers"], r["makespan"]) for r in rows
+                 if r.get("part") == "scaling" and not r.get("measured"))
+    if not sim:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.loglog(*zip(*sim), "o-", label="simulated (list scheduling of recorded subtrees)")
+    if meas:
+        ax.loglog(*zip(*meas), "s", label="measured wall time")
+    total = sim[0][1] * sim[0][0]
+    ws = [w for w, _ in sim]
+    ax.loglog(ws, [total / w for w in ws], ":", color="gray", label="ideal")
+    r0 = next(r for r in rows if r.get("part") == "scaling")
+    ax.set_xlabel("workers")
+    ax.set_ylabel("seconds")
+    ax.set_title(f"one proof, Gaussian n = {r0['n']}, m = {r0['ratio']}n")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def summarise(rows):
     """Plain-text tables: per target decided/seeds, medians, ratio to the
     baseline on the same instances."""
@@ -274,6 +329,7 @@ def summarise(rows):
                 lines.append(f"{key} | {meth} | {dec}/{len(g)} | "
                              f"{'-' if med is None else f'{med:.1f}'} | "
                              f"{_median([r.get('nodes') for r in g])} | {ver} | {ratio}")
+    lines.extend(scaling_lines(rows))
     for part in ("wedges", "mnist", "scaling"):
         for r in rows:
             if r.get("part") == part:
@@ -299,5 +355,9 @@ def run_perf(out=None, *, parts=("targets", "wedges", "mnist", "scaling"), seeds
     text = summarise(rows.rows)
     if out is not None:
         (pathlib.Path(out) / "perf_summary.txt").write_text(text + "\n")
+        try:
+            plot_scaling(rows.rows, pathlib.Path(out) / "scaling.png")
+        except ImportError:                   # matplotlib is optional ([plots])
+            pass
     print(text)
     return rows.rows

@@ -46,14 +46,17 @@ DEPTH_FROM_N = 14
 DEPTH_SHARE = 0.25
 
 
-def _depth_first(W, b, start, time_limit):
-    """``(proved text, depth certificate)`` for wide layers past the tree's
-    reach, or ``(None, None)``."""
+def _depth_applies(W, time_limit):
     m, n = W.shape
-    if time_limit is None or n < DEPTH_FROM_N or m < 4 * n:
-        return None, None
+    return time_limit is not None and n >= DEPTH_FROM_N and m >= 4 * n
+
+
+def _depth_after(W, b, seconds):
+    """``(proved text, depth certificate)`` for wide layers past the tree's
+    reach, or ``(None, None)``: what :mod:`solver.depth` certifies in
+    ``seconds`` after the sign tree stopped."""
     from .depth import certify_depth
-    r = certify_depth(W, b, time_limit=DEPTH_SHARE * _remaining(start, time_limit))
+    r = certify_depth(W, b, time_limit=max(seconds, 0.0))
     if r.total == 0:
         return None, None
     text = (f"every generic x has at least {r.total} active rows (certified, "
@@ -65,12 +68,17 @@ def _depth_first(W, b, start, time_limit):
 
 def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1,
           dask=None, checkpoint=None, progress=None):
-    proved, partial = _depth_first(W, b, start, time_limit)
+    # past the tree's reach the last DEPTH_SHARE of the limit goes to the depth
+    # certificate; the tree (its witness presolve included) runs first, so a
+    # cheap witness is never delayed by it
+    depth_next = _depth_applies(W, time_limit)
     remaining = _remaining(start, time_limit)
+    if depth_next:
+        remaining *= 1.0 - DEPTH_SHARE
     if dask is not None:
         from .distributed import dask_client, parallel_search
         with dask_client(dask, workers) as client:
-            out = parallel_search(W, b, time_limit=_remaining(start, time_limit), client=client,
+            out = parallel_search(W, b, time_limit=remaining, client=client,
                                   checkpoint=checkpoint, progress=progress)
     elif (workers and workers > 1 and max_nodes is None) or checkpoint is not None:
         from .distributed import parallel_search
@@ -78,6 +86,9 @@ def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, wor
                               progress=progress)
     else:
         out = sign_tree_search(W, b, time_limit=remaining, max_nodes=max_nodes, progress=progress)
+    proved = partial = None
+    if out.verdict == "unknown" and depth_next:
+        proved, partial = _depth_after(W, b, _remaining(start, time_limit))
     stats = out.stats.as_dict()
     stats.update(extra or {})
     res = _result(out.verdict, out.witness, label, start, out.reason, W, out.certificate, stats)
