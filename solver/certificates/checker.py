@@ -129,6 +129,28 @@ def rational(s) -> Fraction:
     return Fraction(_int_or_fraction(s))
 
 
+def activation_slope(act):
+    """Negative-side slope of a piecewise linear activation text (``relu`` 0,
+    ``identity`` 1, ``leaky_relu:<s>`` s >= 0), None for sigmoid/tanh;
+    :class:`Rejected` for anything else. The checkers read activations
+    here, independently of the solver's :mod:`solver.activations`."""
+    if act == "relu":
+        return Fraction(0)
+    if act == "identity":
+        return Fraction(1)
+    if isinstance(act, str) and act.startswith("leaky_relu:"):
+        try:
+            s = float(act.split(":", 1)[1])
+        except ValueError:
+            raise Rejected(f"unknown activation {act!r}") from None
+        if not math.isfinite(s) or s < 0:
+            raise Rejected(f"unknown activation {act!r}")
+        return Fraction(s)
+    if act in ("sigmoid", "tanh"):
+        return None
+    raise Rejected(f"unknown activation {act!r}")
+
+
 def int_rank(rows) -> int:
     """Exact rank of integer rows by fraction-free (Bareiss-style) elimination:
     row_r <- p * row_r - row_r[c] * pivot_row keeps integers and exact zeros."""
