@@ -309,7 +309,7 @@ def test_fast_exact_forward_matches_fractions():
 
 
 def test_region_of_pattern_matches_the_composed_maps():
-    """networks._region_of_pattern (flint matrices): on the region of z's own
+    """networks.region_of_pattern (flint matrices): on the region of z's own
     pattern, the output map reproduces the exact forward pass at z, and z
     satisfies every row (<= 0); leaky and identity layers included."""
     from solver.collapse import _pattern
