@@ -52,12 +52,14 @@ def _add_arguments(p):
                    help="instances per size (default 2 with --quick, else 5)")
     p.add_argument("--max-n", type=int, default=None, metavar="N", help="largest n to try")
     p.add_argument("--family", action="append", default=None, metavar="NAME",
-                   help="restrict the layers suite to these families (repeatable)")
+                   help="restrict the layers suite to these families, the inversion suite to "
+                        "these generators (rand, mnist, vae400, vae400id, dcgan); repeatable")
     p.add_argument("--ratio", action="append", type=float, default=None, metavar="C",
                    help="restrict the layers suite to m/n = C (repeatable)")
     p.add_argument("--method", action="append", default=None, metavar="LABEL",
                    help="restrict the layers suite to methods with this label or prefix "
-                        "(tree, milp, milp[scip], enumerate, bruteforce; repeatable)")
+                        "(tree, milp, milp[scip], enumerate, bruteforce), the inversion suite "
+                        "likewise (mip[scip], mip-nopeel, gradient-descent, ...); repeatable")
     p.add_argument("--backend", action="append", default=None, metavar="NAME",
                    help="MILP backends to run (repeatable; default: the available ones)")
     p.add_argument("--phase-n", type=int, nargs="+", default=None, metavar="N",

@@ -43,7 +43,7 @@ import numpy as np
 
 from .harness import make_layer
 
-__all__ = ["run_perf", "list_schedule", "TARGETS"]
+__all__ = ["run_perf", "list_schedule", "reach", "plot_scaling", "TARGETS"]
 
 #: (family, m/n, n, workers): issue-10 targets
 TARGETS = [("gauss", 6, 11, 1), ("gauss", 8, 11, 1), ("gauss", 6, 12, 2), ("gauss", 8, 12, 2)]
@@ -249,6 +249,81 @@ def run_scaling(rows, n, c, seed, time_limit, workers=(1, 2), simulate=(1, 2, 8,
                       "speedup": total / list_schedule(durations, p)})
 
 
+def reach(subtree_seconds, n0, speedup, budget=600.0, growth=3.0):
+    """Largest n whose proof fits in ``budget`` seconds of wall time, from the
+    total subtree time of one proof at ``n0``, a speedup, and a growth factor
+    of the tree per unit of n (about 3, measured: see the README). An
+    extrapolation, stated as such wherever it is printed."""
+    n, t = n0, subtree_seconds / speedup
+    if t > budget:
+        return None
+    while t * growth <= budget:
+        n, t = n + 1, t * growth
+    return n
+
+
+def scaling_lines(rows, budget=600.0, growth=3.0):
+    """Strong scaling and the extrapolated reach per cluster size."""
+    sim = [r for r in rows if r.get("part") == "scaling" and not r.get("measured")]
+    lines = []
+    for r in sim:
+        lines.append(f"  {r['workers']:>4d} workers: makespan {r['makespan']:.1f} s "
+                     f"(speedup {r['speedup']:.1f}x), "
+                     f"reaches n = {reach(r['subtree_seconds'], r['n'], r['speedup'], budget, growth)}"
+                     f" in {budget:.0f} s (extrapolated, tree x{growth:g} per n)")
+    return lines
+
+
+def plot_scaling(rows, path):
+    """Makespan against workers: measured (1, 2) and simulated by list
+    scheduling of the recorded subtree times."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    meas = sorted((r["workers"], r["seconds"]) for r in rows
+                  if r.get("part") == "scaling" and r.get("measured"))
+    sim = sorted((r["workers"], r["makespan"]) for r in rows
+                 if r.get("part") == "scaling" and not r.get("measured"))
+    if not sim:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.loglog(*zip(*sim), "o-", label="simulated (list scheduling of recorded subtrees)")
+    if meas:
+        ax.loglog(*zip(*meas), "s", label="measured wall time")
+    total = sim[0][1] * sim[0][0]
+    ws = [w for w, _ in sim]
+    ax.loglog(ws, [total / w for w in ws], ":", color="gray", label="ideal")
+    r0 = next(r for r in rows if r.get("part") == "scaling")
+    ax.set_xlabel("workers")
+    ax.set_ylabel("seconds")
+    ax.set_title(f"one proof, Gaussian n = {r0['n']}, m = {r0['ratio']}n")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _paired_ratio(group, meth, decided=("injective", "not_injective")):
+    """Median over the instances of t_meth / t_tree, the instances that both
+    decided, and how many only one of them decided."""
+    by = {}
+    for r in group:
+        by.setdefault(r["seed"], {})[r["method"]] = r
+    both, only_tree, only_other = [], 0, 0
+    for pair in by.values():
+        t, o = pair.get("tree"), pair.get(meth)
+        if t is None or o is None:
+            continue
+        dt, do = t["verdict"] in decided, o["verdict"] in decided
+        if dt and do and t["seconds"] and o["seconds"] is not None:
+            both.append(o["seconds"] / t["seconds"])
+        only_tree += dt and not do
+        only_other += do and not dt
+    med = f"{statistics.median(both):.1f}x on {len(both)} decided by both" if both else "-"
+    return f"{med}; decided by the tree only: {only_tree}, by {meth} only: {only_other}"
+
+
 def summarise(rows):
     """Plain-text tables: per target decided/seeds, medians, ratio to the
     baseline on the same instances."""
@@ -256,7 +331,7 @@ def summarise(rows):
     tg = [r for r in rows if r.get("part") == "targets"]
     if tg:
         lines.append("target (m/n, n, workers) | method | decided | median s | median nodes | "
-                     "verified | baseline/tree")
+                     "verified | method/tree, per instance")
         keys = sorted({(r["ratio"], r["n"], r["workers"]) for r in tg})
         for key in keys:
             group = [r for r in tg if (r["ratio"], r["n"], r["workers"]) == key]
@@ -268,12 +343,12 @@ def summarise(rows):
                 dec = sum(r["verdict"] in ("injective", "not_injective") for r in g)
                 med = _median([r["seconds"] for r in g if r["verdict"] in
                                ("injective", "not_injective")])
-                ratio = "" if meth == "tree" or med is None or not tree_med else \
-                    f"{med / tree_med:.1f}x (decided only)"
+                ratio = "" if meth == "tree" else _paired_ratio(group, meth)
                 ver = sum(1 for r in g if r.get("verified"))
                 lines.append(f"{key} | {meth} | {dec}/{len(g)} | "
                              f"{'-' if med is None else f'{med:.1f}'} | "
                              f"{_median([r.get('nodes') for r in g])} | {ver} | {ratio}")
+    lines.extend(scaling_lines(rows))
     for part in ("wedges", "mnist", "scaling"):
         for r in rows:
             if r.get("part") == part:
@@ -299,5 +374,9 @@ def run_perf(out=None, *, parts=("targets", "wedges", "mnist", "scaling"), seeds
     text = summarise(rows.rows)
     if out is not None:
         (pathlib.Path(out) / "perf_summary.txt").write_text(text + "\n")
+        try:
+            plot_scaling(rows.rows, pathlib.Path(out) / "scaling.png")
+        except ImportError:                   # matplotlib is optional ([plots])
+            pass
     print(text)
     return rows.rows

@@ -235,7 +235,7 @@ def speed_vs_enumeration(cases, log=print):
 
 
 def mnist(time_limit, log=print):
-    from solver.network import load_network
+    from solver.network_io import load_network
     from solver.stability import stability
     out = {}
     p60 = SHARED / "models" / "mnist_vae_decoder_20_60_784.npz"

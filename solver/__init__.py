@@ -20,9 +20,9 @@ from .result import LayerResult, Verdict, Witness
 _LAZY = {
     "enumerate_cells": "enumeration", "decide_by_enumeration": "enumeration",
     "check_network": "networks", "check_layer_nonneg": "networks",
-    "check_conv": "conv", "load_network": "network", "Network": "network",
+    "check_conv": "conv", "load_network": "network_io", "Network": "network",
     "invert": "inversion",
-    "snap_coincident_rows": "snap", "check_layer_snapped": "snap",
+    "snap_coincident_rows": "snap", "check_layer_snapped": "layer",
     "stability": "stability", "StabilityResult": "stability",
 }
 

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from .deadline import Deadline
 from .errors import InputError
 from .activations import parse_activation
 
@@ -228,12 +229,10 @@ def _tighten(L, plo, phi, cand, rel, deadline, st):
     mats = rel.matrices()
     prev = rel.last
     for i in cand:
-        left = None
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                st["complete"] = False
-                break
+        left = Deadline(deadline).remaining()
+        if left is not None and left <= 0:
+            st["complete"] = False
+            break
         t0 = time.monotonic()
         vmin = _lp_extreme(L.W[i], L.b[i], mats, prev, rel.nvar, +1, left)
         vmax = None
@@ -293,7 +292,7 @@ def tighten_units(network, lo, hi, bounds, layer, units, *, time_limit=None, sta
             rel = _Relaxation(zlo, zhi)
             for k in range(layer):
                 rel.add_layer(network.layers[k], *out[k])
-            deadline = None if time_limit is None else time.monotonic() + time_limit
+            deadline = Deadline.after(time_limit).at
             _tighten(L, plo, phi, cand, rel, deadline, st)
     if stats is not None:
         stats.update(st)
@@ -345,7 +344,7 @@ def propagate_bounds(network, lo, hi, *, tighten=True, time_limit=None, output_u
     (triangle relaxation).
     """
     start = time.monotonic()
-    deadline = None if time_limit is None else start + time_limit
+    deadline = Deadline.after(time_limit, start).at
     zlo, zhi = box_arrays(network, lo, hi)
     st = {"lps": 0, "tightened": 0, "unstable_interval": 0, "unstable": 0, "lp_seconds": 0.0,
           "complete": True}

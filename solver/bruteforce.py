@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 
+from .deadline import Deadline
 from . import exact, exactlp
 from .witness import witness_from_kernel, witness_from_normal
 
@@ -21,7 +22,7 @@ from .witness import witness_from_kernel, witness_from_normal
 def decide_bruteforce(W, b, *, time_limit=None):
     """Return ``(verdict, witness_pair_or_None)``; verdict "unknown" on timeout."""
     start = time.monotonic()
-    deadline = None if time_limit is None else start + time_limit
+    deadline = Deadline.after(time_limit, start).at
     m, n = W.shape
     G, _ = exact.integer_rows(W, b)
     rows = [g[:n] for g in G]

@@ -4,52 +4,14 @@ Bad input prints one line ``reluinj: error: ...`` on stderr and exits 2.
 """
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
-import math
 import os
 import sys
 
+from .cli_args import OneLineParser, count, nonneg_seconds, positive_number  # noqa: F401
 from .errors import CertificateError, InputError
 from .snap import DEFAULT_RTOL as SNAP_RTOL
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2 (argparse prints usage too)
-        self.exit(2, f"reluinj: error: {message}\n")
-
-
-def nonneg_seconds(text):
-    """argparse type: a finite number of seconds >= 0."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return v
-
-
-def positive_number(text):
-    """argparse type: a finite number > 0."""
-    v = nonneg_seconds(text)
-    if v == 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return v
-
-
-def count(minimum):
-    """argparse type: an integer >= ``minimum``."""
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
-        return v
-    parse.__name__ = f"integer >= {minimum}"
-    return parse
 
 
 def _fmt_vec(v, k=6):
@@ -82,7 +44,7 @@ def _print_layer_result(res, args):
 def _cmd_check(args):
     from .io import load_layer
     from .layer import check_layer
-    from .network import is_network_file
+    from .network_io import is_network_file
     if is_network_file(args.model) or args.domain != "all" or args.box is not None:
         from .network_cli import format_network_result, run_check_network
         if args.snap_parallel is not None:
@@ -159,7 +121,7 @@ def _rounding_note(W, b, res):
 def _snapped(W, b, args):
     """``--snap-parallel``: decide the layer whose rows coincident up to
     rounding are made exactly coincident (solver.snap); None without the flag."""
-    from .snap import check_layer_snapped
+    from .layer import check_layer_snapped
     if args.snap_parallel is None:
         return None
     snap, sres = check_layer_snapped(W, b, rtol=args.snap_parallel,
@@ -198,7 +160,7 @@ def _cmd_verify(args):
     """Check any document ``check`` writes against the model, choosing the
     checker by the document's ``format`` (solver.certificates.verify)."""
     from .certificates.verify import verify_document
-    from .network import load_network
+    from .network_io import load_network
     net = load_network(args.model)
     try:
         with open(args.certificate) as fh:
@@ -215,9 +177,11 @@ def _cmd_verify(args):
     return 0 if ok else 1
 
 
-def build_parser():
-    p = _Parser(prog="reluinj", description="Exact injectivity of ReLU layers and networks.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def build_parser(argv=None):
+    """The ``reluinj`` parser; ``argv`` (default ``sys.argv[1:]``) only decides
+    whether the ``bench`` subcommand's full parser is loaded."""
+    p = OneLineParser(prog="reluinj", description="Exact injectivity of ReLU layers and networks.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     c = sub.add_parser("check", help="decide injectivity of a layer (.npz with W, b) or a "
                                      "network (.npz with W0, b0, W1, ... or .onnx)")
     c.add_argument("model")
@@ -265,13 +229,18 @@ def build_parser():
     v.add_argument("certificate")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_cmd_verify)
-    _optional_subcommands(sub)
+    _optional_subcommands(sub, argv)
     return p
 
 
-def _optional_subcommands(sub):
-    """``invert`` (solver.inversion_cli) and ``bench`` (the benchmarks
-    package next to solver/, installed with it)."""
+def _optional_subcommands(sub, argv=None):
+    """``invert`` (solver.inversion_cli), ``stability`` and ``bench`` (the
+    benchmarks package next to solver/, installed with it).
+
+    ``benchmarks`` builds on ``solver``, not the other way round: it is
+    imported only when the command line asks for ``bench`` (``argv``, default
+    ``sys.argv[1:]``); otherwise ``bench`` is listed with its help line only.
+    """
     try:
         from .inversion_cli import add_invert_subparser
     except ImportError:
@@ -280,18 +249,23 @@ def _optional_subcommands(sub):
         add_invert_subparser(sub)
     from .stability_cli import add_stability_subparser
     add_stability_subparser(sub)
-    try:
-        from benchmarks.cli import add_bench_subparser
-    except ImportError:
-        pass
-    else:
-        add_bench_subparser(sub)
+    if importlib.util.find_spec("benchmarks") is None:
+        return
+    if "bench" not in (sys.argv[1:] if argv is None else argv):
+        sub.add_parser("bench", help=BENCH_HELP)   # never dispatched: no "bench" in argv
+        return
+    from benchmarks.cli import add_bench_subparser
+    add_bench_subparser(sub)
+
+
+#: the help line of ``reluinj bench`` (benchmarks.cli's parser says the same)
+BENCH_HELP = "run the benchmark suites (results.json, plots)"
 
 
 def main(argv=None):
     """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return
     the exit code (0 done, 1 invalid proof, 2 bad input, 3 internal error)."""
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:           # argparse: usage errors (2), --help (0)

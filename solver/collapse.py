@@ -46,6 +46,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .deadline import Deadline
 from .exact import fmt_rational
 
 __all__ = ["Collapse", "collapse", "DEFAULT_BACKEND", "DEFAULT_BACKEND_DEEP"]
@@ -142,21 +143,22 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
     """
     from .bounds import propagate_bounds
     from .netmilp import MilpBuilder, encode_network, solve_model
-    from .networks import _PairDecider, _fast_lp, _region_of_pattern
+    from .lp import highs_lp
+    from .networks import PairDecider, region_of_pattern
     from .io import validate_box
     start = time.monotonic()
     R = validate_box(box)
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
 
     def left(frac=1.0):
-        return None if deadline is None else max(0.0, frac * (deadline - time.monotonic()))
+        return Deadline(deadline).share(frac)
 
     k = len(network.layers) - 1 if injective_after is None else int(injective_after)
     net = _prefix(network, k)
     n = net.n_in
     lo, hi = np.full(n, -R), np.full(n, R)
     Rq = Fraction(R)
-    pd = _PairDecider(net, n)
+    pd = PairDecider(net, n)
     stats = {}
     best = None          # (value, z1, z2) exact
 
@@ -197,9 +199,9 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
     cost = 2 * 5e-5 * n * sum(L.W.shape[0] for L in net.layers) + 0.05 * n
     if sp is not None and (best is None or best[0] < 2 * Rq) and \
             (deadline is None or left() > 2 * cost):
-        ra = _region_of_pattern(net, _pattern(net, sp[0]), "all", R)
-        rb = _region_of_pattern(net, _pattern(net, sp[1]), "all", R)
-        consider(_best_pair(pd, ra, rb, n, _fast_lp, deadline), "start pair regions")
+        ra = region_of_pattern(net, _pattern(net, sp[0]), "all", R)
+        rb = region_of_pattern(net, _pattern(net, sp[1]), "all", R)
+        consider(_best_pair(pd, ra, rb, n, highs_lp, deadline), "start pair regions")
     if best is not None and best[0] >= 2 * Rq:
         stats["milp_status"] = "skipped: the pair attains the trivial bound 2R"
         return _result(best, R, 2 * R, True, k, network, start, stats)
@@ -247,10 +249,10 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
             bound = cut       # nothing better than the incumbent (to the MILP's tolerance)
         if sol.x is not None:
             x = np.asarray(sol.x)
-            ra = _region_of_pattern(net, e1.decode_pattern(x), "all", R)
-            rb = _region_of_pattern(net, e2.decode_pattern(x), "all", R)
+            ra = region_of_pattern(net, e1.decode_pattern(x), "all", R)
+            rb = region_of_pattern(net, e2.decode_pattern(x), "all", R)
             before = best
-            consider(_best_pair(pd, ra, rb, n, _fast_lp, deadline), "MILP")
+            consider(_best_pair(pd, ra, rb, n, highs_lp, deadline), "MILP")
             if best is before:
                 stats["milp_value"] = float(-sol.objective)
         # optimal: the exact pair meets the MILP's bound (relative 1e-6; no

@@ -24,9 +24,10 @@ import json
 import os
 import time
 
+from .deadline import Deadline
 from .errors import InputError
-from .search import (Frontier, SearchOutcome, _Found, _Stop, _Tree, frontier, presolve,
-                     solve_subtree, splice)
+from .search import (Frontier, SearchOutcome, SearchStopped, SignTree, WitnessFound, frontier,
+                     presolve, solve_subtree, splice)
 
 __all__ = ["parallel_search", "frontier_key", "Checkpoint", "run_frontier", "dask_client"]
 
@@ -43,8 +44,8 @@ def parallel_search(W, b, *, time_limit=None, workers=2, client=None, checkpoint
     of workers. ``task_times``: dict filled with each subtree's seconds.
     ``progress``: a :class:`solver.progress.Progress` (subtrees open/done)."""
     start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
-    T = _Tree(W, b, deadline)
+    deadline = Deadline.after(time_limit, start).at
+    T = SignTree(W, b, deadline)
     done = presolve(W, b, T, deadline)
     if done is not None:
         return done
@@ -59,10 +60,10 @@ def parallel_search(W, b, *, time_limit=None, workers=2, client=None, checkpoint
                                    checkpoint=checkpoint, task_times=task_times,
                                    progress=progress)
             cert = splice(W, b, fr, results)
-    except _Found as f:
+    except WitnessFound as f:
         return SearchOutcome("not_injective", f.witness, None,
                              "active rows of a sign pattern are rank-deficient", stats)
-    except _Stop as s:
+    except SearchStopped as s:
         return SearchOutcome("unknown", None, None, s.reason, stats)
     return SearchOutcome("injective", None, cert, "every sign pattern closed", stats)
 
@@ -151,8 +152,8 @@ def run_frontier(W, b, fr: Frontier, deadline, *, workers=1, client=None, checkp
                  task_times=None, progress=None):
     """Solve every open task of ``fr`` (skipping those in the checkpoint) in
     ``workers`` local processes, or on the Dask ``client``. Returns the list
-    of results for :func:`solver.search.splice`; raises ``_Found`` (a
-    witness) or ``_Stop`` (a limit). ``task_times``: a dict filled with the
+    of results for :func:`solver.search.splice`; raises ``WitnessFound`` (a
+    witness) or ``SearchStopped`` (a limit). ``task_times``: a dict filled with the
     seconds each task took, for scaling studies."""
     ck = Checkpoint(checkpoint, frontier_key(W, b, fr))
     todo = [k for k in range(len(fr.tasks)) if k not in ck.done]
@@ -183,9 +184,9 @@ def _collect(k, out, seconds, fr, ck, task_times):
     fr.stats.add(st)
     task_times[k] = seconds
     if kind == "witness":
-        raise _Found(val)
+        raise WitnessFound(val)
     if kind == "stop":
-        raise _Stop(val)
+        raise SearchStopped(val)
     ck.add(k, val, seconds)
 
 

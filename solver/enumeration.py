@@ -63,7 +63,7 @@ from . import exact, exactlp, lp
 from .certificates import checker
 
 __all__ = ["Cell", "CellEnumeration", "EnumerationDecision", "enumerate_cells",
-           "decide_by_enumeration", "certificate_from_enumeration"]
+           "decide_by_enumeration", "certificate_from_enumeration", "coincident_classes"]
 
 _QUANT = 2 ** 40  # first rounding attempt for LP points (keeps integers small)
 
@@ -235,7 +235,7 @@ class EnumerationDecision:
 # ----------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------
-def _classes(G, n):
+def coincident_classes(G, n):
     """Coincident-hyperplane classes of the nonzero rows.
 
     Returns ``(reps, members, orient)``: classes ordered by their first row;
@@ -362,7 +362,7 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
     deadline = None if time_limit is None else t0 + float(time_limit)
 
     G, scales = exact.integer_rows(W, b)
-    reps, members, orient = _classes(G, n)
+    reps, members, orient = coincident_classes(G, n)
     K = len(reps)
     Gc = [G[r] for r in reps]                      # one integer row per class
     Wb = np.hstack([W, b[:, None]])[list(reps)] if K else np.zeros((0, n + 1))

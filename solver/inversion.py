@@ -1,9 +1,18 @@
-"""Inverting ReLU generators by mixed-integer programming.
+"""Inverting generators: the target's structure first, then mixed-integer
+programming.
 
 Given a generator ``G`` (a :class:`solver.network.Network`) and a target
 ``x``, :func:`invert` finds a latent ``z`` in a box with ``G(z) = x``, proves
 that no ``z`` in the box is closer when ``x`` is off the range (the nearest
 point in the L-infinity or L1 norm), and says whether the preimage is unique.
+
+Two algorithms share this module. The default (:func:`invert`, issue 15)
+first *peels* the layers whose rows the target pins
+(:mod:`solver.inversion_peel`: certified boxes, ReLU signs fixed by the
+target, LP refinement in the latent space) and hands a MIP only what remains;
+its steps are in :func:`invert`'s Notes. ``invert(peel=False)`` runs the
+whole-network MIP described below (:func:`_invert_mip`), kept for comparison
+and used by the default path for the nearest point of piecewise-linear heads.
 
 Why an integer program: ``G`` is affine on each activation region
 (Balestriero et al., Prop. 4), so ``min_z ||G(z) - x||`` is a minimum over
@@ -30,7 +39,7 @@ directly. For an output unit with negative slope ``a`` and target ``x_i``,
 with ``x_i > 0`` pins its pre-activation and the remaining binaries are those
 of the unstable hidden units only.
 
-Algorithm of :func:`invert`:
+Algorithm of the whole-network MIP (:func:`_invert_mip`, ``invert(peel=False)``):
 
 1. Bounds: interval arithmetic, then LP tightening of the hidden layers;
    output units are LP-tightened only where a binary needs a big-M.
@@ -86,280 +95,19 @@ import math
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
 
+from .deadline import Deadline
 from .errors import InputError
-
-#: default half-width of the latent box ``[-R, R]^n``
-DEFAULT_LATENT_BOX = 5.0
-#: default relative tolerance: exact means ``||G(z) - x||_inf <= tol * max(1, ||x||_inf)``
-DEFAULT_TOL = 1e-6
-#: default separation for the uniqueness MIP (latent units, L-infinity)
-DEFAULT_DELTA = 1e-3
-NORMS = ("linf", "l1")
-
-
-# ---------------------------------------------------------------------------
-# result
-# ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class InversionResult:
-    """Outcome of :func:`invert` (or of a baseline).
-
-    Attributes
-    ----------
-    status : ``"exact"`` (``G(z)`` reproduces ``x`` to ``tol``, re-checked in
-        floating point), ``"nearest"`` (best point found; ``optimal`` says
-        whether no point of the box is closer), ``"unknown"`` (no point
-        certified by the method; ``z`` is the best heuristic point, if any).
-    z : tuple of floats or None.
-    residual : float, ``||G(z) - x||_inf`` in floating point.
-    optimal : bool, the residual in ``norm`` is proved minimal over the box
-        (for ``exact``: True).
-    unique : True / False / None (see :func:`invert`).
-    second_preimage : tuple of floats or None, ``z'`` with residual ``<= eps``
-        and ``||z' - z||_inf >= delta``.
-    seconds : float, wall time.
-    method : str.
-    latent_box : ``(lo, hi)`` tuples of floats.
-    norm : ``"linf"`` or ``"l1"``.
-    objective : float, ``||G(z) - x||`` in ``norm``.
-    bound : float or None, proved lower bound on the minimal residual in ``norm``.
-    witness : :class:`solver.result.Witness` or None, an exact non-injectivity
-        witness ``(z1, z2)`` (``G(z1) = G(z2)`` in rational arithmetic).
-    message : str.
-    stats : mapping of counters.
-    """
-    status: str
-    z: tuple | None
-    residual: float
-    optimal: bool
-    unique: bool | None
-    second_preimage: tuple | None
-    seconds: float
-    method: str
-    latent_box: tuple
-    norm: str = "linf"
-    objective: float = float("nan")
-    bound: float | None = None
-    witness: Any = None
-    message: str = ""
-    delta: float | None = None
-    target_norm: float = 0.0
-    stats: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def relative_residual(self) -> float:
-        return self.residual / max(self.target_norm, 1e-300) if self.target_norm > 0 \
-            else self.residual
-
-    def box_json(self):
-        lo, hi = self.latent_box
-        if len(set(hi)) == 1 and all(a == -b for a, b in zip(lo, hi)):
-            return hi[0]
-        return {"lo": list(lo), "hi": list(hi)}
-
-    def to_json(self) -> dict:
-        def num(v):
-            return None if v is None or not math.isfinite(v) else float(v)
-        return {
-            "status": self.status,
-            "z": None if self.z is None else [float(v) for v in self.z],
-            "residual": num(self.residual),
-            "relative_residual": num(self.relative_residual),
-            "optimal": bool(self.optimal),
-            "unique": self.unique,
-            "second_preimage": None if self.second_preimage is None
-            else [float(v) for v in self.second_preimage],
-            "second_preimage_exact": None if self.second_preimage is None
-            else self.witness is not None,
-            "witness": None if self.witness is None else self.witness.to_json(),
-            "seconds": round(self.seconds, 6),
-            "method": self.method,
-            "latent_box": self.box_json(),
-            "norm": self.norm,
-            "objective": num(self.objective),
-            "bound": num(self.bound),
-            "delta": self.delta,
-            "message": self.message,
-            "stats": dict(self.stats),
-        }
-
-
-# ---------------------------------------------------------------------------
-# validation and small helpers
-# ---------------------------------------------------------------------------
-
-def validate_target(network, x):
-    """``x`` as a float array of length ``network.n_out``, or :class:`InputError`."""
-    try:
-        x = np.asarray(x, dtype=float).reshape(-1)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"target is not numeric: {exc}") from None
-    if x.shape[0] != network.n_out:
-        raise InputError(f"target has length {x.shape[0]}, the generator has "
-                         f"{network.n_out} outputs")
-    if not np.all(np.isfinite(x)):
-        raise InputError("target contains NaN or inf")
-    return x
-
-
-def latent_box_arrays(network, latent_box):
-    """The latent box as two float arrays ``(lo, hi)``.
-
-    ``latent_box`` is a number ``R > 0`` (box ``[-R, R]^n``), a list/array of
-    per-coordinate half-widths, or a *tuple* ``(lo, hi)`` of scalars/arrays.
-    """
-    from .bounds import box_arrays
-    if latent_box is None:
-        latent_box = DEFAULT_LATENT_BOX
-    if isinstance(latent_box, tuple) and len(latent_box) == 2:
-        lo, hi = latent_box
-    else:
-        try:
-            R = np.asarray(latent_box, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError(f"latent box must be a number; got {latent_box!r}") from None
-        if np.any(~np.isfinite(R)) or np.any(R <= 0):
-            raise InputError(f"latent box half-width must be finite and > 0; got {latent_box!r}")
-        lo, hi = -R, R
-    return box_arrays(network, lo, hi)
-
-
-def _check_norm(norm):
-    if norm not in NORMS:
-        raise InputError(f"norm must be one of {', '.join(NORMS)}; got {norm!r}")
-    return norm
-
-
-def residual_norm(r, norm):
-    r = np.abs(np.asarray(r, float))
-    return float(r.max()) if norm == "linf" else float(r.sum())
-
-
-def tolerance(x, tol=DEFAULT_TOL):
-    """Absolute tolerance ``tol * max(1, ||x||_inf)``."""
-    return float(tol) * max(1.0, float(np.max(np.abs(x))) if len(x) else 1.0)
-
-
-def _remaining(deadline):
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-
-def _make(status, z, network, x, norm, lo, hi, start, method, *, optimal=False, unique=None,
-          second=None, bound=None, witness=None, message="", delta=None, stats=None):
-    if z is not None:
-        z = np.asarray(z, float)
-        r = network.forward(z) - x
-        residual = float(np.max(np.abs(r))) if len(r) else 0.0
-        obj = residual_norm(r, norm)
-    else:
-        residual = obj = float("inf")
-    return InversionResult(
-        status=status, z=None if z is None else tuple(float(v) for v in z),
-        residual=residual, optimal=bool(optimal), unique=unique,
-        second_preimage=None if second is None else tuple(float(v) for v in second),
-        seconds=time.monotonic() - start, method=method,
-        latent_box=(tuple(float(v) for v in lo), tuple(float(v) for v in hi)),
-        norm=norm, objective=obj, bound=bound, witness=witness, message=message,
-        delta=delta, target_norm=float(np.max(np.abs(x))) if len(x) else 0.0,
-        stats=dict(stats or {}))
-
-
-# ---------------------------------------------------------------------------
-# activation regions (Prop. 4: G is affine on each)
-# ---------------------------------------------------------------------------
-
-def activation_pattern(network, z):
-    """Per layer a bool array, True where the pre-activation is ``>= 0``
-    (identity layers: all True)."""
-    h = np.asarray(z, float)
-    pat = []
-    for L in network.layers:
-        y = L.W @ h + L.b
-        pat.append(np.ones(len(y), bool) if L.activation.is_identity else y >= 0)
-        a = L.activation.slope
-        h = np.where(y > 0, y, a * y)
-    return pat
-
-
-def region_affine(network, pattern):
-    """Affine maps of an activation region.
-
-    Returns ``(pres, A, c)``: ``pres[k] = (P_k, p_k)`` with the pre-activations
-    of layer ``k`` equal to ``P_k z + p_k`` on the region, and
-    ``G(z) = A z + c`` there (Balestriero et al., Eq. 5).
-    """
-    n = network.n_in
-    A = np.eye(n)
-    c = np.zeros(n)
-    pres = []
-    for L, s in zip(network.layers, pattern):
-        P = L.W @ A
-        p = L.W @ c + L.b
-        pres.append((P, p))
-        a = L.activation.slope
-        D = np.where(s, 1.0, a)
-        A = D[:, None] * P
-        c = D * p
-    return pres, A, c
-
-
-def region_constraints(network, pattern, pres=None):
-    """Rows ``(M, m)`` with ``M z <= m`` describing the closed region of
-    ``pattern`` (sign constraints of every non-identity unit)."""
-    if pres is None:
-        pres, _, _ = region_affine(network, pattern)
-    Ms, ms = [], []
-    for L, s, (P, p) in zip(network.layers, pattern, pres):
-        if L.activation.is_identity:
-            continue
-        sg = np.where(s, -1.0, 1.0)  # active: -(Pz+p) <= 0; inactive: Pz+p <= 0
-        Ms.append(sg[:, None] * P)
-        ms.append(-sg * p)
-    if not Ms:
-        return np.zeros((0, network.n_in)), np.zeros(0)
-    return np.vstack(Ms), np.concatenate(ms)
-
-
-def region_lp(network, pattern, x, lo, hi, norm="linf", *, extra=None):
-    """Minimise ``||A z + c - x||`` over the closed region of ``pattern``
-    intersected with the box (one LP, HiGHS).
-
-    Returns ``(z, value)`` or ``(None, None)`` if the region misses the box.
-    ``extra``: optional ``(M, m)`` rows ``M z <= m`` added to the LP.
-    """
-    pres, A, c = region_affine(network, pattern)
-    M, m = region_constraints(network, pattern, pres)
-    if extra is not None:
-        M = np.vstack([M, extra[0]])
-        m = np.concatenate([m, extra[1]])
-    n = network.n_in
-    k = A.shape[0]
-    d = x - c
-    if norm == "linf":
-        # vars (z, t): A z - t <= d ; -A z - t <= -d
-        Aub = np.vstack([np.hstack([A, -np.ones((k, 1))]), np.hstack([-A, -np.ones((k, 1))]),
-                         np.hstack([M, np.zeros((M.shape[0], 1))])])
-        bub = np.concatenate([d, -d, m])
-        cost = np.zeros(n + 1)
-        cost[-1] = 1.0
-        bounds = [(lo[j], hi[j]) for j in range(n)] + [(0, None)]
-    else:
-        I = np.eye(k)
-        Aub = np.vstack([np.hstack([A, -I]), np.hstack([-A, -I]),
-                         np.hstack([M, np.zeros((M.shape[0], k))])])
-        bub = np.concatenate([d, -d, m])
-        cost = np.concatenate([np.zeros(n), np.ones(k)])
-        bounds = [(lo[j], hi[j]) for j in range(n)] + [(0, None)] * k
-    res = linprog(cost, A_ub=Aub, b_ub=bub, bounds=bounds, method="highs")
-    if res.status != 0 or res.x is None:
-        return None, None
-    return np.clip(res.x[:n], lo, hi), float(res.fun)
+# the problem's pieces live in inversion_problem (shared with inversion_baselines);
+# they stay importable from here
+from .inversion_problem import (  # noqa: F401
+    DEFAULT_DELTA, DEFAULT_LATENT_BOX, DEFAULT_TOL, MIP_GAP, NORM_NAMES, NORMS,
+    InversionResult, check_norm, make_result, activation_pattern, latent_box_arrays,
+    region_affine, region_constraints, region_lp, residual_norm, tolerance, validate_target)
 
 
 def polish(network, z, x, lo, hi, norm="linf", *, patterns=(), keep_far=None):
@@ -560,24 +308,8 @@ def inversion_model(network, x, lo, hi, bounds, norm, r_ub, *, away=None, fixed=
     enc = encode_network(B, network, bounds, box=(lo, hi), encode_output=False, fixed=fixed)
     ylo, yhi = bounds[-1]
     rv, ob = encode_residual(B, network, enc.pre[-1], x, ylo, yhi, norm, r_ub, r_lb=r_lb)
-    if away is not None:
-        zr, delta = away
-        zr = np.asarray(zr, float)
-        picks = []
-        for j, zj in enumerate(enc.z):
-            if zr[j] + delta <= hi[j]:
-                p = B.add_var(0, 1, integer=True, name=f"far_up{j}")
-                # z_j >= (zr_j + delta) p + lo_j (1 - p)
-                B.add_row([zj, p], [1.0, -(zr[j] + delta - lo[j])], lo=lo[j])
-                picks.append(p)
-            if zr[j] - delta >= lo[j]:
-                q = B.add_var(0, 1, integer=True, name=f"far_dn{j}")
-                # z_j <= (zr_j - delta) q + hi_j (1 - q)
-                B.add_row([zj, q], [1.0, hi[j] - (zr[j] - delta)], hi=hi[j])
-                picks.append(q)
-        if not picks:
-            return None
-        B.add_row(picks, 1.0, lo=1.0)
+    if away is not None and not _add_away(B, enc, away, lo, hi):
+        return None
     return B, enc, rv, ob
 
 
@@ -632,7 +364,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
         return LP_PAD * (1 + abs(v))
 
     def out_of_time():
-        return deadline is not None and time.monotonic() > deadline
+        return Deadline(deadline).expired()
 
     stages = []
     a = network.layers[-1].activation.slope
@@ -662,7 +394,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                 break
             st["rounds"] += 1
             lp, enc = model(keep)
-            v, s = lp.extreme(enc.z[0], +1, _remaining(deadline))
+            v, s = lp.extreme(enc.z[0], +1, Deadline(deadline).remaining())
             st["lps"] += 1
             if s == "infeasible":
                 st["seconds"] = round(time.monotonic() - t0, 4)
@@ -679,7 +411,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                     if p is None:
                         break
                     if p[u] > pad(p[u]):
-                        umin, s = lp.extreme(u, +1, _remaining(deadline))
+                        umin, s = lp.extreme(u, +1, Deadline(deadline).remaining())
                         st["lps"] += 1
                         if umin is not None and umin > pad(umin):
                             fixed[k][j] = 1
@@ -687,7 +419,7 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                             new += 1
                             st["fixed_active"] += 1
                     elif p[y] < -pad(p[y]):
-                        ymax, s = lp.extreme(y, -1, _remaining(deadline))
+                        ymax, s = lp.extreme(y, -1, Deadline(deadline).remaining())
                         st["lps"] += 1
                         if ymax is not None and ymax < -pad(ymax):
                             fixed[k][j] = -1
@@ -704,8 +436,8 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
                 if out_of_time():
                     break
                 y = enc.pre[k][j]
-                ymin, _ = lp.extreme(y, +1, _remaining(deadline))
-                ymax, _ = lp.extreme(y, -1, _remaining(deadline))
+                ymin, _ = lp.extreme(y, +1, Deadline(deadline).remaining())
+                ymax, _ = lp.extreme(y, -1, Deadline(deadline).remaining())
                 st["lps"] += 2
                 blo, bhi = bounds[k]
                 nlo = blo[j] if ymin is None else max(blo[j], ymin - pad(ymin))
@@ -733,9 +465,9 @@ def _relaxation_infeasible(network, x, lo, hi, bounds, norm, rho):
 
 def _solve(builder, backend, deadline, threads=1, verbose=False):
     from .netmilp import solve_model
-    left = _remaining(deadline)
-    return solve_model(builder.build(), backend, time_limit=left, threads=threads,
-                       verbose=verbose)
+    model = builder.build()          # (building a large model takes time too)
+    left = Deadline(deadline).remaining()
+    return solve_model(model, backend, time_limit=left, threads=threads, verbose=verbose)
 
 
 def _output_bounds(network, lo, hi, bounds, amb, deadline, stats, key):
@@ -743,7 +475,7 @@ def _output_bounds(network, lo, hi, bounds, amb, deadline, stats, key):
     from .bounds import tighten_units
     if not amb.any():
         return bounds
-    left = _remaining(deadline)
+    left = Deadline(deadline).remaining()
     share = None if left is None else 0.25 * left
     st = {}
     out = tighten_units(network, lo, hi, bounds, len(network.layers) - 1, amb,
@@ -912,11 +644,10 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
                                      "mip_seconds": 0.0}
     bnd, fx = bounds, None
     if tighten:
-        left = _remaining(deadline)
         tst = {}
         b2, f2, infeasible = target_tighten(
             network, x, lo, hi, bounds, "linf", upper, stats=tst,
-            deadline=None if left is None else time.monotonic() + 0.3 * left)
+            deadline=Deadline(deadline).portion(0.3).at)
         info["tightening"] = tst
         if not infeasible:  # infeasible would contradict the incumbent: ignore
             bnd, fx = b2, f2
@@ -932,7 +663,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
 
     lo_k, hi_k = 0, K - 1
     screens = 0
-    while lo_k < hi_k and _remaining(deadline) != 0.0:
+    while lo_k < hi_k and not Deadline(deadline).expired():
         mid = (lo_k + hi_k) // 2
         screens += 1
         if lp_feasible(mid):
@@ -947,8 +678,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     def mip(k, cap=None):
         """'optimal' / 'feasible' (limit hit with a point) / 'infeasible' / 'unknown'."""
         B, enc, rv, ob = model(k)
-        left = _remaining(deadline)
-        dl = None if left is None else time.monotonic() + (left if cap is None else cap * left)
+        dl = Deadline(deadline).portion(1.0 if cap is None else cap).at
         sol, name = _solve(B, backend, dl, threads, verbose)
         info["mips"] += 1
         info["mip_seconds"] = round(info["mip_seconds"] + sol.seconds, 4)
@@ -984,7 +714,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     # infeasible, unproved: the search still finds the smallest interval whose
     # MIP is quickly feasible.
     lo_b = lo_k
-    while lo_b < good and _remaining(deadline) != 0.0:
+    while lo_b < good and not Deadline(deadline).expired():
         mid = (lo_b + good) // 2
         s2 = mip(mid, cap=0.25)
         if s2 in ("optimal", "feasible"):
@@ -1012,7 +742,7 @@ def _level_search(solve_at, lower, upper, norm_tol, network, x, lo, hi, bounds, 
         lo0 = max(lower, norm_tol)
         lo_r, hi_r = lo0, upper
         screens = 0
-        while hi_r / lo_r > 4 and screens < 12 and _remaining(deadline) != 0.0:
+        while hi_r / lo_r > 4 and screens < 12 and not Deadline(deadline).expired():
             mid = math.sqrt(lo_r * hi_r)
             screens += 1
             if _relaxation_infeasible(network, x, lo, hi, bounds, norm, mid):
@@ -1041,11 +771,18 @@ def _level_search(solve_at, lower, upper, norm_tol, network, x, lo, hi, bounds, 
     return st, sol, enc, lower, ph
 
 
-def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit=None,
-           backend=None, uniqueness=True, delta=DEFAULT_DELTA, tol=DEFAULT_TOL,
-           tighten=True, threads=1, verbose=False, seed=0) -> InversionResult:
-    """Invert a ReLU generator: ``z`` in the latent box with ``G(z) = x``, or
-    the nearest point of the range, by mixed-integer programming.
+def _invert_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit=None,
+                backend=None, uniqueness=True, delta=DEFAULT_DELTA, tol=DEFAULT_TOL,
+                tighten=True, threads=1, verbose=False, seed=0, exact_phase=True,
+                lower0=0.0, start=None, stats=None, method_prefix="mip"
+                ) -> InversionResult:
+    """Invert a ReLU generator by mixed-integer programming over the whole
+    network (the algorithm of the module docstring; ``invert(peel=False)``).
+
+    ``exact_phase=False`` skips the exact-phase MIP when the caller has
+    already proved that no ``z`` reproduces the target (``lower0``: a proved
+    lower bound on the residual in ``norm``); ``start`` and ``stats`` let the
+    caller's time and counters continue.
 
     Parameters
     ----------
@@ -1086,26 +823,20 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
     """
     from .backends import DEFAULT_BACKEND, MilpStatus
     from .bounds import propagate_bounds
-    start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
-    norm = _check_norm(norm)
-    x = validate_target(network, x)
-    lo, hi = latent_box_arrays(network, latent_box)
-    if delta is not None and (not np.isfinite(delta) or delta <= 0):
-        raise InputError(f"delta must be > 0; got {delta!r}")
-    if not (np.isfinite(tol) and tol > 0):
-        raise InputError(f"tol must be > 0; got {tol!r}")
+    start = time.monotonic() if start is None else start
+    deadline = Deadline.after(time_limit, start).at
+    norm, x, lo, hi = _validate(network, x, norm, latent_box, delta, tol)
     from .backends import get_backend
     be_name = backend or DEFAULT_BACKEND
     backend = get_backend(be_name)  # an unknown/unavailable name fails here, before any work
-    method = f"mip[{getattr(backend, 'name', be_name)}]"
-    stats: dict = {}
+    method = f"{method_prefix}[{getattr(backend, 'name', be_name)}]"
+    stats = {} if stats is None else stats
     tol_abs = tolerance(x, tol)
     norm_tol = tol_abs if norm == "linf" else tol_abs * len(x)
 
     # 1. bounds (hidden layers tightened; output units later, only ambiguous ones)
     bst = {}
-    left = _remaining(deadline)
+    left = Deadline(deadline).remaining()
     bounds = propagate_bounds(network, lo, hi, tighten=tighten, output_units=[],
                               time_limit=None if left is None else 0.3 * left, stats=bst)
     stats["bounds"] = {"seconds": round(bst["seconds"], 4), "lps": bst["lps"],
@@ -1135,11 +866,10 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
         info = stats.setdefault(key, {})
         info["r_ub"] = rho
         if tighten:
-            left = _remaining(deadline)
             tst = {}
             bnd, fx, infeasible = target_tighten(
                 network, x, lo, hi, bnd, norm, rho, stats=tst,
-                deadline=None if left is None else time.monotonic() + 0.3 * left)
+                deadline=Deadline(deadline).portion(0.3).at)
             info["tightening"] = tst
             if infeasible:
                 info["status"] = "infeasible (LP relaxation under the target)"
@@ -1159,10 +889,14 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
     message = ""
     phase = None  # (bounds, fixed, r_ub, backend, r_lb) of the model that produced z_best
     # 2. exact phase: residual <= tolerance
-    st, sol, enc, ph = solve_at(norm_tol, "exact_phase")
+    if exact_phase:
+        st, sol, enc, ph = solve_at(norm_tol, "exact_phase")
+    else:
+        st, sol, enc, ph = "skipped", None, None, None
     if ph is not None:
-        method = f"mip[{ph[3]}]"
+        method = f"{method_prefix}[{ph[3]}]"
     lower = norm_tol if st == "infeasible" else 0.0  # proved: optimum > lower
+    lower = max(lower, float(lower0))
     if sol is not None and sol.x is not None:
         z = finish_mip(sol, enc)
         res = float(np.max(np.abs(network.forward(z) - x)))
@@ -1198,7 +932,10 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
         stats["incumbent"] = inc_val
         upper = inc_val * (1 + 1e-6) + norm_tol
         z_best, status, optimal, phase = inc, "nearest", False, None
-        if norm == "linf" and not network.layers[-1].activation.is_identity:
+        if inc_val <= lower * (1 + 1e-9) + 1e-12:
+            # the incumbent attains a lower bound proved before any MIP
+            st, sol, good, ph = "bound", None, None, None
+        elif norm == "linf" and not network.layers[-1].activation.is_identity:
             st, sol, good, lower, ph = _interval_search(
                 network, x, lo, hi, bounds, lower, upper, tighten=tighten, deadline=deadline,
                 backend=backend, threads=threads, verbose=verbose, stats=stats)
@@ -1207,16 +944,23 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
                                                      network, x, lo, hi, bounds, norm,
                                                      tighten, deadline, stats)
         if ph is not None:
-            method = f"mip[{ph[3]}]"
+            method = f"{method_prefix}[{ph[3]}]"
         if sol is not None and sol.x is not None:
             z = finish_mip(sol, good)
             if residual_norm(network.forward(z) - x, norm) <= \
                     residual_norm(network.forward(z_best) - x, norm):
                 z_best = z
         obj = residual_norm(network.forward(z_best) - x, norm)
+        name = f"{NORM_NAMES[norm]} residual"
         if st == "solved":
-            optimal, phase, bound = True, ph, obj
-            message = "no z in the box is closer (to the MILP backend's tolerances)"
+            # the MIP that solved is the global one (every lower interval/level
+            # was proved infeasible): its dual bound is a global lower bound
+            mb = None if sol is None or sol.bound is None or not math.isfinite(sol.bound) \
+                else float(sol.bound)
+            bound = max(lower, min(obj, mb if mb is not None else obj * (1 - MIP_GAP)))
+            optimal, phase = True, ph
+            message = (f"optimal: no z in the box has an {name} below {bound:.6g} "
+                       f"(this point: {obj:.6g}; MIP bound, to the backend's tolerances)")
         elif st == "infeasible":
             bound = lower
             message = ("MIP reported infeasible at the incumbent's level (numerical "
@@ -1227,9 +971,10 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
         if not optimal and obj <= lower * (1 + 1e-9) + 1e-12:
             # the point attains the proved lower bound
             optimal, bound = True, lower
-            message = "the residual equals the proved lower bound: no z in the box is closer"
-        if lower >= norm_tol:
-            message += f"; proved: no z in the box has residual < {lower:.6g}"
+            message = (f"optimal: the {name} of this point equals the proved lower bound "
+                       f"{lower:.6g}")
+        if not optimal:
+            message += f"; proved: no z in the box has an {name} below {lower:.6g}"
         res = float(np.max(np.abs(network.forward(z_best) - x)))
         if res <= tol_abs:
             status, optimal = "exact", True
@@ -1237,7 +982,7 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
     # 4. uniqueness
     unique, second, witness = None, None, None
     if uniqueness and z_best is not None and status in ("exact", "nearest") and optimal:
-        if _remaining(deadline) == 0.0:
+        if Deadline(deadline).expired():
             stats["uniqueness"] = {"status": "skipped (time limit)"}
         else:
             obj = residual_norm(network.forward(z_best) - x, norm)
@@ -1277,6 +1022,797 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
                             witness = Witness.of(pair)
                     stats["uniqueness"]["second_residual"] = float(
                         np.max(np.abs(network.forward(z2) - x)))
-    return _make(status, z_best, network, x, norm, lo, hi, start, method, optimal=optimal,
-                 unique=unique, second=second, bound=bound, witness=witness, message=message,
-                 delta=delta if uniqueness else None, stats=stats)
+    return make_result(status, z_best, network, x, norm, lo, hi, start, method, optimal=optimal,
+                       unique=unique, second=second, bound=bound, witness=witness, message=message,
+                       delta=delta if uniqueness else None, stats=stats)
+
+
+# ---------------------------------------------------------------------------
+# the peeled inversion (issue 15): the target's structure before any MIP
+# ---------------------------------------------------------------------------
+
+#: a MIP of the remaining problem is only built up to this many binaries
+#: (beyond that the model alone takes minutes to write; ``unique`` stays null)
+MAX_MIP_BINARIES = 4000
+
+
+def pre_activation_network(network):
+    """The network with its last activation replaced by the identity: its
+    output is the last layer's pre-activation."""
+    from .network import DenseLayer, Network
+    L = network.layers[-1]
+    from .activations import IDENTITY
+    return Network(network.layers[:-1] + (DenseLayer(L.W, L.b, IDENTITY),))
+
+
+def truncated_network(network, k):
+    """Layers ``0..k`` with layer ``k``'s activation dropped (its output is
+    its pre-activation): the remaining problem when peeling stops at ``k``."""
+    from .network import Network
+    return pre_activation_network(Network(network.layers[:k + 1]))
+
+
+def output_residual(network, z, x):
+    """``||G(z) - x||_inf`` by the floating-point forward pass."""
+    r = network.forward(np.asarray(z, float)) - x
+    return float(np.max(np.abs(r))) if len(r) else 0.0
+
+
+def box_model(network, tlo, thi, lo, hi, bounds, *, away=None, fixed=None):
+    """Feasibility MIP ``{z in [lo, hi] : tlo <= y_K(z) <= thi}`` for the
+    last layer's pre-activation ``y_K`` (the interval target that
+    :func:`solver.inversion_peel.target_box` makes of any monotone head).
+
+    ``bounds`` are pre-activation bounds over the box; the last layer's are
+    intersected with ``[tlo, thi]`` (None when that is empty: no MIP needed).
+    ``away=(z_ref, delta)`` adds ``||z - z_ref||_inf >= delta`` (uniqueness).
+    Returns ``(builder, encoding)`` or None (empty, or box narrower than delta).
+    """
+    from .netmilp import MilpBuilder, encode_network
+    ylo = np.maximum(bounds[-1][0], tlo)
+    yhi = np.minimum(bounds[-1][1], thi)
+    if np.any(ylo > yhi):
+        return None
+    bnd = list(bounds[:-1]) + [(ylo, yhi)]
+    B = MilpBuilder()
+    enc = encode_network(B, network, bnd, box=(lo, hi), encode_output=False, fixed=fixed)
+    if away is not None and not _add_away(B, enc, away, lo, hi):
+        return None
+    return B, enc
+
+
+def _add_away(B, enc, away, lo, hi):
+    """``||z - z_ref||_inf >= delta`` with two binaries per coordinate; False
+    when the box is narrower than ``delta`` around ``z_ref``."""
+    zr, delta = away
+    zr = np.asarray(zr, float)
+    picks = []
+    for j, zj in enumerate(enc.z):
+        if zr[j] + delta <= hi[j]:
+            p = B.add_var(0, 1, integer=True, name=f"far_up{j}")
+            # z_j >= (zr_j + delta) p + lo_j (1 - p)
+            B.add_row([zj, p], [1.0, -(zr[j] + delta - lo[j])], lo=lo[j])
+            picks.append(p)
+        if zr[j] - delta >= lo[j]:
+            q = B.add_var(0, 1, integer=True, name=f"far_dn{j}")
+            # z_j <= (zr_j - delta) q + hi_j (1 - q)
+            B.add_row([zj, q], [1.0, hi[j] - (zr[j] - delta)], hi=hi[j])
+            picks.append(q)
+    if not picks:
+        return False
+    B.add_row(picks, 1.0, lo=1.0)
+    return True
+
+
+def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3, trust=0.05):
+    """Improve a candidate against a box target on the last pre-activation:
+    the LP of its activation region minimising the largest violation of
+    ``tlo <= y_K <= thi`` within a trust box (half-width ``trust`` times the
+    box's; only the region rows that can become tight there are kept, which
+    makes the LP small for wide generators), then Gauss-Newton steps toward
+    the middle of the two-sided rows. ``score(z)`` decides (smaller is
+    better); only improvements are kept."""
+    z = np.clip(np.asarray(z, float), lo, hi)
+    best, best_s = z, score(z)
+    two = np.isfinite(tlo) & np.isfinite(thi)
+    mid = np.zeros(len(tlo))
+    mid[two] = 0.5 * (tlo[two] + thi[two])
+    for _ in range(rounds):
+        improved = False
+        pat = activation_pattern(prenet, best)
+        pres, A, c = region_affine(prenet, pat)
+        M, m = region_constraints(prenet, pat, pres)
+        n = prenet.n_in
+        rad = trust * (hi - lo)
+        blo, bhi = np.maximum(lo, best - rad), np.minimum(hi, best + rad)
+        if M.shape[0]:
+            near = M @ best + np.abs(M) @ (bhi - blo) > m
+            M, m = M[near], m[near]
+        rows, rhs = [], []
+        up = np.isfinite(thi)
+        dn = np.isfinite(tlo)
+        # A z - s <= thi - c ; -A z - s <= c - tlo
+        if up.any():
+            rows.append(np.hstack([A[up], -np.ones((up.sum(), 1))]))
+            rhs.append(thi[up] - c[up])
+        if dn.any():
+            rows.append(np.hstack([-A[dn], -np.ones((dn.sum(), 1))]))
+            rhs.append(c[dn] - tlo[dn])
+        if M.shape[0]:
+            rows.append(np.hstack([M, np.zeros((M.shape[0], 1))]))
+            rhs.append(m)
+        cost = np.zeros(n + 1)
+        cost[-1] = 1.0
+        try:
+            res = linprog(cost, A_ub=np.vstack(rows), b_ub=np.concatenate(rhs),
+                          bounds=[(blo[j], bhi[j]) for j in range(n)] + [(0, None)],
+                          method="highs")
+            cand = [np.clip(res.x[:n], lo, hi)] if res.status == 0 and res.x is not None else []
+        except ValueError:
+            cand = []
+        if two.any():
+            r = mid[two] - prenet.forward(best)[two]
+            try:
+                step = np.linalg.lstsq(A[two], r, rcond=None)[0]
+                cand.append(np.clip(best + step, lo, hi))
+            except np.linalg.LinAlgError:
+                pass
+        for cz in cand:
+            sc = score(cz)
+            if sc < best_s:
+                best, best_s, improved = cz, sc, True
+        if not improved:
+            break
+    return best
+
+
+def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), rounds=6,
+            deadline=None):
+    """Polish a candidate toward the target in the output space: region LPs
+    (:func:`polish_box`) against the pre-activation box of a level a bit
+    below the current L-inf output residual, repeated while it improves. For
+    piecewise-linear heads :func:`polish` does the same in one go."""
+    from .inversion_peel import target_box
+    head = network.layers[-1].activation
+
+    def score(v):
+        return output_residual(network, v, x)
+    if head.piecewise_linear:
+        return polish(network, z, x, lo, hi, "linf")
+    z = np.clip(np.asarray(z, float), lo, hi)
+    for f in levels:
+        for _ in range(rounds):
+            if Deadline(deadline).expired():
+                return z
+            t = score(z)
+            if t == 0:
+                return z
+            z2 = polish_box(prenet, z, *target_box(head, x, f * t), lo, hi, score=score)
+            if score(z2) >= t:
+                break
+            z = z2
+    return z
+
+
+def _enclosure_candidate(network, enc, boxes, zlo, zhi):
+    """Least-squares latent point of the affine enclosure: the top layer's
+    two-sided rows, weighted by their half-widths, toward their middles."""
+    K = len(network.layers) - 1
+    tlo, thi = boxes[K]
+    two = np.isfinite(tlo) & np.isfinite(thi)
+    if two.sum() < len(zlo):
+        return 0.5 * (zlo + zhi)
+    w = 1.0 / np.maximum(0.5 * (thi[two] - tlo[two]), 1e-300)
+    A = enc.A[K][two] * w[:, None]
+    r = (0.5 * (tlo[two] + thi[two]) - enc.c[K][two]) * w
+    try:
+        z = np.linalg.lstsq(A, r, rcond=None)[0]
+    except np.linalg.LinAlgError:
+        z = 0.5 * (zlo + zhi)
+    return np.clip(z, zlo, zhi)
+
+
+def _far_points(network, enc, boxes, zlo, zhi, z, delta, deadline):
+    """Latent points of the enclosure's LP at least ``delta`` from ``z`` (one
+    LP per coordinate side whose box end is that far); candidates for a
+    second preimage."""
+    import scipy.sparse as sp
+    from .bounds import PersistentLP
+    from .inversion_peel import latent_rows
+    rows = latent_rows(enc, boxes)
+    if rows is None:
+        return []
+    lp = PersistentLP(sp.csr_matrix(rows[0]), rows[1], rows[2], zlo, zhi)
+    out = []
+    order = np.argsort(-np.maximum(zhi - z, z - zlo))
+    for j in order:
+        for sense, far in ((-1, zhi[j] - z[j]), (+1, z[j] - zlo[j])):
+            if far < delta or Deadline(deadline).expired():
+                continue
+            v, st = lp.extreme(j, sense)
+            if v is not None and abs(v - z[j]) >= delta:
+                out.append(np.clip(lp.point()[:len(z)], zlo, zhi))
+        if len(out) >= 4:
+            break
+    return out
+
+
+def _mip_binaries(network, bounds):
+    """Binaries the MIP of ``network`` (output not encoded) would need."""
+    from .bounds import stable_masks
+    n = 0
+    for L, (l, h) in zip(network.layers[:-1], bounds[:-1]):
+        a, i = stable_masks(L.activation, l, h)
+        n += int((~(a | i)).sum())
+    return n
+
+
+def _witness(network, z1, z2):
+    pair = exact_pair(network, z1, z2)
+    if pair is None:
+        return None
+    from .result import Witness
+    return Witness.of(pair)
+
+
+def _validate(network, x, norm, latent_box, delta, tol):
+    norm = check_norm(norm)
+    x = validate_target(network, x)
+    lo, hi = latent_box_arrays(network, latent_box)
+    if delta is not None and (not np.isfinite(delta) or delta <= 0):
+        raise InputError(f"delta must be > 0; got {delta!r}")
+    if not (np.isfinite(tol) and tol > 0):
+        raise InputError(f"tol must be > 0; got {tol!r}")
+    return norm, x, lo, hi
+
+
+def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit=None,
+           backend=None, uniqueness=True, delta=DEFAULT_DELTA, tol=DEFAULT_TOL,
+           tighten=True, threads=1, verbose=False, seed=0, peel=True) -> InversionResult:
+    """Invert a generator: ``z`` in the latent box with ``G(z) = x``, or the
+    nearest point of the range; says whether the preimage is unique.
+
+    Parameters
+    ----------
+    network : :class:`solver.network.Network` (relu / leaky / identity
+        layers; the last layer may also be sigmoid or tanh).
+    x : array of length ``network.n_out``, the target.
+    norm : ``"linf"`` (default) or ``"l1"``: the residual minimised.
+    latent_box : float R (box ``[-R, R]^n``; default 5.0), array of R's, or
+        ``(lo, hi)``. Always reported in the result.
+    time_limit : seconds for everything, or None.
+    backend : MILP backend name (default :data:`solver.backends.DEFAULT_BACKEND`).
+    uniqueness : decide uniqueness (default True).
+    delta : separation for uniqueness, ``||z' - z||_inf >= delta`` (default 1e-3).
+    tol : relative tolerance: ``exact`` means
+        ``||G(z) - x||_inf <= tol * max(1, ||x||_inf)`` in floating point.
+    tighten : LP bound tightening in the MIPs (default True).
+    threads : passed to the backend.
+    seed : for the gradient-descent restarts.
+    peel : use the target's structure before any MIP (default True; False
+        runs the whole-network MIP of the module docstring, kept for
+        comparison).
+
+    Returns
+    -------
+    :class:`InversionResult`.
+
+    Notes
+    -----
+    With ``eps = tol * max(1, ||x||_inf)`` and ``S = {z in box :
+    |G(z) - x| <= eps}`` (real arithmetic, exact weights):
+
+    1. *Peel* (:func:`solver.inversion_peel.peel`). The head's interval
+       preimage of ``[x - eps, x + eps]`` is a box on the last
+       pre-activations (for sigmoid: ``[logit(x - eps), logit(x + eps)]``,
+       an end infinite where ``x - eps <= 0`` or ``x + eps >= 1``); layers
+       whose two-sided rows have full column rank pin their input to a
+       certified box, a ReLU layer's box fixes its active units, down to the
+       latent space. An empty box proves ``S`` empty.
+    2. *Refine* (:func:`solver.inversion_peel.refine_latent_box`): on the
+       small latent box the network is affine up to the units near their
+       kink; LP hulls shrink the box. ``S`` lies in the final box ``Z``.
+    3. *Exact*: the least-squares point of the affine enclosure, polished; it
+       is ``exact`` when the floating-point forward pass reproduces ``x`` to
+       ``eps``. For a sigmoid/tanh head this is the statement proved about
+       the returned ``z``: the float forward pass is within ``eps`` of ``x``
+       in every output; where ``x`` is within ``eps`` of 0 or 1 the output
+       only bounds the pre-activation from one side.
+    4. *Unique* (exact targets): ``unique = True`` when every point of ``Z``
+       is within ``delta`` of ``z`` (then no point of ``S``, i.e. no latent
+       point whose exact output is within ``eps`` of ``x``, is ``delta``
+       away: no second MIP); otherwise a far vertex of the enclosure's LP is
+       checked as a second preimage and turned into an exact witness
+       (rational arithmetic) when possible; a MIP over ``Z`` (few binaries)
+       decides what remains.
+    5. Where the peel stops (a layer whose rows do not pin its input), the
+       remaining layers and the box on their output go to a feasibility MIP
+       (:func:`box_model`) after gradient-descent candidates.
+    6. *Nearest* (no exact point): for piecewise-linear heads the MIP search
+       of the module docstring, with the peel's proof that no point is within
+       ``eps`` as its starting lower bound. For a sigmoid/tanh head and
+       ``linf`` the residual is in the output space: per-pixel range bounds
+       (a pixel below 0 costs at least its distance to the sigmoid's range)
+       give the first lower bound, then feasibility MIPs of the interval
+       target at levels below the incumbent; for ``l1`` the problem is solved
+       in the pre-activation space against ``act^{-1}(x)`` (targets at or
+       beyond the range clipped, with a warning) and ``space`` says so.
+
+    ``optimal`` and ``unique`` are proved to the stated tolerances (LP/MIP
+    tolerances for the steps that use them, :data:`MIP_GAP` for
+    optimality) or null.
+
+    References
+    ----------
+    Puthawala et al., "Globally injective ReLU networks" (injectivity of a
+    layer at a point: the active rows span). Balestriero et al., "Max-affine
+    spline insights into deep generative networks", Prop. 4. Lei et al. 2019
+    (layer-wise inversion). Tjeng et al. 2019 (big-M MIP).
+    """
+    if not peel:
+        return _invert_mip(network, x, norm=norm, latent_box=latent_box, time_limit=time_limit,
+                           backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                           tighten=tighten, threads=threads, verbose=verbose, seed=seed)
+    return _invert_peeled(network, x, norm=norm, latent_box=latent_box, time_limit=time_limit,
+                          backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                          tighten=tighten, threads=threads, verbose=verbose, seed=seed)
+
+
+def _gd_candidates(network, x, lo, hi, seed, deadline, restarts=4, steps=500, z_init=None):
+    """Gradient-descent points (output L2, projected Adam) as candidates."""
+    from .inversion_baselines import gradient_descent
+    left = Deadline(deadline).remaining()
+    if left is not None and left < 1.0:
+        return []
+    r = gradient_descent(network, x, norm="linf", latent_box=(lo, hi), restarts=restarts,
+                         steps=steps, seed=seed, z_init=z_init,
+                         time_limit=None if left is None else 0.3 * left)
+    return [np.array(r.z)] if r.z is not None else []
+
+
+def _solve_box_mip(built, backend, deadline, threads, verbose, share=1.0):
+    dl = Deadline(deadline).portion(share).at
+    B, enc = built
+    sol, name = _solve(B, backend, dl, threads, verbose)
+    return sol, enc, name, B.stats()
+
+
+@dataclass
+class _ExactPhase:
+    """Outcome of :func:`_exact_phase` (internal)."""
+    status: str = "unknown"          # "exact", "none" (proved: no z within eps), "unknown"
+    z: Any = None                    # best point found
+    unique: bool | None = None
+    second: Any = None
+    witness: Any = None
+    umethod: str | None = None
+    binaries: int | None = None
+    method: str = "peel"
+    message: str = ""
+    mip_tried: bool = False
+    peel: dict = field(default_factory=dict)
+    uniq: dict = field(default_factory=dict)
+
+
+def _exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, threads,
+                 verbose, seed, tighten, stats):
+    """Exact phase of :func:`invert` on a network with a monotone head:
+    ``z`` with ``||net(z) - x||_inf <= eps`` (float forward pass), and
+    whether it is unique (see :func:`invert`, steps 1 to 5)."""
+    from . import inversion_peel as P
+    from .backends import MilpStatus
+    from .bounds import propagate_bounds
+    K = len(net.layers) - 1
+    head = net.layers[-1].activation
+    prenet = pre_activation_network(net)
+    pl_head = head.piecewise_linear
+    out = _ExactPhase()
+
+    def score(z):
+        return output_residual(net, z, x)
+
+    def share(f):
+        return Deadline(deadline).portion(f).at
+
+    def final_polish(z):
+        """A last polish toward the target itself (any point within eps is
+        exact; a smaller residual is nicer to report and to build exact
+        witnesses from). Done before uniqueness, which is about this z."""
+        if score(z) <= 1e-3 * eps:
+            return z
+        if pl_head:
+            zp = polish(net, z, x, lo, hi, "linf")
+        else:
+            zp = polish_box(prenet, z, *P.target_box(head, x, 1e-3 * score(z)), lo, hi,
+                            score=score)
+        return zp if score(zp) < score(z) else z
+
+    def take_second(z, z2, how):
+        out.unique, out.second, out.umethod = False, z2, how
+        out.witness = _witness(net, z, z2)
+        out.uniq["second_residual"] = score(z2)
+
+    def away_score(z):
+        return lambda v: math.inf if np.max(np.abs(v - z)) < delta else score(v)
+
+    def run_mip(built, f=1.0):
+        sol, enc2, name, bst = _solve_box_mip(built, backend, deadline, threads, verbose, f)
+        out.method = f"peel+mip[{name}]"
+        out.binaries = max(out.binaries or 0, bst["binaries"])
+        return sol, enc2, bst
+
+    fwd = P.forward_bounds(net, lo, hi)
+    tlo, thi = P.target_box(head, x, eps)
+    pe = P.peel(net, tlo, thi, lo, hi, fwd=fwd)
+    out.peel = pinfo = pe.to_json()
+    if pe.empty:
+        out.status = "none"
+        out.message = f"no z in the box reproduces the target to {eps:.3g} ({pe.reason})"
+        return out
+    if pe.reached_latent:
+        zlo, zhi, enc, rst = P.refine_latent_box(net, pe.boxes, *pe.z_box, fwd=fwd,
+                                                 deadline=share(0.5))
+        hidden = int(sum(L.W.shape[0] for L in net.layers[:-1]))
+        pinfo.update(latent_box_width=float(np.max(zhi - zlo)),
+                     unstable_in_latent_box=enc.n_unstable, refine=rst,
+                     units_fixed=hidden - enc.n_unstable)
+        if rst == "empty":
+            out.status = "none"
+            out.message = (f"no z in the box reproduces the target to {eps:.3g} (the peeled "
+                           "boxes have no common latent point; LP)")
+            return out
+        z = _enclosure_candidate(net, enc, pe.boxes, zlo, zhi)
+        if score(z) > eps:
+            z = polish_box(prenet, z, *pe.boxes[K], zlo, zhi, score=score)
+        if score(z) > eps:
+            z = descend(net, prenet, x, z, zlo, zhi, deadline=deadline)
+        how = "the peel reached the latent space"
+        if score(z) > eps:
+            # the latent box still meets kinks: gradient-descent candidates,
+            # then the MIP of the remaining problem (the unstable units on Z)
+            for c in _gd_candidates(net, x, zlo, zhi, seed, deadline):
+                c = descend(net, prenet, x, c, zlo, zhi, deadline=deadline)
+                if score(c) < score(z):
+                    z = c
+        if score(z) > eps and enc.n_unstable <= MAX_MIP_BINARIES and \
+                not Deadline(deadline).expired():
+            out.mip_tried = True
+            rm = P.reduced_model(net, zlo, zhi, enc.bounds, pe.boxes)
+            sol, enc2, bst = run_mip((rm.builder, rm), 0.5)
+            stats["exact_phase"].update(mip=bst, mip_status=sol.status.value)
+            if sol.status is MilpStatus.INFEASIBLE:
+                out.status = "none"
+                out.message = (f"no z in the box reproduces the target to {eps:.3g} (MIP of "
+                               f"the {bst['binaries']} units near their kink on the latent "
+                               "box Z infeasible)")
+                return out
+            if sol.x is not None:
+                c = descend(net, prenet, x, np.clip(sol.x[rm.z], zlo, zhi), zlo, zhi,
+                            deadline=deadline)
+                if score(c) < score(z):
+                    z = c
+                how = f"MIP of the {bst['binaries']} units near their kink on the latent box"
+        if score(z) <= eps:
+            z = final_polish(z)
+            out.status = "exact"
+            out.message = ("G(z) reproduces the target to tolerance (floating-point forward "
+                           f"pass); {how}")
+        out.z = z
+        if out.status != "exact" or not uniqueness:
+            return out
+        ext = float(np.max(np.maximum(zhi - z, z - zlo)))
+        out.uniq["latent_box_extent"] = ext
+        if ext < delta:
+            out.unique, out.umethod = True, "latent box"
+            return out
+        for zf in _far_points(net, enc, pe.boxes, zlo, zhi, z, delta, share(0.5)):
+            if score(zf) > eps:
+                zf = polish_box(prenet, zf, *pe.boxes[K], zlo, zhi, score=away_score(z))
+            if away_score(z)(zf) <= eps:
+                take_second(z, zf, "second preimage (LP vertex of the latent box)")
+                return out
+        if enc.n_unstable <= MAX_MIP_BINARIES and not Deadline(deadline).expired():
+            rm = P.reduced_model(net, zlo, zhi, enc.bounds, pe.boxes)
+            if not _add_away(rm.builder, rm, (z, delta), zlo, zhi):
+                out.unique, out.umethod = True, "latent box"
+                return out
+            sol, enc2, bst = run_mip((rm.builder, rm))
+            out.uniq.update(mip=bst, mip_status=sol.status.value)
+            if sol.status is MilpStatus.INFEASIBLE:
+                out.unique, out.umethod = True, "MIP over the latent box Z"
+            elif sol.x is not None:
+                z2 = polish_box(prenet, np.clip(sol.x[rm.z], zlo, zhi), *pe.boxes[K], zlo, zhi,
+                                score=away_score(z))
+                if away_score(z)(z2) <= eps:
+                    take_second(z, z2, "MIP over the latent box Z")
+        return out
+    # peeling stopped at layer k: candidates, then the remaining problem's MIP
+    k = pe.stopped_at
+    tn = truncated_network(net, k)
+    Tk = pe.boxes[k]
+    cands = _gd_candidates(net, x, lo, hi, seed, deadline)
+    cands = [descend(net, prenet, x, c, lo, hi, deadline=deadline) for c in cands]
+    if cands:
+        out.z = min(cands, key=score)
+        if score(out.z) <= eps:
+            out.z = final_polish(out.z)
+            out.status = "exact"
+            out.message = ("G(z) reproduces the target to tolerance (floating-point forward "
+                           "pass; candidate from gradient descent, polished)")
+    bk = P.forward_bounds(tn, lo, hi)
+    nb = _mip_binaries(tn, bk)
+    pinfo["remaining_problem"] = {"layers": k + 1, "binaries": nb}
+    if nb > MAX_MIP_BINARIES:
+        msg = (f"not built: the remaining problem (layers 0..{k}) has {nb} binaries "
+               f"(> {MAX_MIP_BINARIES})")
+        stats["exact_phase"]["mip"] = msg
+        if out.status == "exact" and uniqueness:
+            out.uniq["status"] = "not decided: " + msg
+        return out
+    if Deadline(deadline).expired():
+        return out
+    if tighten and not any(hasattr(L.W, "tocsr") for L in tn.layers):
+        left = Deadline(deadline).remaining()
+        bk = propagate_bounds(tn, lo, hi, tighten=True, output_units=[],
+                              time_limit=None if left is None else 0.3 * left)
+    if out.status != "exact":
+        out.mip_tried = True
+        built = box_model(tn, *Tk, lo, hi, bk)
+        if built is None:
+            out.status = "none"
+            out.message = f"no z in the box reproduces the target to {eps:.3g} (bounds)"
+            return out
+        sol, enc2, bst = run_mip(built, 0.5)
+        stats["exact_phase"].update(mip=bst, mip_status=sol.status.value)
+        if sol.status is MilpStatus.INFEASIBLE:
+            out.status = "none"
+            out.message = (f"no z in the box reproduces the target to {eps:.3g} (MIP of the "
+                           "remaining layers infeasible)")
+            return out
+        if sol.x is not None:
+            z = descend(net, prenet, x, np.clip(sol.x[enc2.z], lo, hi), lo, hi,
+                        deadline=deadline)
+            if out.z is None or score(z) < score(out.z):
+                out.z = z
+            if score(z) <= eps:
+                out.z = final_polish(z)
+                out.status = "exact"
+                out.message = ("G(z) reproduces the target to tolerance (floating-point "
+                               "forward pass; MIP of the remaining layers)")
+    if out.status == "exact" and uniqueness and not Deadline(deadline).expired():
+        built = box_model(tn, *Tk, lo, hi, bk, away=(out.z, delta))
+        if built is None:
+            out.unique, out.umethod = True, "bounds"
+            return out
+        sol, enc2, bst = run_mip(built)
+        out.uniq.update(mip=bst, mip_status=sol.status.value)
+        if sol.status is MilpStatus.INFEASIBLE:
+            out.unique, out.umethod = True, "MIP of the remaining layers"
+        elif sol.x is not None:
+            z2 = descend(net, prenet, x, np.clip(sol.x[enc2.z], lo, hi), lo, hi,
+                         deadline=deadline)
+            if away_score(out.z)(z2) <= eps:
+                take_second(out.z, z2, "MIP of the remaining layers")
+    return out
+
+
+def _invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniqueness, delta, tol,
+                   tighten, threads, verbose, seed):
+    from dataclasses import replace
+
+    from . import inversion_peel as P
+    from .backends import DEFAULT_BACKEND, get_backend
+    start = time.monotonic()
+    deadline = Deadline.after(time_limit, start).at
+    norm, x, lo, hi = _validate(network, x, norm, latent_box, delta, tol)
+    be = get_backend(backend or DEFAULT_BACKEND)
+    head = network.layers[-1].activation
+    kind = head.kind
+    for L in network.layers[:-1]:
+        L.activation.require_piecewise_linear("invert (a sigmoid/tanh layer is only supported "
+                                              "as the last layer)")
+    pl_head = head.piecewise_linear
+    prenet = pre_activation_network(network)
+    warnings = []
+    oor = P.out_of_range(head, x)
+    if oor.any():
+        rlo, rhi = head.range
+        d = float(np.max(np.maximum(rlo - x, x - rhi)))
+        rng = head.output_set(1)[:-2]
+        warnings.append(f"{int(oor.sum())} target value(s) at or beyond the range {rng} of "
+                        f"the {kind} output (largest excess {d:.3g}): the output residual is "
+                        "at least the excess")
+    stats: dict = {}
+    # the exact problem: for a sigmoid/tanh head and a target inside the open
+    # range, the pre-activation problem against act^-1(x) (issue 15)
+    if not pl_head and not oor.any():
+        space, ex_net, ex_x = "pre-activation", prenet, head.inverse(x)
+    else:
+        space, ex_net, ex_x = "output", network, x
+    eps = tolerance(ex_x, tol)
+    stats["exact_phase"] = {"space": space, "eps": eps}
+    ex = _exact_phase(ex_net, ex_x, eps, lo, hi, delta=delta, uniqueness=uniqueness,
+                      deadline=deadline, backend=be, threads=threads, verbose=verbose, seed=seed,
+                      tighten=tighten, stats=stats)
+    pinfo = ex.peel
+    if ex.uniq:
+        stats["uniqueness"] = ex.uniq
+
+    def finish(res, **kw):
+        b = [v for v in (res.binaries, ex.binaries) if v is not None]
+        return replace(res, seconds=time.monotonic() - start, peel=pinfo,
+                       binaries=max(b) if b else None,
+                       warnings=tuple(warnings) + tuple(res.warnings), **kw)
+
+    if ex.status == "exact":
+        res = make_result("exact", ex.z, network, x, norm, lo, hi, start, ex.method, optimal=True,
+                          unique=ex.unique if uniqueness else None, second=ex.second, bound=0.0,
+                          witness=ex.witness, message=ex.message,
+                          delta=delta if uniqueness else None, stats=stats)
+        kw = {}
+        if space == "pre-activation":
+            ez = np.asarray(ex.z)
+            kw = dict(space=space, output_objective=res.objective,
+                      objective=residual_norm(ex_net.forward(ez) - ex_x, norm),
+                      message=res.message.replace(
+                          "G(z) reproduces the target to tolerance",
+                          f"the last layer's pre-activations reproduce {kind}^-1(x) to "
+                          f"{eps:.3g}") + f"; output L-inf residual {res.residual:.3g}")
+        return finish(res, uniqueness_method=ex.umethod, **kw)
+
+    # nearest phase (output space for L-inf). First lower bound: what the
+    # reachable range of each output unit alone forces (a pixel below 0 under
+    # a ReLU or sigmoid head costs at least its distance to the range)
+    fwd = P.forward_bounds(network, lo, hi)
+    lb = P.range_lower_bound(head, x, *fwd[-1])
+    lower = eps if (ex.status == "none" and space == "output") else 0.0
+    if len(lb):
+        lower = max(lower, float(np.max(lb)) if norm == "linf" else float(np.sum(lb)))
+    stats["range_bound"] = lower
+    big = any(hasattr(L.W, "tocsr") for L in network.layers) or \
+        _mip_binaries(network, fwd) > MAX_MIP_BINARIES
+    if big and norm == "l1":
+        # no whole-network MIP at this size: the best heuristic point, the
+        # range bound (sum over the outputs) as the proved bound
+        cands = ([] if ex.z is None else [ex.z]) + _gd_candidates(network, x, lo, hi, seed,
+                                                                    deadline)
+        cands = [descend(network, prenet, x, c, lo, hi, deadline=deadline) for c in cands]
+        z = min(cands, key=lambda v: residual_norm(network.forward(v) - x, "l1"))
+        obj = residual_norm(network.forward(z) - x, "l1")
+        opt = obj * (1 - MIP_GAP) <= lower
+        res = make_result("nearest", z, network, x, "l1", lo, hi, start, "peel", optimal=opt,
+                          bound=lower, stats=stats,
+                          message=(f"optimal: the L1 residual equals the range bound {lower:.6g}"
+                                   if opt else
+                                   f"best point found (no MIP: the network is too large); "
+                                   f"proved: no z in the box has an L1 output residual below "
+                                   f"{lower:.6g}"))
+        return finish(res)
+    if pl_head and not big:
+        res = _invert_mip(network, x, norm=norm, latent_box=(lo, hi), time_limit=time_limit,
+                          backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                          tighten=tighten, threads=threads, verbose=verbose, seed=seed,
+                          exact_phase=not (ex.status == "none" or ex.mip_tried), lower0=lower,
+                          start=start, stats=stats, method_prefix="peel+mip")
+        b = [v.get("binaries") for v in stats.values() if isinstance(v, dict) and
+             v.get("binaries") is not None]
+        res = replace(res, binaries=max(b) if b else None)
+        return finish(res, uniqueness_method="MIP" if res.unique is not None else None)
+    if norm == "linf":
+        res = _nearest_monotone_head(network, prenet, x, lo, hi, fwd, ex.z, lower,
+                                     tolerance(x, tol), be, deadline, threads, verbose, seed,
+                                     stats, start)
+        return finish(res)
+    # L1 with a sigmoid/tanh head: the pre-activation problem
+    c = max(tol, 1e-12)
+    rlo, rhi = head.range
+    xc = np.clip(x, rlo + c * (rhi - rlo), rhi - c * (rhi - rlo))
+    if np.any(xc != x):
+        warnings.append(f"{int((xc != x).sum())} target value(s) clipped to "
+                        f"[{rlo + c * (rhi - rlo):g}, {rhi - c * (rhi - rlo):g}] for the "
+                        f"pre-activation problem ({kind}^-1 of the target)")
+    ystar = head.inverse(xc)
+    res = _invert_mip(prenet, ystar, norm="l1", latent_box=(lo, hi), time_limit=time_limit,
+                      backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                      tighten=tighten, threads=threads, verbose=verbose, seed=seed,
+                      start=start, stats=stats, method_prefix="peel+mip")
+    z = None if res.z is None else np.array(res.z)
+    out = None if z is None else residual_norm(network.forward(z) - x, "l1")
+    res = replace(res, space="pre-activation", output_objective=out,
+                  residual=float("inf") if z is None else output_residual(network, z, x),
+                  target_norm=float(np.max(np.abs(x))),
+                  message=res.message + f" (objective and bound: L1 in the pre-activation "
+                  f"space, against {kind}^-1 of the target)")
+    return finish(res)
+
+
+def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backend, deadline,
+                           threads, verbose, seed, stats, start):
+    """L-inf nearest point in the output space for a sigmoid/tanh head (or
+    any head, for networks too large or too sparse for the whole-network MIP
+    of :func:`_invert_mip`; then no MIP runs past :data:`MAX_MIP_BINARIES`).
+
+    ``|act(y_i) - x_i| <= t`` is the box :func:`target_box` ``(t)`` on the
+    last pre-activation, nested in ``t``: the incumbent (gradient descent,
+    polished against the box of its own level) gives an upper level; the
+    per-unit range bound (:func:`range_lower_bound`) a lower one; a
+    feasibility MIP of the box at ``t_inc (1 - MIP_GAP)`` that is infeasible
+    proves optimality, a feasible one gives a better incumbent."""
+    from . import inversion_peel as P
+    from .backends import MilpStatus
+    from .bounds import propagate_bounds
+    head = network.layers[-1].activation
+    info = stats.setdefault("nearest_phase", {})
+
+    def score(z):
+        return output_residual(network, z, x)
+
+    def improve(z):
+        return descend(network, prenet, x, z, lo, hi, deadline=deadline)
+
+    lb = P.range_lower_bound(head, x, *fwd[-1])
+    lower = max(lower, float(np.max(lb)) if len(lb) else 0.0)
+
+    def attained(t):
+        return t * (1 - MIP_GAP) <= lower
+
+    # candidates, cheapest first; stop as soon as one attains the range bound
+    z, t_inc = None, math.inf
+    for make in (lambda: [] if z0 is None else [z0],
+                 lambda: _gd_candidates(network, x, lo, hi, seed, deadline),
+                 lambda: [np.clip(np.zeros(network.n_in), lo, hi)]):
+        for c in make():
+            c = improve(c)
+            if score(c) < t_inc:
+                z, t_inc = c, score(c)
+        if attained(t_inc):
+            break
+    info.update(incumbent=t_inc, range_bound=lower)
+    binaries = None
+    method = "peel"
+    optimal = attained(t_inc)
+    how = "the per-unit range bound" if optimal else ""
+    bk = P.forward_bounds(prenet, lo, hi)
+    nb = _mip_binaries(prenet, bk)
+    if nb > MAX_MIP_BINARIES:
+        info["mip"] = f"not built: {nb} binaries (> {MAX_MIP_BINARIES})"
+    elif not any(hasattr(L.W, "tocsr") for L in prenet.layers):
+        left = Deadline(deadline).remaining()
+        bk = propagate_bounds(prenet, lo, hi, tighten=True, output_units=[],
+                              time_limit=None if left is None else 0.2 * left)
+    while not optimal and nb <= MAX_MIP_BINARIES and not Deadline(deadline).expired():
+        level = max(lower, t_inc * (1 - MIP_GAP))
+        built = box_model(prenet, *P.target_box(head, x, level), lo, hi, bk)
+        if built is None:
+            lower, optimal, how = level, True, "bounds"
+            break
+        sol, enc, name, bst = _solve_box_mip(built, backend, deadline, threads, verbose)
+        method = f"peel+mip[{name}]"
+        binaries = max(binaries or 0, bst["binaries"])
+        info.setdefault("mips", []).append({"level": level, "status": sol.status.value,
+                                            "seconds": round(sol.seconds, 4), **bst})
+        if sol.status is MilpStatus.INFEASIBLE:
+            lower, optimal, how = level, True, "an infeasible MIP just below the incumbent"
+            break
+        if sol.x is None:
+            break
+        z2 = improve(np.clip(sol.x[enc.z], lo, hi))
+        if score(z2) < t_inc:
+            z, t_inc = z2, score(z2)
+        else:
+            break
+    if t_inc <= eps:
+        optimal, lower = True, 0.0
+        msg = ("G(z) reproduces the target to tolerance in the output space (floating-point "
+               "forward pass)")
+    elif optimal:
+        msg = (f"optimal: no z in the box has an L-inf output residual below {lower:.6g} "
+               f"(this point: {t_inc:.6g}; proved by {how})")
+    else:
+        msg = (f"best point found, not proved optimal; proved: no z in the box has an L-inf "
+               f"output residual below {lower:.6g}" + (
+                   f" (no MIP: {nb} binaries)" if nb > MAX_MIP_BINARIES else ""))
+    res = make_result("exact" if t_inc <= eps else "nearest", z, network, x, "linf", lo, hi, start,
+                      method, optimal=optimal, bound=lower, message=msg, stats=stats)
+    from dataclasses import replace
+    return replace(res, binaries=binaries, uniqueness_method=None)

@@ -14,7 +14,8 @@
    on. Exact for expansive layers with an injective, well-conditioned
    structure; otherwise a heuristic.
 
-All return :class:`solver.inversion.InversionResult`.
+All return :class:`solver.inversion_problem.InversionResult` (also importable
+from :mod:`solver.inversion`).
 """
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ import time
 import numpy as np
 from scipy.optimize import linprog
 
-from .inversion import (DEFAULT_LATENT_BOX, DEFAULT_TOL, _check_norm, _make,
-                        latent_box_arrays, region_lp, residual_norm, tolerance,
-                        validate_target)
+from .inversion_problem import (DEFAULT_LATENT_BOX, DEFAULT_TOL, check_norm, make_result,
+                                latent_box_arrays, region_lp, residual_norm, tolerance,
+                                validate_target)
 
 
 # ---------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def invert_by_enumeration(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_
     networks", Proposition 4.
     """
     start = time.monotonic()
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     x = validate_target(network, x)
     lo, hi = latent_box_arrays(network, latent_box)
     best_z, best_v = None, np.inf
@@ -185,16 +186,16 @@ def invert_by_enumeration(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_
             complete = False
             break
     if best_z is None:
-        return _make("unknown", None, network, x, norm, lo, hi, start, "enumeration",
-                     message="no region solved", stats={"regions": count})
+        return make_result("unknown", None, network, x, norm, lo, hi, start, "enumeration",
+                           message="no region solved", stats={"regions": count})
     res = float(np.max(np.abs(network.forward(best_z) - x)))
     status = "exact" if res <= tolerance(x, tol) else "nearest"
     msg = (f"all {count} regions meeting the box visited" if complete
            else f"stopped after {count} regions (limit)")
-    return _make(status, best_z, network, x, norm, lo, hi, start, "enumeration",
-                 optimal=complete or status == "exact", message=msg,
-                 bound=best_v if complete else None,
-                 stats={"regions": count, "complete": complete})
+    return make_result(status, best_z, network, x, norm, lo, hi, start, "enumeration",
+                       optimal=complete or status == "exact", message=msg,
+                       bound=best_v if complete else None,
+                       stats={"regions": count, "complete": complete})
 
 
 # ---------------------------------------------------------------------------
@@ -202,30 +203,32 @@ def invert_by_enumeration(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_
 # ---------------------------------------------------------------------------
 
 def _forward_batch(network, Z):
-    """Forward pass of a batch (rows of Z); returns output and pre-activations."""
+    """Forward pass of a batch (rows of Z); returns output, pre-activations
+    and post-activations."""
     H = Z
-    pres = []
+    pres, posts = [], []
     for L in network.layers:
-        Y = H @ L.W.T + L.b
+        Y = np.asarray(L.W @ H.T).T + L.b
         pres.append(Y)
-        a = L.activation.slope
-        H = np.where(Y > 0, Y, a * Y)
-    return H, pres
+        H = L.activation.forward(Y)
+        posts.append(H)
+    return H, pres, posts
 
 
 def _grad_batch(network, Z, x):
     """Gradient of ``0.5 ||G(z) - x||^2`` for each row of Z (analytic backprop)."""
-    out, pres = _forward_batch(network, Z)
+    from .inversion_peel import activation_derivative
+    out, pres, posts = _forward_batch(network, Z)
     g = out - x
-    for L, Y in zip(reversed(network.layers), reversed(pres)):
-        a = L.activation.slope
-        g = g * np.where(Y > 0, 1.0, a)
-        g = g @ L.W
+    for L, Y, H in zip(reversed(network.layers), reversed(pres), reversed(posts)):
+        g = g * activation_derivative(L.activation, Y, H)
+        g = np.asarray(L.W.T @ g.T).T
     return g, out
 
 
 def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, restarts=10,
-                     steps=1000, lr=0.05, seed=0, tol=DEFAULT_TOL, z_init=None):
+                     steps=1000, lr=0.05, seed=0, tol=DEFAULT_TOL, z_init=None,
+                     time_limit=None):
     """Projected Adam on ``||G(z) - x||_2^2`` with random restarts.
 
     Parameters
@@ -234,6 +237,7 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     steps, lr : Adam iterations and step size (betas 0.9, 0.999).
     seed : for the starting points.
     z_init : optional array of extra starting points (rows).
+    time_limit : seconds (the best points so far are returned), or None.
 
     Returns
     -------
@@ -246,7 +250,7 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     ICML 2017.
     """
     start = time.monotonic()
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     x = validate_target(network, x)
     lo, hi = latent_box_arrays(network, latent_box)
     rng = np.random.default_rng(seed)
@@ -258,7 +262,10 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     b1, b2, eps = 0.9, 0.999, 1e-12
     best = Z.copy()
     best_v = np.full(len(Z), np.inf)
+    t_end = None if time_limit is None else start + float(time_limit)
     for it in range(1, steps + 1):
+        if t_end is not None and time.monotonic() > t_end:
+            break
         g, out = _grad_batch(network, Z, x)
         v = np.abs(out - x).max(axis=1) if norm == "linf" else np.abs(out - x).sum(axis=1)
         better = v < best_v
@@ -267,7 +274,7 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
         m2 = b2 * m2 + (1 - b2) * g * g
         step = lr * (m1 / (1 - b1 ** it)) / (np.sqrt(m2 / (1 - b2 ** it)) + eps)
         Z = np.clip(Z - step, lo, hi)
-    out, _ = _forward_batch(network, Z)
+    out, _, _ = _forward_batch(network, Z)
     v = np.abs(out - x).max(axis=1) if norm == "linf" else np.abs(out - x).sum(axis=1)
     better = v < best_v
     best[better], best_v[better] = Z[better], v[better]
@@ -275,11 +282,12 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     z = best[j]
     res = float(np.max(np.abs(network.forward(z) - x)))
     status = "exact" if res <= tolerance(x, tol) else "nearest"
-    return _make(status, z, network, x, norm, lo, hi, start, "gradient-descent",
-                 optimal=status == "exact",
-                 message=f"best of {len(Z)} restarts x {steps} Adam steps (no optimality proof)",
-                 stats={"restarts": len(Z), "steps": steps,
-                        "restart_residuals": [float(t) for t in best_v]})
+    return make_result(status, z, network, x, norm, lo, hi, start, "gradient-descent",
+                       optimal=status == "exact",
+                       message=f"best of {len(Z)} restarts x {steps} Adam steps "
+                               "(no optimality proof)",
+                       stats={"restarts": len(Z), "steps": steps,
+                              "restart_residuals": [float(t) for t in best_v]})
 
 
 # ---------------------------------------------------------------------------
@@ -356,7 +364,7 @@ def layerwise_lp(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, tol=
     """
     from .bounds import activation_bounds, interval_bounds
     start = time.monotonic()
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     x = validate_target(network, x)
     lo, hi = latent_box_arrays(network, latent_box)
     ib = interval_bounds(network, lo, hi)
@@ -367,11 +375,11 @@ def layerwise_lp(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, tol=
         u = _invert_layer_lp(network.layers[k], target, post[k][0], post[k][1],
                              sign_tol=tolerance(target, 1e-9))
         if u is None:
-            return _make("unknown", None, network, x, norm, lo, hi, start, "layerwise-lp",
-                         message=f"LP of layer {k} failed")
+            return make_result("unknown", None, network, x, norm, lo, hi, start, "layerwise-lp",
+                               message=f"LP of layer {k} failed")
         target = u
     z = np.clip(target, lo, hi)
     res = float(np.max(np.abs(network.forward(z) - x)))
     status = "exact" if res <= tolerance(x, tol) else "nearest"
-    return _make(status, z, network, x, norm, lo, hi, start, "layerwise-lp",
-                 optimal=status == "exact", message="one LP per layer, last to first")
+    return make_result(status, z, network, x, norm, lo, hi, start, "layerwise-lp",
+                       optimal=status == "exact", message="one LP per layer, last to first")

@@ -66,7 +66,7 @@ def _fmt(v, k=6):
 def cmd_invert(args):
     """Handler of ``reluinj invert``; returns the exit status (0)."""
     from .inversion import invert
-    from .network import load_network
+    from .network_io import load_network
     net = load_network(args.model)
     x = load_target(args.target)
     if x.shape[0] != net.n_out:
@@ -82,7 +82,8 @@ def cmd_invert(args):
         kw["latent_box"] = box
     if args.method == "mip":
         res = invert(net, x, time_limit=args.time_limit, backend=args.backend,
-                     uniqueness=not args.no_uniqueness, delta=args.delta, **kw)
+                     uniqueness=not args.no_uniqueness, delta=args.delta,
+                     peel=not args.no_peel, **kw)
     elif args.method == "enumerate":
         from .inversion_baselines import invert_by_enumeration
         res = invert_by_enumeration(net, x, max_regions=args.max_regions,
@@ -111,23 +112,50 @@ def cmd_invert(args):
                                         else ""))
     if res.z is not None:
         print(f"z:         {_fmt(res.z)}")
-    print(f"residual:  {res.residual:.6g} (L-inf of G(z) - x; relative "
-          f"{res.relative_residual:.3g})")
-    if res.norm != "linf":
-        print(f"objective: {res.objective:.6g} ({res.norm})")
+    for line in summary_lines(res):
+        print(line)
     if res.delta is not None:  # uniqueness was examined
         uniq = {True: f"yes: no second preimage farther than {res.delta:g} in the box "
-                      "(to solver tolerance)",
-                False: "no", None: "unknown (not decided: limit hit or no optimal z)"}
-        print(f"unique:    {uniq[res.unique]}")
+                      "(to the stated tolerance)",
+                False: "no", None: "unknown (not decided: limit hit, problem too large, or no "
+                                   "optimal z)"}
+        how = f"  [{res.uniqueness_method}]" if res.uniqueness_method else ""
+        print(f"unique:    {uniq[res.unique]}{how}")
     if res.second_preimage is not None:
         print(f"z':        {_fmt(res.second_preimage)}"
               + ("  (exact non-injectivity witness, --json for rationals)"
                  if res.witness is not None else "  (not verified exactly)"))
     print(f"box:       {box_txt}")
     print(f"method:    {res.method}  ({res.message})")
+    if res.peel is not None:
+        p = res.peel
+        peeled = p.get("peeled_layers") or []
+        txt = (f"layers {peeled} peeled" if peeled else "no layer peeled") + \
+            f", {p.get('units_fixed', 0)} hidden units fixed by the target"
+        if p.get("stopped_at") is not None and not p.get("empty"):
+            txt += f"; stopped: {p.get('reason')}"
+        if res.binaries is not None:
+            txt += f"; MIP binaries left: {res.binaries}"
+        print(f"peel:      {txt}")
+    for w in res.warnings:
+        print(f"warning:   {w}")
     print(f"time:      {res.seconds:.3f} s")
     return 0
+
+
+def summary_lines(res):
+    """The residual, objective and bound lines of the text output; every
+    number names its norm and its space (issue 13, section 5)."""
+    from .inversion import NORM_NAMES
+    out = [f"residual:  {res.residual:.6g} (L-inf of G(z) - x, output space; relative "
+           f"{res.relative_residual:.3g})"]
+    norm = NORM_NAMES.get(res.norm, res.norm)
+    if res.norm != "linf" or res.space != "output":
+        out.append(f"objective: {res.objective:.6g} ({norm}, {res.space} space)")
+    if res.status == "nearest" and res.bound is not None:
+        out.append(f"bound:     {res.bound:.6g} (proved: no z in the box has a smaller {norm} "
+                   f"residual, {res.space} space)")
+    return out
 
 
 def add_invert_subparser(subparsers):
@@ -135,9 +163,11 @@ def add_invert_subparser(subparsers):
     subparser (its ``func`` default is :func:`cmd_invert`)."""
     from .inversion import DEFAULT_DELTA, DEFAULT_LATENT_BOX
     p = subparsers.add_parser(
-        "invert", help="invert a ReLU generator: z with G(z) = x, or the nearest point (MIP)",
+        "invert", help="invert a generator: z with G(z) = x, or the nearest point (peel + MIP)",
         description="Find z in the latent box with G(z) = x, or the nearest point of the "
-                    "range, by mixed-integer programming (Balestriero et al., Prop. 4).")
+                    "range: the target's structure first (layers whose rows pin their input "
+                    "are peeled, ReLU signs fixed), then mixed-integer programming on what "
+                    "remains (Balestriero et al., Prop. 4).")
     p.add_argument("model", help="generator (.npz with W0, b0, W1, ... or .onnx)")
     p.add_argument("--target", required=True, metavar="X.npy",
                    help="target vector (.npy, .npz with 'x', or a text file)")
@@ -155,6 +185,9 @@ def add_invert_subparser(subparsers):
     p.add_argument("--delta", type=float, default=DEFAULT_DELTA,
                    help=f"uniqueness separation ||z' - z||_inf >= delta (default "
                         f"{DEFAULT_DELTA:g})")
+    p.add_argument("--no-peel", action="store_true",
+                   help="skip the peeling of the target's structure and run the whole-network "
+                        "MIP (the algorithm before issue 15; for comparison)")
     p.add_argument("--method", choices=METHODS, default="mip",
                    help="mip (default), enumerate (regions, small generators), gd "
                         "(gradient descent), layerwise (Lei et al. LP)")

@@ -18,11 +18,13 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from .deadline import Deadline
 from . import exact
 from .io import validate_layer
 from .errors import InputError
 from .result import LayerResult, Verdict, Witness
 from .search import sign_tree_search
+from .snap import DEFAULT_RTOL as SNAP_RTOL, snap_coincident_rows
 
 METHODS = ("auto", "tree", "milp", "enumerate", "bruteforce")
 
@@ -34,7 +36,7 @@ def _result(verdict, witness, method, start, message, W, certificate=None, stats
 
 
 def _remaining(start, time_limit):
-    return None if time_limit is None else max(0.0, time_limit - (time.monotonic() - start))
+    return Deadline.after(time_limit, start).remaining()
 
 
 #: the sign tree's reach: beyond this n, with a time limit, part of it goes to
@@ -44,14 +46,17 @@ DEPTH_FROM_N = 14
 DEPTH_SHARE = 0.25
 
 
-def _depth_first(W, b, start, time_limit):
-    """``(proved text, depth certificate)`` for wide layers past the tree's
-    reach, or ``(None, None)``."""
+def _depth_applies(W, time_limit):
     m, n = W.shape
-    if time_limit is None or n < DEPTH_FROM_N or m < 4 * n:
-        return None, None
+    return time_limit is not None and n >= DEPTH_FROM_N and m >= 4 * n
+
+
+def _depth_after(W, b, seconds):
+    """``(proved text, depth certificate)`` for wide layers past the tree's
+    reach, or ``(None, None)``: what :mod:`solver.depth` certifies in
+    ``seconds`` after the sign tree stopped."""
     from .depth import certify_depth
-    r = certify_depth(W, b, time_limit=DEPTH_SHARE * _remaining(start, time_limit))
+    r = certify_depth(W, b, time_limit=max(seconds, 0.0))
     if r.total == 0:
         return None, None
     text = (f"every generic x has at least {r.total} active rows (certified, "
@@ -63,12 +68,17 @@ def _depth_first(W, b, start, time_limit):
 
 def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1,
           dask=None, checkpoint=None, progress=None):
-    proved, partial = _depth_first(W, b, start, time_limit)
+    # past the tree's reach the last DEPTH_SHARE of the limit goes to the depth
+    # certificate; the tree (its witness presolve included) runs first, so a
+    # cheap witness is never delayed by it
+    depth_next = _depth_applies(W, time_limit)
     remaining = _remaining(start, time_limit)
+    if depth_next:
+        remaining *= 1.0 - DEPTH_SHARE
     if dask is not None:
         from .distributed import dask_client, parallel_search
         with dask_client(dask, workers) as client:
-            out = parallel_search(W, b, time_limit=_remaining(start, time_limit), client=client,
+            out = parallel_search(W, b, time_limit=remaining, client=client,
                                   checkpoint=checkpoint, progress=progress)
     elif (workers and workers > 1 and max_nodes is None) or checkpoint is not None:
         from .distributed import parallel_search
@@ -76,6 +86,9 @@ def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, wor
                               progress=progress)
     else:
         out = sign_tree_search(W, b, time_limit=remaining, max_nodes=max_nodes, progress=progress)
+    proved = partial = None
+    if out.verdict == "unknown" and depth_next:
+        proved, partial = _depth_after(W, b, _remaining(start, time_limit))
     stats = out.stats.as_dict()
     stats.update(extra or {})
     res = _result(out.verdict, out.witness, label, start, out.reason, W, out.certificate, stats)
@@ -186,6 +199,32 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
     if verdict == "not_injective" and w is None:
         verdict, msg = "unknown", "no exact witness produced"
     return _result(verdict, w, "bruteforce", start, msg, W)
+
+
+def check_layer_snapped(W, b=None, *, rtol=SNAP_RTOL, **options):
+    """Decide the layer with its near-coincident rows snapped (see
+    :func:`solver.snap.snap_coincident_rows`).
+
+    Returns ``(snap, result)``: ``result`` is the :class:`LayerResult` of
+    :func:`solver.check_layer` on ``(snap.W, snap.b)`` (its certificate or
+    witness is about the *snapped* layer and verifies against it), or None
+    when nothing was snapped (then the snapped layer is the layer itself).
+    This never replaces the verdict on the original weights; it says whether
+    a bad cell there is only a rounding artefact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = np.array([[1.0, 0.1], [0.3, 1.0]])
+    >>> snap, res = check_layer_snapped(np.vstack([B, -0.3 * B]))
+    >>> len(snap.rows), res.verdict.value
+    (2, 'injective')
+    """
+    W, b = validate_layer(W, b)
+    snap = snap_coincident_rows(W, b, rtol)
+    if not snap.changed:
+        return snap, None
+    return snap, check_layer(snap.W, snap.b, **options)
 
 
 def verify_result(W, b, result: LayerResult):

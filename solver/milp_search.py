@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from .deadline import Deadline
 from .witness import witness_from_active_set
 
 
@@ -20,7 +21,7 @@ def milp_witness_search(W, b, backend, *, formulation="rankdef", box=1e3, margin
     """Return ``(witness_pair or None, info dict)``. ``time_limit`` covers the
     whole call: building the model, the solve and the exact re-derivation."""
     start = time.monotonic()
-    deadline = None if time_limit is None else start + time_limit
+    deadline = Deadline.after(time_limit, start).at
     from .formulations import few_active_milp, rank_deficient_milp
     build = {"rankdef": rank_deficient_milp, "fewactive": few_active_milp}.get(formulation)
     if build is None:
@@ -30,7 +31,7 @@ def milp_witness_search(W, b, backend, *, formulation="rankdef", box=1e3, margin
     # half of what is left: the engine's own clock starts only after the model
     # is handed over (seconds on large layers), and the exact re-derivation and
     # the sign tree come after it
-    left = None if deadline is None else (deadline - time.monotonic()) / 2
+    left = Deadline(deadline).share(0.5)
     if left is not None and left <= 0:
         return None, {"milp_status": "time_limit", "milp_seconds": 0.0,
                       "milp_backend": backend.name, "milp_box": box}

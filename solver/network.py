@@ -5,14 +5,11 @@ A network is ``N(z) = act_L(W_L ... act_1(W_1 z + b_1) ... + b_L)``.
 Activations are :class:`solver.activations.Activation` values (``relu``,
 ``identity``, ``leaky_relu:<slope>``, ``sigmoid``, ``tanh``).
 
-Files: ``.npz`` with ``W0, b0, W1, b1, ...`` (biases optional) and an
-optional string array ``activations`` (default relu for every layer), or
-``.onnx`` (see :mod:`solver.onnx_io`).
+This module reads no file: :mod:`solver.network_io` loads networks from
+``.npz`` and ``.onnx`` (:func:`load_network`, also ``solver.load_network``).
 """
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -21,7 +18,8 @@ import scipy.sparse as sp
 
 from .activations import RELU, Activation, parse_activation
 from .errors import InputError
-from .io import DENSE_MAX_ENTRIES, read_npz, validate_layer
+from .io import DENSE_MAX_ENTRIES, validate_layer
+
 
 @dataclass(frozen=True)
 class DenseLayer:
@@ -146,43 +144,3 @@ def make_network(weights, biases=None, activations=None) -> Network:
                              f"{layers[-1].W.shape[0]} outputs")
         layers.append(DenseLayer(W, b, a))
     return Network(tuple(layers))
-
-
-def load_network(path) -> Network:
-    """Load a network from ``.npz`` (``W0, b0, W1, ...``; or a single layer
-    ``W, b``) or ``.onnx``."""
-    p = os.fspath(path)
-    if p.lower().endswith(".onnx"):
-        from .onnx_io import load_onnx
-        return load_onnx(p)
-    data = read_npz(p)
-    keys = set(data)
-    if "W" in keys and "W0" not in keys:
-        return make_network([data["W"]], [data.get("b")], [RELU])
-    ws, bs = [], []
-    k = 0
-    while f"W{k}" in keys:
-        ws.append(data[f"W{k}"])
-        bs.append(data.get(f"b{k}"))
-        k += 1
-    if not ws:
-        raise InputError(f"{p}: no arrays W0, W1, ... (or W) in file "
-                         f"(found: {', '.join(sorted(keys)) or 'nothing'})")
-    extra = {key for key in keys if re.fullmatch(r"[Wb]\d+", key)} - \
-        {f"W{i}" for i in range(k)} - {f"b{i}" for i in range(k)}
-    if extra:
-        raise InputError(f"{p}: arrays {sorted(extra)} do not follow W0..W{k - 1}")
-    acts = None
-    if "activations" in keys:
-        acts = [a.decode(errors="replace") if isinstance(a, bytes) else str(a)
-                for a in data["activations"].reshape(-1).tolist()]
-    return make_network(ws, bs, acts)
-
-
-def is_network_file(path) -> bool:
-    """True when the file holds more than a single layer, or is ONNX."""
-    p = os.fspath(path)
-    if p.lower().endswith(".onnx"):
-        return True
-    keys = set(read_npz(p))
-    return "W0" in keys and ("W1" in keys or "activations" in keys)

@@ -67,7 +67,7 @@ def run_check_network(path, args=None) -> dict:
     ------
     InputError for unreadable models, bad options, unwritable proof files.
     """
-    from .network import load_network
+    from .network_io import load_network
     from .networks import check_network
     net = load_network(path)
     method = _opt(args, "method", "auto") or "auto"

@@ -83,7 +83,9 @@ from typing import Any, Mapping
 import flint
 import numpy as np
 
+from .deadline import Deadline
 from . import exact, exactlp, lp
+from .lp import highs_lp
 from .errors import InputError
 from .result import LayerResult, Verdict, Witness
 from .activations import parse_activation
@@ -278,8 +280,8 @@ def decide_large_layer(W, b, activation, *, domain="all"):
 
 
 # shared with the sign-tree search: control flow and witness rounding
-from .search import _Found, _Stop  # noqa: E402
-from .witness import _candidates as _rational_candidates, _simple_below  # noqa: E402
+from .search import SearchStopped, WitnessFound  # noqa: E402
+from .witness import rational_candidates, simple_rational_below  # noqa: E402
 
 
 class _OrthantTree:
@@ -348,7 +350,7 @@ class _OrthantTree:
         if not any(v):
             return None
         wv = [exact.dot(g[:n], v) for g in self.G]
-        for X in _rational_candidates(x):
+        for X in rational_candidates(x):
             if any(c <= 0 for c in X):
                 continue
             ok, alpha = True, None
@@ -368,7 +370,7 @@ class _OrthantTree:
                 if vj < 0:
                     a = xj / -vj
                     alpha = a if alpha is None or a < alpha else alpha
-            alpha = _simple_below(Fraction(1) if alpha is None else alpha)
+            alpha = simple_rational_below(Fraction(1) if alpha is None else alpha)
             X2 = [a + alpha * c for a, c in zip(X, v)]
             good, _ = exact.check_layer_witness(self.W, self.b, X, X2)
             if good and all(c >= 0 for c in X2):
@@ -378,9 +380,9 @@ class _OrthantTree:
     def _tick(self):
         self.stats["nodes"] += 1
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise _Stop("time_limit")
+            raise SearchStopped("time_limit")
         if self.max_nodes is not None and self.stats["nodes"] > self.max_nodes:
-            raise _Stop("max_nodes")
+            raise SearchStopped("max_nodes")
 
     def node(self, sigma, basis, z_hint):
         self._tick()
@@ -417,7 +419,7 @@ class _OrthantTree:
         if feas2:
             w = self.witness(v, z2[:n] / z2[n])
             if w is not None:
-                raise _Found(w)
+                raise WitnessFound(w)
         if not feas2 and (normal is not None or not U):
             cert, zx = self._settle(full, feas2, y2)
             if cert is not None:
@@ -431,7 +433,7 @@ class _OrthantTree:
             z2 = np.array([float(c) for c in zx])
             w = self.witness(v, [zx[i] / zx[n] for i in range(n)])
             if w is not None:
-                raise _Found(w)
+                raise WitnessFound(w)
         elif feas2 and not U:
             cert, zx = self._settle(full, None, None)
             if cert is not None:
@@ -439,10 +441,11 @@ class _OrthantTree:
                 return {"leaf": "gordan", "y": cert[0], "yx": cert[1]}
             w = self.witness(v, [zx[i] / zx[n] for i in range(n)])
             if w is not None:
-                raise _Found(w)
+                raise WitnessFound(w)
         cands = U if U else unassigned
         if not cands:
-            raise _Stop("numerical: a sign pattern could be neither closed nor turned into a witness")
+            raise SearchStopped("numerical: a sign pattern could be neither closed nor turned "
+                                "into a witness")
         if feas2 is False and y2 is not None and U:
             k = len(signed)
             j = cands[max(range(len(U)), key=lambda t: y2[k + t])]
@@ -504,7 +507,7 @@ def check_layer_nonneg(W, b=None, *, time_limit=None, max_nodes=None) -> LayerRe
     W, b = validate_layer(W, b)
     start = time.monotonic()
     m, n = W.shape
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     T = _OrthantTree(W, b, deadline, max_nodes)
 
     def done(verdict, wit, msg, cert=None):
@@ -521,10 +524,10 @@ def check_layer_nonneg(W, b=None, *, time_limit=None, max_nodes=None) -> LayerRe
     sys.setrecursionlimit(max(old, 10 * m + 1000))
     try:
         tree = T.node({}, [], None)
-    except _Found as f:
+    except WitnessFound as f:
         return done("not_injective", f.witness,
                     "the positive rows at a point of the open orthant are rank-deficient")
-    except _Stop as s:
+    except SearchStopped as s:
         return done("unknown", None, s.reason)
     finally:
         sys.setrecursionlimit(old)
@@ -622,65 +625,8 @@ def _exact_combination(vectors, nonneg, target, guide, support_weights, tol=1e-9
     return out
 
 
-def _fast_lp(c, A, lo, hi, lb=None, ub=None):
-    """``min c.x  s.t.  lo <= A x <= hi, lb <= x <= ub`` with HiGHS (scipy's
-    bundled binding, as :class:`solver.lp.PersistentSignLP`; 2-3x less
-    overhead than ``scipy.optimize.linprog`` on these tiny LPs). Returns
-    ``(ok, x, row_dual)``; ``row_dual`` follows ``linprog``'s ``marginals``
-    sign convention. A float answer: callers certify it exactly."""
-    A = np.asarray(A, dtype=np.float64)
-    m, n = A.shape
-    inf = np.inf
-    lb = np.full(n, -inf) if lb is None else np.asarray(lb, dtype=np.float64)
-    ub = np.full(n, inf) if ub is None else np.asarray(ub, dtype=np.float64)
-    try:
-        from scipy.optimize._highspy import _core as h
-    except ImportError:  # pragma: no cover - depends on the scipy build
-        h = None
-    if h is None or m == 0:
-        from scipy.optimize import linprog
-        fin_hi = np.isfinite(hi)
-        fin_lo = np.isfinite(lo)
-        Aub = np.vstack([A[fin_hi], -A[fin_lo]]) if m else None
-        bub = np.concatenate([np.asarray(hi)[fin_hi], -np.asarray(lo)[fin_lo]]) if m else None
-        res = linprog(c, A_ub=Aub, b_ub=bub, bounds=list(zip(
-            [None if not np.isfinite(v) else v for v in lb],
-            [None if not np.isfinite(v) else v for v in ub])), method="highs")
-        if res.status != 0:
-            return False, None, None
-        dual = np.zeros(m)
-        if m:
-            mg = np.asarray(res.ineqlin.marginals)
-            k = int(fin_hi.sum())
-            dual[np.flatnonzero(fin_hi)] += mg[:k]
-            dual[np.flatnonzero(fin_lo)] -= mg[k:]
-        return True, np.asarray(res.x), dual
-    lpm = h.HighsLp()
-    lpm.num_col_ = n
-    lpm.num_row_ = m
-    lpm.a_matrix_.num_col_ = n
-    lpm.a_matrix_.num_row_ = m
-    lpm.a_matrix_.format_ = h.MatrixFormat.kColwise
-    lpm.col_cost_ = np.asarray(c, dtype=np.float64)
-    lpm.col_lower_ = lb
-    lpm.col_upper_ = ub
-    lpm.row_lower_ = np.asarray(lo, dtype=np.float64)
-    lpm.row_upper_ = np.asarray(hi, dtype=np.float64)
-    lpm.a_matrix_.start_ = np.arange(0, m * n + 1, m, dtype=np.int32)
-    lpm.a_matrix_.index_ = np.tile(np.arange(m, dtype=np.int32), n)
-    lpm.a_matrix_.value_ = np.ascontiguousarray(A.T).ravel()
-    hs = h._Highs()
-    hs.setOptionValue("output_flag", False)
-    hs.passModel(lpm)
-    hs.run()
-    if hs.getModelStatus() != h.HighsModelStatus.kOptimal:
-        return False, None, None
-    sol = hs.getSolution()
-    return True, np.array(sol.col_value), np.array(sol.row_dual)
-
-
 def _strict_system(G):
-    """:func:`solver.lp.strict_system` on :func:`_fast_lp` (same contract)."""
+    """:func:`solver.lp.strict_system` on :func:`highs_lp` (same contract)."""
     F = np.asarray(G, dtype=np.float64)
     norms = np.linalg.norm(F, axis=1)
     norms[norms == 0] = 1.0
@@ -693,7 +639,7 @@ def _strict_system(G):
     c[-1] = 1.0
     lb = np.full(n1 + 1, -np.inf)
     lb[-1] = 0.0
-    ok, x, dual = _fast_lp(c, A, np.full(k + 1, -np.inf), -np.ones(k + 1), lb)
+    ok, x, dual = highs_lp(c, A, np.full(k + 1, -np.inf), -np.ones(k + 1), lb)
     if not ok:
         return None, None, None
     if x[-1] <= 1e-9:
@@ -818,7 +764,7 @@ class _Regions:
 
     def _check_time(self):
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise _Stop("time_limit")
+            raise SearchStopped("time_limit")
 
     def run(self):
         n = self.n
@@ -842,7 +788,7 @@ class _Regions:
         if k == len(self.layers):
             self.regions.append(_Region(pattern, rows, M, d, hint))
             if len(self.regions) > self.max_regions:
-                raise _Stop(f"more than {self.max_regions} activation regions")
+                raise SearchStopped(f"more than {self.max_regions} activation regions")
             return {"region": len(self.regions) - 1}
         Wq, bq, slope = self.layers[k]
         preM = [[sum((w * M[t][j] for t, w in enumerate(row) if w), Fraction(0))
@@ -887,7 +833,7 @@ class _Regions:
         return node
 
 
-class _PairDecider:
+class PairDecider:
     """For two regions, decide whether their closures hold ``z1 != z2`` with
     equal outputs. Float LPs (HiGHS) guide; every conclusion is exact:
     a point is rebuilt in rationals and checked through the network, an
@@ -965,7 +911,7 @@ class _PairDecider:
         self.lps += 1
         lb = np.full(nv + 1, -np.inf)
         lb[-1] = 0.0
-        ok, x1, dual = _fast_lp(cost, Aub, np.full(len(bub), -np.inf), bub, lb)
+        ok, x1, dual = highs_lp(cost, Aub, np.full(len(bub), -np.inf), bub, lb)
         if not ok:
             return "uncertified", "phase-1 LP failed"
         vectors = [list(A[k]) + [a[k]] for k in range(kA)] + [list(E[k]) + [e[k]] for k in range(kE)]
@@ -991,7 +937,7 @@ class _PairDecider:
                 dv = np.array(dvec, dtype=float)
                 self.lps += 1
                 Afull = np.vstack([Af, dv[None, :], Ef])
-                ok, xu, dual = _fast_lp(-dv, Afull,
+                ok, xu, dual = highs_lp(-dv, Afull,
                                         np.concatenate([np.full(kA + 1, -np.inf), ef]),
                                         np.concatenate([af, [1.0], ef]))
                 if not ok:
@@ -1067,7 +1013,7 @@ class _PairDecider:
         v = [Fraction(c) for c in exact.kernel(rows, n)[0]]
         cands = []
         if r.hint is not None and r.hint[-1] > 0:
-            cands += _rational_candidates(r.hint[:n] / r.hint[n])
+            cands += rational_candidates(r.hint[:n] / r.hint[n])
         status, zx = exactlp.strict_feasibility([list(q) for q in r.rows]) if r.rows \
             else ("feasible", [Fraction(0)] * n + [Fraction(1)])
         if status == "feasible":
@@ -1124,7 +1070,7 @@ def _output_intervals(regions, n, directions, counter, certs=None):
                     ends.append(None)
                     continue
                 counter[0] += 1
-                ok, _, dual = _fast_lp(-_scaled_floats([ws])[0][0], Af,
+                ok, _, dual = highs_lp(-_scaled_floats([ws])[0][0], Af,
                                        np.full(len(af), -np.inf), af)
                 if not ok:
                     ends.append(None)
@@ -1176,14 +1122,14 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
     Cost: R regions need R(R+1)/2 pair questions of up to 2n + 1 LPs each.
     """
     start = time.monotonic()
-    deadline = None if time_limit is None else start + time_limit
+    deadline = Deadline.after(time_limit, start).at
     n = network.n_in
     enum = _Regions(network, domain, box, deadline, max_regions)
     stats = {}
     try:
         regions = enum.run()
         stats.update(regions=len(regions), region_lps=enum.lps, pruned=enum.pruned)
-        pd = _PairDecider(network, n)
+        pd = PairDecider(network, n)
         rng = np.random.default_rng(12345)
         n_out = network.n_out
         dirs = [[int(v) for v in rng.integers(-3, 4, size=n_out)] for _ in range(3)]
@@ -1197,7 +1143,7 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
         pairs = skipped = 0
         for i, ri in enumerate(regions):
             if deadline is not None and time.monotonic() > deadline:
-                raise _Stop("time_limit")
+                raise SearchStopped("time_limit")
             out = pd.same_region(ri) or pd.decide(ri, ri)
             pairs += 1
             if out[0] == "witness":
@@ -1209,7 +1155,7 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
                 pair_certs.append({"pair": [i, i], **out[2]})
             for j in range(i + 1, len(regions)):
                 if deadline is not None and time.monotonic() > deadline:
-                    raise _Stop("time_limit")
+                    raise SearchStopped("time_limit")
                 sep = _disjoint(ivs[i], ivs[j])
                 if sep is not None:
                     skipped += 1
@@ -1228,7 +1174,7 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
                     pair_certs.append({"pair": [i, j], **out[2]})
         stats.update(pairs=pairs, pair_lps=pd.lps, uncertified=len(uncertified),
                      pairs_separated=skipped)
-    except _Stop as s:
+    except SearchStopped as s:
         stats.setdefault("regions", len(enum.regions))
         return "unknown", None, f"region enumeration stopped: {s.reason}", stats
     if uncertified:
@@ -1246,7 +1192,7 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
             f"no two inputs {where} share an output", stats)
 
 
-def _region_of_pattern(network, pattern, domain, box):
+def region_of_pattern(network, pattern, domain, box):
     """The closed region of explicit activation ``pattern`` (list per layer of
     bool arrays, True = active; ignored for identity layers): integer rows
     and exact output map. Empty patterns are fine (see :class:`_Regions`).
@@ -1305,7 +1251,7 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
     ``z1_j - z2_j >= delta`` for some j (binaries; by symmetry one side
     suffices). Big-M constants from :func:`solver.bounds.propagate_bounds`
     over the box. A solution is only a hint: its two activation patterns
-    are re-solved exactly (:class:`_PairDecider`) and the pair is checked
+    are re-solved exactly (:class:`PairDecider`) and the pair is checked
     through the network in rational arithmetic. A candidate whose patterns
     hold no exact pair is cut off (no-good cut on the binaries) and the MILP
     solved again, ``max_rounds`` times at most.
@@ -1343,7 +1289,7 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
     B.add_rows([(1.0, e1.z), (-1.0, e2.z), (-(delta + width), p)], -width, np.inf)
     B.add_row(p, np.ones(n), 1.0, np.inf)
     info.update(B.stats())
-    pd = _PairDecider(network, n)
+    pd = PairDecider(network, n)
     bins = np.concatenate([b[b >= 0] for b in e1.binaries + e2.binaries]).astype(int)
     info["milp_rounds"] = 0
     info["milp_seconds"] = 0.0
@@ -1359,8 +1305,8 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
         if sol.x is None:
             return None, info
         x = np.asarray(sol.x)
-        ra = _region_of_pattern(network, e1.decode_pattern(x), domain, box)
-        rb = _region_of_pattern(network, e2.decode_pattern(x), domain, box)
+        ra = region_of_pattern(network, e1.decode_pattern(x), domain, box)
+        rb = region_of_pattern(network, e2.decode_pattern(x), domain, box)
         out = pd.decide(ra, rb)
         info["milp_candidate"] = out[0]
         if out[0] == "witness":
@@ -1457,7 +1403,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     Parameters
     ----------
     network : :class:`solver.network.Network`, or a path (``.npz`` / ``.onnx``)
-        for :func:`solver.network.load_network`.
+        for :func:`solver.network_io.load_network`.
     time_limit : seconds or None (``unknown`` when it runs out; the MILP
         search then gets 60 s at most).
     box : R > 0 or None. Restrict the question to ``[-R, R]^n``
@@ -1505,7 +1451,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     """
     start = time.monotonic()
     if not isinstance(network, Network):
-        from .network import load_network
+        from .network_io import load_network
         network = load_network(network)
     if domain not in DOMAINS:
         raise InputError(f"domain must be one of {', '.join(DOMAINS)}; got {domain!r}")
@@ -1518,10 +1464,10 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         box = validate_box(box)
     if delta is not None and not (float(delta) > 0):
         raise InputError(f"delta must be positive; got {delta!r}")
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
 
     def left():
-        return None if deadline is None else max(0.0, deadline - time.monotonic())
+        return Deadline(deadline).remaining()
 
     layers = network.layers
     decided = {}        # layer index -> (domain, LayerResult)

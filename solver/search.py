@@ -57,21 +57,26 @@ from fractions import Fraction
 
 import numpy as np
 
+from .deadline import Deadline
 from . import exact, lp
 from .certificates import checker
 from .wedge import probe_wedges
 from .witness import witness_from_kernel, witness_from_normal
 
 __all__ = ["SearchStats", "SearchOutcome", "sign_tree_search", "solve_subtree", "Frontier",
-           "frontier", "splice", "presolve"]
+           "frontier", "splice", "presolve", "SignTree", "SearchStopped", "WitnessFound"]
 
 
-class _Stop(Exception):
+class SearchStopped(Exception):
+    """A search stops without a verdict; ``reason`` says why (``"time_limit"``, ...)."""
+
     def __init__(self, reason):
         self.reason = reason
 
 
-class _Found(Exception):
+class WitnessFound(Exception):
+    """A search ends with an exactly checked ``witness`` (control flow out of the tree)."""
+
     def __init__(self, witness):
         self.witness = witness
 
@@ -239,7 +244,7 @@ class _Span:
         return out
 
 
-class _Tree:
+class SignTree:
     """The state of one sign-tree search (or of one subtree of it)."""
 
     # reuse a pooled circuit that needs at most this many branchings instead of
@@ -303,14 +308,14 @@ class _Tree:
         try:
             return self.sys.float_solve(signed, weights, self.deadline)
         except lp.Timeout:
-            raise _Stop("time_limit") from None
+            raise SearchStopped("time_limit") from None
 
     def _settle(self, signed, feas, y):
         before = self.sys.exact_lps
         try:
             return self.sys.settle(signed, feas, y, self.deadline)
         except lp.Timeout:
-            raise _Stop("time_limit") from None
+            raise SearchStopped("time_limit") from None
         finally:
             self.stats.exact_lps += self.sys.exact_lps - before
 
@@ -361,7 +366,7 @@ class _Tree:
         circuit the parent branched on; any applicable one at rank n-1), else
         from a fresh LP (then pooled). Returns ``(index, chain)``: the
         circuit's pool index and its rows in U, largest multiplier first.
-        Raises ``_Found`` for a bad point."""
+        Raises ``WitnessFound`` for a bad point."""
         pool = self.pool
         k, count = pool.best(masks[0], masks[1], Ubits)
         if k is not None and (span.rank == self.n - 1 or count <= self.POOL_CHAIN
@@ -376,7 +381,7 @@ class _Tree:
         if feas:
             w = self._witness(span, z[:n] / z[n]) if z[n] > 0 else None
             if w is not None:
-                raise _Found(w)
+                raise WitnessFound(w)
             feas = None          # float says feasible, the exact check did not agree
         mult, zx = self._settle(full, feas, y)
         if mult is None:
@@ -384,9 +389,10 @@ class _Tree:
             # so the positive rows lie in span(basis): a bad point
             w = self._witness(span, [zx[i] / zx[n] for i in range(n)])
             if w is not None:
-                raise _Found(w)
+                raise WitnessFound(w)
             self.stats.unresolved += 1
-            raise _Stop("numerical: a sign pattern could be neither closed nor turned into a witness")
+            raise SearchStopped("numerical: a sign pattern could be neither closed nor turned "
+                                "into a witness")
         sign = dict(full)
         weight = _relative_floats(mult)
         weight = {i: v * float(self.norms[i]) for i, v in weight.items()}
@@ -402,9 +408,9 @@ class _Tree:
             st = self.stats
             self.progress.update(nodes=st.nodes, closed=sum(st.leaves.values()), lps=st.lps)
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise _Stop("time_limit")
+            raise SearchStopped("time_limit")
         if self.max_nodes is not None and self.stats.nodes > self.max_nodes:
-            raise _Stop("max_nodes")
+            raise SearchStopped("max_nodes")
 
     def _assign(self, sigma, j, s):
         """``sigma`` with row ``j`` (and its class of coincident rows) set to ``s``."""
@@ -507,8 +513,8 @@ class Frontier:
 
 def frontier(W, b, *, min_tasks=64, deadline=None):
     """Expand the sign tree breadth-wise until at least ``min_tasks`` open
-    subtrees exist (or the tree is closed). Raises ``_Found`` / ``_Stop``."""
-    T = _Tree(W, b, deadline)
+    subtrees exist (or the tree is closed). Raises ``WitnessFound`` / ``SearchStopped``."""
+    T = SignTree(W, b, deadline)
     for rank in range(len(T.pair_reps) + 1, T.n + 1):
         T.frontier = []
         T.pool = _CircuitPool(T.m)
@@ -528,20 +534,20 @@ def solve_subtree(W, b, task, pool, deadline=None):
     ``("stop", reason, stats)``. Pool indices below ``pool.k`` refer to the
     frontier's circuits; the new ones follow in order."""
     sigma, basis = task
-    T = _Tree(W, b, deadline, pool=pool)
+    T = SignTree(W, b, deadline, pool=pool)
     try:
         tokens = T.run(sigma, basis)
         return "tree", (tokens, [e for e, _ in T.pool.items[pool.k:]]), T.stats
-    except _Found as f:
+    except WitnessFound as f:
         return "witness", f.witness, T.stats
-    except _Stop as s:
+    except SearchStopped as s:
         return "stop", s.reason, T.stats
 
 
 def splice(W, b, fr: Frontier, results):
     """The certificate of a frontier whose every task has its ``("tree",
     (tokens, circuits))`` result in ``results`` (list aligned with tasks)."""
-    T = _Tree(W, b)
+    T = SignTree(W, b)
     pool = fr.pool.copy()
     tokens = []
     for t in fr.skeleton:
@@ -603,17 +609,17 @@ def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) ->
     a pooled circuit applies.
     """
     start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
-    T = _Tree(W, b, deadline, max_nodes)
+    deadline = Deadline.after(time_limit, start).at
+    T = SignTree(W, b, deadline, max_nodes)
     T.progress = progress
     done = presolve(W, b, T, deadline)
     if done is not None:
         return done
     try:
         cert = T.certificate(T.run(), T.pool)
-    except _Found as f:
+    except WitnessFound as f:
         return SearchOutcome("not_injective", f.witness, None,
                              "active rows of a sign pattern are rank-deficient", T.stats)
-    except _Stop as s:
+    except SearchStopped as s:
         return SearchOutcome("unknown", None, None, s.reason, T.stats)
     return SearchOutcome("injective", None, cert, "every sign pattern closed", T.stats)

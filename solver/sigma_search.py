@@ -76,8 +76,9 @@ from fractions import Fraction
 import flint
 import numpy as np
 
+from .deadline import Deadline
 from . import exact, exactlp, lp
-from .enumeration import _classes
+from .enumeration import coincident_classes
 
 __all__ = ["SigmaOutcome", "sigma_star", "pd_exact", "certify_sigma_lower", "cell_point"]
 
@@ -267,7 +268,7 @@ class _Search:
         self.max_nodes = max_nodes
         self.rng = rng
         self.G, self.scales = exact.integer_rows(self.W, self.b)
-        self.reps, self.members, self.orient = _classes(self.G, n)
+        self.reps, self.members, self.orient = coincident_classes(self.G, n)
         K = self.K = len(self.reps)
         self.nonzero = [i for i in range(m) if self.orient[i] != 0]
         # rows positive when class k has sign +1 (relative to its rep) / -1
@@ -532,8 +533,7 @@ class _Search:
         if descent_budget is None:
             descent_budget = 4 * self.m
         # the starting heuristics get at most 30 % of the search's time
-        self.soft_deadline = None if self.deadline is None else \
-            time.monotonic() + 0.3 * max(0.0, self.deadline - time.monotonic())
+        self.soft_deadline = Deadline(self.deadline).portion(0.3).at
         self.seed(samples, descent_budget)
         self.soft_deadline = None
         heap = []
@@ -694,7 +694,7 @@ def sigma_star(W, b=None, *, domain="all", time_limit=None, max_nodes=None, seed
     b = np.zeros(m) if b is None else np.asarray(b, dtype=np.float64)
     start = time.monotonic()
     # the search gets 80 % of the limit, the exact certification the rest
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     search_deadline = None if time_limit is None else start + 0.8 * float(time_limit)
     rng = np.random.default_rng(seed)
     S = _Search(W, b, domain, search_deadline, max_nodes, rng)

@@ -9,7 +9,8 @@ verdict with an exact witness, because it is the truth about the weights the
 user holds. What the user usually also wants to know is whether this is the
 *only* reason: is the layer injective once such rows are made exactly
 coincident? :func:`snap_coincident_rows` builds that layer, so it can be
-decided (and certified) separately, and never in place of the original.
+decided (and certified) separately, and never in place of the original
+(:func:`solver.layer.check_layer_snapped`).
 
 The snapped layer is exactly representable: a near-copy ``[w_j, b_j]`` of a
 representative ``[w_i, b_i]`` (``[w_j, b_j] ~ c [w_i, b_i]``) becomes
@@ -158,31 +159,3 @@ def snap_coincident_rows(W, b=None, rtol=DEFAULT_RTOL) -> Snap:
                 rows.append((j, i, s, float(exact_dev)))
             break
     return Snap(A2[:, :n].copy(), A2[:, n].copy(), tuple(rows), rtol)
-
-
-def check_layer_snapped(W, b=None, *, rtol=DEFAULT_RTOL, **options):
-    """Decide the layer with its near-coincident rows snapped (see
-    :func:`snap_coincident_rows`).
-
-    Returns ``(snap, result)``: ``result`` is the :class:`LayerResult` of
-    :func:`solver.check_layer` on ``(snap.W, snap.b)`` (its certificate or
-    witness is about the *snapped* layer and verifies against it), or None
-    when nothing was snapped (then the snapped layer is the layer itself).
-    This never replaces the verdict on the original weights; it says whether
-    a bad cell there is only a rounding artefact.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> B = np.array([[1.0, 0.1], [0.3, 1.0]])
-    >>> snap, res = check_layer_snapped(np.vstack([B, -0.3 * B]))
-    >>> len(snap.rows), res.verdict.value
-    (2, 'injective')
-    """
-    from .io import validate_layer
-    from .layer import check_layer
-    W, b = validate_layer(W, b)
-    snap = snap_coincident_rows(W, b, rtol)
-    if not snap.changed:
-        return snap, None
-    return snap, check_layer(snap.W, snap.b, **options)

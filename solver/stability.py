@@ -67,6 +67,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .deadline import Deadline
 from . import exact
 from .errors import InputError
 from .exact import fmt_rational
@@ -181,13 +182,13 @@ def _active(W, b, x):
 
 
 def _hyperplanes(W, b):
-    from .enumeration import _classes
+    from .enumeration import coincident_classes
     G, _ = exact.integer_rows(W, b)
-    return len(_classes(G, W.shape[1])[0])
+    return len(coincident_classes(G, W.shape[1])[0])
 
 
 def _budget(deadline, frac=1.0):
-    return None if deadline is None else max(0.0, frac * (deadline - time.monotonic()))
+    return Deadline(deadline).share(frac)
 
 
 def _certificate_from_tree(W, b, tree):
@@ -221,7 +222,8 @@ def _certificate_from_tree(W, b, tree):
         t = conv(tree)
     finally:
         sys.setrecursionlimit(old)
-    return {"format": checker.FORMAT, "version": checker.VERSION, "claim": "injective",
+    # the nested tree of version 1 (the sign tree writes version 2; the checker reads both)
+    return {"format": checker.FORMAT, "version": 1, "claim": "injective",
             "m": W.shape[0], "n": n, "layer_sha256": checker.layer_fingerprint(W, b),
             "method": "sigma-search", "tree": t}
 
@@ -272,7 +274,7 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
     if hasattr(W, "toarray"):      # scipy.sparse (convolutions): the search is dense
         W = W.toarray()
     start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     m, n = W.shape
     net = make_network([W], [b])
     h = _hyperplanes(W, b)
@@ -367,7 +369,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
     from .networks import check_network
     from .sigma_search import sigma_star
     start = time.monotonic()
-    deadline = None if time_limit is None else start + float(time_limit)
+    deadline = Deadline.after(time_limit, start).at
     layers = net.layers
     if len(layers) == 1 and layers[0].activation.is_relu:
         return layer_stability(layers[0].W, layers[0].b, time_limit=time_limit, box=box,
@@ -507,7 +509,8 @@ def stability(model, b=None, *, time_limit=None, box=None, backend=None, seed=0,
     >>> round(r.upper, 6)        # the pair (u, -u) attains 1/sqrt(2)
     0.707107
     """
-    from .network import Network, load_network
+    from .network import Network
+    from .network_io import load_network
     if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit >= 0):
         raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
     if box is not None:

@@ -6,13 +6,14 @@ The CLI (:mod:`solver.cli`) registers :func:`add_stability_subparser`.
 from __future__ import annotations
 
 import json
-import time
 from fractions import Fraction
+
+from .deadline import Deadline
 
 
 
 def add_stability_subparser(sub):
-    from .cli import nonneg_seconds, positive_number
+    from .cli_args import nonneg_seconds, positive_number
     s = sub.add_parser("stability", help="Theorem 4's inverse Lipschitz constant (sigma*, "
                                          "certified), an upper bound from point pairs, and "
                                          "the collapse of non-injective models")
@@ -89,7 +90,7 @@ def collapse_for_check(model_path, doc, box, deadline, backend=None):
     if box is None or doc.get("verdict") != "not_injective" or not doc.get("witness"):
         return None
     from .collapse import collapse
-    from .network import load_network
+    from .network_io import load_network
     net = load_network(model_path)
     w = doc["witness"]
     z1 = [Fraction(v) for v in w["z1"]]
@@ -99,12 +100,12 @@ def collapse_for_check(model_path, doc, box, deadline, backend=None):
         # later layers were not needed for the verdict; decide them now, since
         # equal outputs of an injective tail mean equal inputs to it
         from .networks import check_network
-        left = None if deadline is None else max(0.0, 0.3 * (deadline - time.monotonic()))
+        left = Deadline(deadline).share(0.3)
         layers = [dict(L) for L in check_network(net, time_limit=left,
                                                  report_all_layers=True).layers]
     k = len(net.layers) - 1
     while k > 0 and k < len(layers) and layers[k]["verdict"] == "injective":
         k -= 1
-    left = None if deadline is None else max(0.05, deadline - time.monotonic())
+    left = Deadline(deadline).remaining(floor=0.05)
     return collapse(net, box=box, time_limit=left, backend=backend, injective_after=k,
                     start_pair=(z1, z2)).to_json()

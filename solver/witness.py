@@ -13,7 +13,7 @@ from fractions import Fraction
 from . import exact
 
 
-def _candidates(x_float):
+def rational_candidates(x_float):
     """Exact rationals near a float point: the binary64 values themselves,
     then simpler rationals (shorter witnesses when they also pass)."""
     xs = [v if isinstance(v, Fraction) else Fraction(float(v)) for v in x_float]
@@ -24,7 +24,7 @@ def _candidates(x_float):
     return out
 
 
-def _simple_below(a):
+def simple_rational_below(a):
     """A short rational in (0, a]: any step in that range gives a witness."""
     for den in (1, 10, 1000, 10**6, 10**12):
         c = Fraction(int(a * den), den)
@@ -55,7 +55,7 @@ def witness_from_normal(G, v, x_float, W, b):
     shift = big.numerator.bit_length() - big.denominator.bit_length()
     v = [Fraction(c) / Fraction(2) ** shift for c in v]
     wv = [exact.dot(g[:n], v) for g in G]
-    for x in _candidates(x_float):
+    for x in rational_candidates(x_float):
         X, d = exact.common_denominator(x)
         ok = True
         alpha = None
@@ -73,7 +73,7 @@ def witness_from_normal(G, v, x_float, W, b):
             continue
         if alpha is None:
             alpha = Fraction(1)
-        alpha = _simple_below(alpha)
+        alpha = simple_rational_below(alpha)
         x2 = [xi + alpha * vi for xi, vi in zip(x, v)]
         good, _ = exact.check_layer_witness(W, b, x, x2)
         if good:

@@ -378,3 +378,31 @@ def test_base_is_pure_data():
     assert model.violation(np.array([3.5, 0.75, 0.0])) == pytest.approx(1.0)  # row 0, integrality
     assert base.time_left(None) is None
     assert base.time_left(time.monotonic() - 5) == base.MIN_TIME_LIMIT
+
+
+class _ClockBlindBackend(base.TemplateBackend):
+    """An engine that ignores its time limit (as HiGHS's MIP presolve did for
+    94 s on a 10 s limit) and, when let run, returns a wrong "optimal"."""
+    name = "clock-blind"
+
+    def available(self):
+        return True
+
+    def _solve_raw(self, model, deadline, threads, verbose):
+        time.sleep(30)
+        return RawResult(MilpStatus.OPTIMAL, np.zeros(model.num_vars), 0.0, "too late")
+
+
+def test_an_engine_that_overruns_is_stopped_at_its_limit(monkeypatch):
+    monkeypatch.setattr(base, "ISOLATE_NNZ", 0)
+    model, _ = knapsack()
+    t = time.monotonic()
+    sol = _ClockBlindBackend().solve(model, time_limit=0.5)
+    elapsed = time.monotonic() - t
+    assert sol.status == MilpStatus.TIME_LIMIT and sol.x is None, sol
+    assert elapsed < 5.0, elapsed
+    # without a limit the same engine is not cut short (small models run inline)
+    monkeypatch.setattr(base, "ISOLATE_NNZ", 10 ** 9)
+    monkeypatch.setattr(_ClockBlindBackend, "_solve_raw",
+                        lambda self, m, d, th, v: RawResult(MilpStatus.OPTIMAL, None, 0.0, "x"))
+    assert _ClockBlindBackend().solve(model, time_limit=0.5).status != MilpStatus.TIME_LIMIT

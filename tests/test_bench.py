@@ -244,7 +244,8 @@ def test_inversion_suite_tiny():
     methods = ["enumeration", "gradient-descent", "layerwise-lp"]
     backends = H.available_backends()
     if backends:
-        methods.append(f"mip[{'highs' if 'highs' in backends else backends[0]}]")
+        be = 'highs' if 'highs' in backends else backends[0]
+        methods += [f"mip[{be}]", f"{H.NOPEEL}[{be}]"]
     rung = []
     for target in ("range", "noise"):
         spec = {"gen": "rand", "n0": 2, "widths": [5, 10], "seed": 0, "tseed": 0,
@@ -269,6 +270,34 @@ def test_inversion_suite_tiny():
     # off range: the MIP's optimum equals enumeration's (the harness cross-checks it)
     noise = {r["method"]: r["objective"] for r in glob if r["target"] == "noise"}
     assert max(noise.values()) - min(noise.values()) < 1e-5
+    if backends:
+        # the peeled path and today's whole-network MIP, paired per instance
+        rat = results["summary"]["inversion_vs_nopeel"]
+        assert {(t["generator"], t["target"]) for t in rat} == {("rand", "range"),
+                                                                ("rand", "noise")}
+        for t in rat:
+            pair = [r for r in rows if r["target"] == t["target"] and
+                    r["method"] in (t["old_method"], t["new_method"])]
+            ratio = pair[0]["seconds"] / pair[1]["seconds"] \
+                if pair[0]["method"] == t["old_method"] else pair[1]["seconds"] / pair[0]["seconds"]
+            assert t["instances"] == 1 and t["median_ratio"] == pytest.approx(ratio)
+
+
+def test_inversion_suite_has_issue15_generators_and_the_old_path():
+    pytest.importorskip("solver.inversion")
+    lads = H.inversion_ladders(H.Config(quick=True, backends=["scip"]))
+    tasks = {(t["family"], t["method"], t["time_limit"]) for ld in lads for rung in ld.rungs
+             for t in rung}
+    fams = {f for f, _, _ in tasks}
+    if H.VAE400.exists():
+        assert {"vae400", "vae400id"} <= fams
+        assert ("vae400id", f"{H.NOPEEL}[scip]", 60.0) in tasks   # the ratio pair
+        assert ("vae400id", "mip[scip]", 60.0) in tasks
+        assert not any(f == "vae400" and m.startswith(H.NOPEEL) for f, m, _ in tasks)
+    if H.DCGAN.exists():
+        assert ("dcgan", "mip[scip]", 60.0) in tasks
+    only = H.inversion_ladders(H.Config(quick=True, families=["dcgan"], methods=["mip["]))
+    assert {t["family"] for ld in only for rung in ld.rungs for t in rung} <= {"dcgan"}
 
 
 def test_ratio_filter_keeps_only_the_named_expansivities():

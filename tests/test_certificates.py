@@ -386,3 +386,23 @@ def test_committed_certificates_refuse_every_other_layer():
             if ok:
                 assert decide_bruteforce(W, b)[0] == "injective"
     assert tried > 0  # cross_n2 vs the 4x2 tilts, shifted_n3_0 vs shifted_n3_2, ...
+
+
+def test_the_checkers_read_activation_texts_one_way():
+    """solver.certificates.checker.activation_slope is the one reader of an
+    activation text for every checker (network and region proofs)."""
+    from fractions import Fraction
+
+    from solver.certificates import regions
+    from solver.certificates.checker import Rejected, activation_slope
+    assert activation_slope("relu") == 0 and activation_slope("identity") == 1
+    assert activation_slope("leaky_relu:0.25") == Fraction(1, 4)
+    assert activation_slope("sigmoid") is None and activation_slope("tanh") is None
+    for bad in ("leaky_relu:abc", "leaky_relu:-1", "leaky_relu:inf", "softplus", None, 3):
+        with pytest.raises(Rejected):
+            activation_slope(bad)
+    # the region proof: identity has no sign structure, smooth activations are refused
+    assert regions._slope("identity") is None and regions._slope("relu") == 0
+    for bad in ("sigmoid", "tanh", "leaky_relu:abc"):
+        with pytest.raises(Rejected):
+            regions._slope(bad)

@@ -141,7 +141,7 @@ def _reference(model, x):
 
 
 def test_onnx_dcgan_block_against_the_reference_evaluator(tmp_path):
-    from solver.network import load_network
+    from solver.network_io import load_network
     rng = np.random.default_rng(5)
     w1 = rng.standard_normal((6, 4, 3, 3))          # ConvTranspose: 6 x 1 x 1 -> 4 x 3 x 3
     w2 = rng.standard_normal((4, 2, 4, 4))          # 4 x 3 x 3 -> 2 x 6 x 6 (s 2, p 1)
@@ -177,7 +177,7 @@ def test_onnx_dcgan_block_against_the_reference_evaluator(tmp_path):
 
 
 def test_onnx_conv_with_auto_pad_and_squeeze(tmp_path):
-    from solver.network import load_network
+    from solver.network_io import load_network
     rng = np.random.default_rng(6)
     w = rng.standard_normal((3, 2, 3, 2))
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], auto_pad="SAME_UPPER", strides=[2, 1]),
@@ -197,7 +197,7 @@ def test_onnx_conv_with_auto_pad_and_squeeze(tmp_path):
     ("bn_training", "training_mode"), ("group", "group"), ("reshape_batch", "batch"),
     ("allowzero", "dimension <= 0")])
 def test_onnx_refusals_name_the_node(tmp_path, case, match):
-    from solver.network import load_network
+    from solver.network_io import load_network
     w = np.ones((2, 2, 1, 1))
     bn = {"g": np.ones(2), "b": np.zeros(2), "mu": np.zeros(2), "var": np.ones(2)}
     nodes = {
@@ -223,7 +223,7 @@ def test_onnx_refusals_name_the_node(tmp_path, case, match):
 
 @pytest.fixture(scope="module")
 def dcgan():
-    from solver.network import load_network
+    from solver.network_io import load_network
     return load_network(DCGAN)
 
 
@@ -335,7 +335,7 @@ def test_torch_onnx_export_path(tmp_path):
     float64 rounding."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnxscript")
-    from solver.network import load_network
+    from solver.network_io import load_network
     nn = torch.nn
     torch.manual_seed(2)
     G = nn.Sequential(nn.Linear(4, 18), nn.Unflatten(1, (2, 3, 3)), nn.BatchNorm2d(2, eps=2**-17),

@@ -386,7 +386,7 @@ def test_numerical_failures_are_never_silent(monkeypatch):
         def __init__(self, F):
             self.n1 = F.shape[1]
 
-        def solve(self, signed, weights=None):
+        def solve(self, signed, weights=None, time_limit=None):
             z = np.zeros(self.n1)
             z[-1] = 1.0
             return True, z, None

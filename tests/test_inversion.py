@@ -281,7 +281,7 @@ def test_cli_invert(tmp_path, capsys):
 def decoder():
     if not DECODER.exists():
         pytest.skip("shared decoder model not available")
-    from solver.network import load_network
+    from solver.network_io import load_network
     return load_network(DECODER)
 
 

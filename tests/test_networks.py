@@ -19,7 +19,8 @@ from scipy.optimize import linprog
 from solver import check_certificate, check_layer
 from solver.errors import InputError
 from solver.exact import check_layer_witness
-from solver.network import load_network, make_network
+from solver.network import make_network
+from solver.network_io import load_network
 from solver.network_cli import format_network_result, run_check_network
 from solver.networks import (check_layer_nonneg, check_network, check_nonneg_certificate,
                              decide_bijective_layer)

@@ -8,7 +8,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from solver.errors import InputError  # noqa: E402
-from solver.network import load_network  # noqa: E402
+from solver.network_io import load_network  # noqa: E402
 from solver.networks import check_network  # noqa: E402
 from solver.onnx_io import load_onnx  # noqa: E402
 

@@ -2,6 +2,7 @@
 import pathlib
 
 import numpy as np
+import pytest
 
 from benchmarks.perf import list_schedule, rounded_construction, run_perf, solve_baseline
 
@@ -31,3 +32,23 @@ def test_perf_targets_part_streams_verified_rows(tmp_path):
     assert "target" in (tmp_path / "perf_summary.txt").read_text()
     W, b = rounded_construction(5, 0)
     assert W.shape == (20, 5)
+
+
+def test_reach_is_the_largest_n_whose_extrapolated_time_fits():
+    from benchmarks.perf import reach
+    # 10 s at n = 5, x3 per n: 30 s at 6, 90 s at 7, 270 s at 8
+    assert reach(10.0, 5, 1.0, budget=90.0, growth=3.0) == 7
+    assert reach(10.0, 5, 1.0, budget=89.9, growth=3.0) == 6
+    assert reach(10.0, 5, 3.0, budget=90.0, growth=3.0) == 8      # a 3x speedup buys one n
+    assert reach(100.0, 5, 1.0, budget=50.0) is None               # not even n0 fits
+
+
+def test_scaling_plot_from_rows(tmp_path):
+    pytest.importorskip("matplotlib")
+    from benchmarks.perf import list_schedule, plot_scaling
+    durations = [3.0, 1.0, 1.0, 1.0]
+    rows = [{"part": "scaling", "n": 8, "ratio": 6, "workers": w, "measured": False,
+             "subtree_seconds": 6.0, "makespan": list_schedule(durations, w),
+             "speedup": 6.0 / list_schedule(durations, w)} for w in (1, 2, 8)]
+    assert [r["makespan"] for r in rows] == [6.0, 3.0, 3.0]          # the 3 s subtree bounds it
+    assert plot_scaling(rows, tmp_path / "s.png").stat().st_size > 1000

@@ -309,11 +309,11 @@ def test_fast_exact_forward_matches_fractions():
 
 
 def test_region_of_pattern_matches_the_composed_maps():
-    """networks._region_of_pattern (flint matrices): on the region of z's own
+    """networks.region_of_pattern (flint matrices): on the region of z's own
     pattern, the output map reproduces the exact forward pass at z, and z
     satisfies every row (<= 0); leaky and identity layers included."""
     from solver.collapse import _pattern
-    from solver.networks import _region_of_pattern
+    from solver.networks import region_of_pattern
     rng = np.random.default_rng(6)
     net = make_network([rng.standard_normal((6, 3)), rng.standard_normal((5, 6)),
                         rng.standard_normal((4, 5))],
@@ -321,7 +321,7 @@ def test_region_of_pattern_matches_the_composed_maps():
                        ["relu", "leaky_relu:0.25", "identity"])
     for _ in range(5):
         z = [Fraction(int(v), 7) for v in rng.integers(-20, 20, 3)]
-        r = _region_of_pattern(net, _pattern(net, z), "all", 10.0)
+        r = region_of_pattern(net, _pattern(net, z), "all", 10.0)
         out = [sum((a * c for a, c in zip(row, z)), Fraction(0)) + dd for row, dd in zip(r.M, r.d)]
         assert out == net.forward_exact(z)
         assert all(sum(a * c for a, c in zip(row[:3], z)) + row[3] <= 0 for row in r.rows)

@@ -129,6 +129,28 @@ def rational(s) -> Fraction:
     return Fraction(_int_or_fraction(s))
 
 
+def activation_slope(act):
+    """Negative-side slope of a piecewise linear activation text (``relu`` 0,
+    ``identity`` 1, ``leaky_relu:<s>`` s >= 0), None for sigmoid/tanh;
+    :class:`Rejected` for anything else. The checkers read activations
+    here, independently of the solver's :mod:`solver.activations`."""
+    if act == "relu":
+        return Fraction(0)
+    if act == "identity":
+        return Fraction(1)
+    if isinstance(act, str) and act.startswith("leaky_relu:"):
+        try:
+            s = float(act.split(":", 1)[1])
+        except ValueError:
+            raise Rejected(f"unknown activation {act!r}") from None
+        if not math.isfinite(s) or s < 0:
+            raise Rejected(f"unknown activation {act!r}")
+        return Fraction(s)
+    if act in ("sigmoid", "tanh"):
+        return None
+    raise Rejected(f"unknown activation {act!r}")
+
+
 def int_rank(rows) -> int:
     """Exact rank of integer rows by fraction-free (Bareiss-style) elimination:
     row_r <- p * row_r - row_r[c] * pivot_row keeps integers and exact zeros."""
@@ -198,6 +220,27 @@ class Layer:
         return i
 
 
+def _multipliers(L, entries, fields, parse, where):
+    """The entries ``[row, ..., value]`` of a multiplier list (``fields`` names
+    them, e.g. ``"row, value"``): every row a valid index of ``L``, no row
+    twice, every value an exact rational ``>= 0`` read by ``parse``. Returns
+    ``[(row, entry, value)]`` in order; :class:`Rejected` on the first defect."""
+    width = len(fields.split(","))
+    out, seen = [], set()
+    for e in entries:
+        if not isinstance(e, list) or len(e) != width:
+            raise Rejected(f"{where}: entry {e!r} is not [{fields}]")
+        i = L.row(e[0], where)
+        if i in seen:
+            raise Rejected(f"{where}: row {i} repeated")
+        seen.add(i)
+        v = parse(e[-1])
+        if v < 0:
+            raise Rejected(f"{where}: negative multiplier for row {i}")
+        out.append((i, e, v))
+    return out
+
+
 def _check_gordan(L, y, sigma, where):
     """y: list of [i, q]; sigma: dict i -> +1/-1 of rows allowed."""
     if not isinstance(y, list) or not y:
@@ -206,19 +249,9 @@ def _check_gordan(L, y, sigma, where):
     total_w = [Fraction(0)] * L.n
     total_b = Fraction(0)
     positive = False
-    seen = set()
-    for entry in y:
-        if not isinstance(entry, list) or len(entry) != 2:
-            raise Rejected(f"{where}: multiplier entry {entry!r} is not [row, value]")
-        i = L.row(entry[0], where)
-        if i in seen:
-            raise Rejected(f"{where}: row {i} repeated in y")
-        seen.add(i)
+    for i, _, v in _multipliers(L, y, "row, value", rational, where):
         if i not in sigma:
             raise Rejected(f"{where}: row {i} may not be used in this leaf")
-        v = rational(entry[1])
-        if v < 0:
-            raise Rejected(f"{where}: negative multiplier for row {i}")
         if v > 0:
             positive = True
         c = v * sigma[i] / L.scale[i]
@@ -338,18 +371,10 @@ def check_circuit(L, entries, where):
     if not isinstance(entries, list) or not entries:
         raise Rejected(f"{where}: a circuit must be a non-empty list")
     signs, coef = {}, []
-    for e in entries:
-        if not isinstance(e, list) or len(e) != 3:
-            raise Rejected(f"{where}: entry {e!r} is not [row, sign, value]")
-        i = L.row(e[0], where)
-        if i in signs:
-            raise Rejected(f"{where}: row {i} repeated")
+    for i, e, q in _multipliers(L, entries, "row, sign, value", _int_or_fraction, where):
         s = e[1]
         if isinstance(s, bool) or s not in (1, -1):
             raise Rejected(f"{where}: sign of row {i} must be 1 or -1")
-        q = _int_or_fraction(e[2])
-        if q < 0:
-            raise Rejected(f"{where}: negative multiplier for row {i}")
         signs[i] = s
         coef.append((i, q * s))
     if all(c == 0 for _, c in coef):

@@ -48,7 +48,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .checker import FORMAT, Rejected, rational, check_certificate, check_witness
+from .checker import (FORMAT, Rejected, activation_slope, check_certificate, check_witness,
+                      rational)
 from .nonneg import NONNEG_FORMAT, check_nonneg_certificate
 from .rank import RANK_FORMAT, check_rank_certificate
 from .regions import check_regions_proof
@@ -65,28 +66,9 @@ __all__ = ["NETWORK_FORMAT", "NETWORK_VERSION", "WITNESS_FORMAT", "check_network
 
 # -- activations, read independently of the solver ---------------------------
 
-def _slope(act):
-    """Negative-side slope of a piecewise linear activation text, None for
-    sigmoid/tanh; Rejected for anything else."""
-    if act == "relu":
-        return Fraction(0)
-    if act == "identity":
-        return Fraction(1)
-    if isinstance(act, str) and act.startswith("leaky_relu:"):
-        try:
-            s = float(act.split(":", 1)[1])
-        except ValueError:
-            raise Rejected(f"unknown activation {act!r}") from None
-        if not math.isfinite(s) or s < 0:
-            raise Rejected(f"unknown activation {act!r}")
-        return Fraction(s)
-    if act in ("sigmoid", "tanh"):
-        return None
-    raise Rejected(f"unknown activation {act!r}")
-
-
 def _strictly_increasing(act):
-    return act in ("sigmoid", "tanh") or (_slope(act) is not None and _slope(act) > 0)
+    s = activation_slope(act)
+    return s is None or s > 0         # sigmoid/tanh, or a positive negative-side slope
 
 
 def _nonneg_output(act):
@@ -123,7 +105,7 @@ def _pre(W, b, x):
 
 
 def _apply(act, vals):
-    a = _slope(act)
+    a = activation_slope(act)
     return [v if v > 0 else a * v for v in vals]
 
 
@@ -150,7 +132,7 @@ def check_layer_witness(W, b, act, x1, x2, domain="all"):
     if domain == "nonneg" and any(v < 0 for v in x1 + x2):
         raise Rejected("witness outside the non-negative orthant")
     p1, p2 = _pre(W, b, x1), _pre(W, b, x2)
-    if _slope(act) is None:
+    if activation_slope(act) is None:
         y1, y2 = p1, p2      # strictly increasing: equal outputs iff equal inputs
     else:
         y1, y2 = _apply(act, p1), _apply(act, p2)
@@ -168,7 +150,7 @@ def _network_witness(layers, z1, z2):
         if h1 == h2:
             return
         p1, p2 = _pre(W, b, h1), _pre(W, b, h2)
-        if _slope(act) is None:
+        if activation_slope(act) is None:
             if p1 == p2:
                 return
             if k == last:

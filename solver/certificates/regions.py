@@ -45,7 +45,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .checker import Rejected, rational, int_rank
+from .checker import Rejected, activation_slope, int_rank, rational
 
 REGIONS_FORMAT = "reluinj.regions_proof"
 
@@ -61,15 +61,14 @@ def _lcm_row(vals):
 
 
 def _slope(act):
-    if act == "relu":
-        return Fraction(0)
+    """Negative-side slope of a (leaky) ReLU, None for identity; the region
+    proof rejects sigmoid/tanh (and, as every checker, unknown texts)."""
+    s = activation_slope(act)
     if act == "identity":
         return None
-    if isinstance(act, str) and act.startswith("leaky_relu:"):
-        s = float(act.split(":", 1)[1])
-        if math.isfinite(s) and s >= 0:
-            return Fraction(s)
-    raise Rejected(f"the region proof needs piecewise linear activations, got {act!r}")
+    if s is None:
+        raise Rejected(f"the region proof needs piecewise linear activations, got {act!r}")
+    return s
 
 
 def _multipliers(y, size, where, nonneg_below=None):
