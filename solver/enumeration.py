@@ -408,7 +408,11 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
             return "unknown", None
         stats["exact_lps"] += 1
         try:
-            status, v = exactlp.strict_feasibility(Gi)
+            status, v = exactlp.strict_feasibility(
+                Gi, deadline=None if deadline is None
+                else time.monotonic() + (deadline - time.perf_counter()))
+        except exactlp.Timeout:
+            return "unknown", None
         except ArithmeticError:  # pragma: no cover - defensive
             return "unknown", None
         if status == "feasible":
