@@ -302,7 +302,7 @@ def _point(Z, n):
 # enumeration
 # ----------------------------------------------------------------------------
 def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=False,
-                    exact_fallback=True, stop_when=None) -> CellEnumeration:
+                    exact_fallback=True, stop_when=None, int_rows=None) -> CellEnumeration:
     """List every open cell of the arrangement of the nonzero rows of ``[W | b]``.
 
     Parameters
@@ -326,6 +326,9 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
     stop_when : callable, optional
         ``stop_when(cell) -> bool`` is called on each new cell; True stops
         the enumeration (``reason="stopped"``) unless that was the last cell.
+    int_rows : tuple, optional
+        ``solver.exact.integer_rows(W, b)`` if the caller has computed it
+        (it must be of these ``W, b``).
 
     Returns
     -------
@@ -361,7 +364,9 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
         raise ValueError("W and b must be finite")
     deadline = None if time_limit is None else t0 + float(time_limit)
 
-    G, scales = exact.integer_rows(W, b)
+    # int_rows: exact.integer_rows(W, b) when the caller has it already (it is
+    # half a second for 3000 x 30, before any deadline can be checked)
+    G, scales = exact.integer_rows(W, b) if int_rows is None else int_rows
     reps, members, orient = coincident_classes(G, n)
     K = len(reps)
     Gc = [G[r] for r in reps]                      # one integer row per class
@@ -403,7 +408,11 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
             return "unknown", None
         stats["exact_lps"] += 1
         try:
-            status, v = exactlp.strict_feasibility(Gi)
+            status, v = exactlp.strict_feasibility(
+                Gi, deadline=None if deadline is None
+                else time.monotonic() + (deadline - time.perf_counter()))
+        except exactlp.Timeout:
+            return "unknown", None
         except ArithmeticError:  # pragma: no cover - defensive
             return "unknown", None
         if status == "feasible":
@@ -565,7 +574,8 @@ def decide_by_enumeration(W, b=None, *, max_cells=None, time_limit=None, progres
     if W.ndim != 2:
         raise ValueError(f"W must be a 2-D array, got shape {W.shape}")
     m, n = W.shape
-    G, _ = exact.integer_rows(W, b)
+    int_rows = exact.integer_rows(W, b)
+    G = int_rows[0]
     if not exact.full_column_rank(W, G):
         v = exact.kernel([g[:n] for g in G], n)[0]
         x1 = tuple(Fraction(0) for _ in range(n))
@@ -587,7 +597,7 @@ def decide_by_enumeration(W, b=None, *, max_cells=None, time_limit=None, progres
 
     left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
     enum = enumerate_cells(W, b, max_cells=max_cells, time_limit=left,
-                           progress=progress, stop_when=stop_when)
+                           progress=progress, stop_when=stop_when, int_rows=int_rows)
     if bad:
         x1, x2 = _witness_from_cell(G, n, bad[0])
         ok, why = exact.check_layer_witness(W, b, x1, x2)
