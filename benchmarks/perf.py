@@ -225,26 +225,29 @@ def run_mnist(rows, time_limit, model=None):
               "lps": r.lps, "complete": r.complete})
 
 
-def run_scaling(rows, n, c, seed, time_limit, workers=(1, 2), simulate=(1, 2, 8, 32, 128)):
-    from solver.distributed import parallel_search
+def run_scaling(rows, n, c, seed, time_limit, workers=(1, 2), simulate=(1, 2, 8, 32, 128),
+                subtrees=None):
+    from solver.distributed import MIN_TASKS, parallel_search
+    subtrees = MIN_TASKS if subtrees is None else int(subtrees)
     W, b = make_layer({"family": "gauss", "n": n, "m": int(c * n), "seed": seed})
     times = {}
     for w in workers:
         t = time.perf_counter()
         tt = {}
-        out = parallel_search(W, b, time_limit=time_limit, workers=w, task_times=tt)
+        out = parallel_search(W, b, time_limit=time_limit, workers=w, task_times=tt,
+                              min_tasks=subtrees)
         wall = time.perf_counter() - t
         if w == 1:
             times = tt
         rows.add({"part": "scaling", "n": n, "ratio": c, "seed": seed, "workers": w,
-                  "measured": True, "verdict": out.verdict, "seconds": wall,
+                  "subtrees": subtrees, "measured": True, "verdict": out.verdict, "seconds": wall,
                   "tasks": len(tt), "nodes": out.stats.nodes})
     if times:
         durations = [times[k] for k in sorted(times)]
         total = sum(durations)
         for p in simulate:
             rows.add({"part": "scaling", "n": n, "ratio": c, "seed": seed, "workers": p,
-                      "measured": False, "subtree_seconds": total,
+                      "subtrees": subtrees, "measured": False, "subtree_seconds": total,
                       "makespan": list_schedule(durations, p),
                       "speedup": total / list_schedule(durations, p)})
 
@@ -262,38 +265,52 @@ def reach(subtree_seconds, n0, speedup, budget=600.0, growth=3.0):
     return n
 
 
+def _by_split(rows, measured):
+    """Scaling rows grouped by the number of subtrees (rows written before
+    the split was recorded used 256)."""
+    out = {}
+    for r in rows:
+        if r.get("part") == "scaling" and bool(r.get("measured")) == measured:
+            out.setdefault(r.get("subtrees", 256), []).append(r)
+    return out
+
+
 def scaling_lines(rows, budget=600.0, growth=3.0):
-    """Strong scaling and the extrapolated reach per cluster size."""
-    sim = [r for r in rows if r.get("part") == "scaling" and not r.get("measured")]
+    """Strong scaling and the extrapolated reach per cluster size, per split."""
     lines = []
-    for r in sim:
-        lines.append(f"  {r['workers']:>4d} workers: makespan {r['makespan']:.1f} s "
-                     f"(speedup {r['speedup']:.1f}x), "
-                     f"reaches n = {reach(r['subtree_seconds'], r['n'], r['speedup'], budget, growth)}"
-                     f" in {budget:.0f} s (extrapolated, tree x{growth:g} per n)")
+    for k, sim in sorted(_by_split(rows, False).items()):
+        lines.append(f"  split into >= {k} subtrees ({sim[0]['subtree_seconds']:.1f} s of "
+                     "subtrees in all):")
+        for r in sim:
+            lines.append(f"  {r['workers']:>4d} workers: makespan {r['makespan']:.1f} s "
+                         f"(speedup {r['speedup']:.1f}x), reaches n = "
+                         f"{reach(r['subtree_seconds'], r['n'], r['speedup'], budget, growth)}"
+                         f" in {budget:.0f} s (extrapolated, tree x{growth:g} per n)")
     return lines
 
 
 def plot_scaling(rows, path):
-    """Makespan against workers: measured (1, 2) and simulated by list
-    scheduling of the recorded subtree times."""
+    """Makespan against workers, one curve per split: measured (1, 2
+    workers) and simulated by list scheduling of the recorded subtree times."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    meas = sorted((r["workers"], r["seconds"]) for r in rows
-                  if r.get("part") == "scaling" and r.get("measured"))
-    sim = sorted((r["workers"], r["makespan"]) for r in rows
-                 if r.get("part") == "scaling" and not r.get("measured"))
-    if not sim:
+    sims = _by_split(rows, False)
+    if not sims:
         return None
+    meas = _by_split(rows, True)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.loglog(*zip(*sim), "o-", label="simulated (list scheduling of recorded subtrees)")
-    if meas:
-        ax.loglog(*zip(*meas), "s", label="measured wall time")
-    total = sim[0][1] * sim[0][0]
-    ws = [w for w, _ in sim]
-    ax.loglog(ws, [total / w for w in ws], ":", color="gray", label="ideal")
-    r0 = next(r for r in rows if r.get("part") == "scaling")
+    for k, sim in sorted(sims.items()):
+        pts = sorted((r["workers"], r["makespan"]) for r in sim)
+        line, = ax.loglog(*zip(*pts), "o-", label=f"{k} subtrees: list scheduling")
+        if k in meas:
+            ax.loglog(*zip(*sorted((r["workers"], r["seconds"]) for r in meas[k])), "s",
+                      color=line.get_color(), label=f"{k} subtrees: measured")
+    k0, sim0 = min(sims.items())
+    total = sim0[0]["subtree_seconds"]
+    ws = sorted(r["workers"] for r in sim0)
+    ax.loglog(ws, [total / w for w in ws], ":", color="gray", label=f"ideal ({k0} subtrees)")
+    r0 = sim0[0]
     ax.set_xlabel("workers")
     ax.set_ylabel("seconds")
     ax.set_title(f"one proof, Gaussian n = {r0['n']}, m = {r0['ratio']}n")

@@ -49,6 +49,8 @@ def _cmd_check(args):
         from .network_cli import format_network_result, run_check_network
         if args.snap_parallel is not None:
             raise InputError("--snap-parallel applies to a single layer on all of R^n")
+        if args.subtrees is not None:
+            raise InputError("--subtrees applies to a single layer on all of R^n")
         import time
         t0 = time.monotonic()
         doc = run_check_network(args.model, args)
@@ -66,7 +68,7 @@ def _cmd_check(args):
                       method=args.method, max_cells=args.max_cells,
                       max_nodes=args.max_nodes, progress=not args.json and sys.stderr.isatty(),
                       workers=args.workers or os.cpu_count() or 1, dask=args.dask,
-                      checkpoint=args.checkpoint)
+                      checkpoint=args.checkpoint, subtrees=args.subtrees)
     _write_proof(res, args.certificate)
     snap_doc = _snapped(W, b, args)
     note = None if snap_doc is not None else _rounding_note(W, b, res)
@@ -204,6 +206,10 @@ def build_parser(argv=None):
                         "or 'local' for --workers local worker processes)")
     c.add_argument("--checkpoint", default=None, metavar="FILE",
                    help="keep finished subtrees of the proof in FILE; a rerun resumes from it")
+    c.add_argument("--subtrees", type=count(1), default=None, metavar="K",
+                   help="split one sign-tree proof into at least K subtrees (default 256); the "
+                        "certificate depends on K, not on --workers; use ~16x the workers "
+                        "on clusters of more than 32")
     c.add_argument("--box", type=positive_number, default=None, metavar="R",
                    help="networks: decide injectivity on the latent box [-R, R]^n")
     c.add_argument("--domain", default="all", choices=["all", "nonneg"],

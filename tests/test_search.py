@@ -244,3 +244,30 @@ def test_every_method_keeps_a_tiny_limit_on_a_large_layer(options):
     elapsed = time.monotonic() - t
     assert r.verdict.value == "unknown"
     assert elapsed < 1.1 * limit + 1.0, f"{options}: {elapsed:.2f} s for a {limit} s limit"
+
+
+def test_subtrees_split_is_part_of_the_certificate_not_the_workers(tmp_path):
+    """--subtrees K: every split proves the same layer with a certificate the
+    checker accepts; the split, not the worker count, fixes the certificate;
+    finer splits mean more tasks."""
+    from solver.cli import main
+    W, b = gauss(5, 30, 2)
+    certs = {}
+    for k, workers in ((4, 1), (64, 1), (64, 2)):
+        r = check_layer(W, b, subtrees=k, workers=workers)
+        assert r.verdict.value == "injective" and check_certificate(W, b, r.certificate)[0]
+        certs[k, workers] = json.dumps(r.certificate)
+    assert certs[64, 1] == certs[64, 2]
+    tt4, tt64 = {}, {}
+    parallel_search(W, b, workers=1, min_tasks=4, task_times=tt4)
+    parallel_search(W, b, workers=1, min_tasks=64, task_times=tt64)
+    assert len(tt64) >= 64 > len(tt4) >= 4
+    path = tmp_path / "l.npz"
+    np.savez(path, W=W, b=b)
+    cert = tmp_path / "c.json"
+    assert main(["check", str(path), "--subtrees", "32", "--certificate", str(cert)]) == 0
+    assert main(["verify", str(path), str(cert)]) == 0
+    assert main(["check", str(path), "--subtrees", "0"]) == 2
+    net = tmp_path / "net.npz"
+    np.savez(net, W0=W, b0=b, W1=np.eye(30), b1=np.zeros(30))
+    assert main(["check", str(net), "--subtrees", "8"]) == 2
