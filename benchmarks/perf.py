@@ -321,7 +321,10 @@ def plot_scaling(rows, path):
     return path
 
 
-def _paired_ratio(group, meth, decided=("injective", "not_injective")):
+_DECIDED = ("injective", "not_injective")
+
+
+def _paired_ratio(group, meth, decided=_DECIDED):
     """Median over the instances of t_meth / t_tree, the instances that both
     decided, and how many only one of them decided."""
     by = {}
@@ -352,14 +355,12 @@ def summarise(rows):
         keys = sorted({(r["ratio"], r["n"], r["workers"]) for r in tg})
         for key in keys:
             group = [r for r in tg if (r["ratio"], r["n"], r["workers"]) == key]
-            tree_med = _median([r["seconds"] for r in group if r["method"] == "tree"])
             for meth in ("tree", "baseline", "data-depth"):
                 g = [r for r in group if r["method"] == meth]
                 if not g:
                     continue
-                dec = sum(r["verdict"] in ("injective", "not_injective") for r in g)
-                med = _median([r["seconds"] for r in g if r["verdict"] in
-                               ("injective", "not_injective")])
+                dec = sum(r["verdict"] in _DECIDED for r in g)
+                med = _median([r["seconds"] for r in g if r["verdict"] in _DECIDED])
                 ratio = "" if meth == "tree" else _paired_ratio(group, meth)
                 ver = sum(1 for r in g if r.get("verified"))
                 lines.append(f"{key} | {meth} | {dec}/{len(g)} | "

@@ -150,9 +150,10 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
     subtrees : split one proof into at least this many subtrees (default
         :data:`solver.distributed.MIN_TASKS`, 256; implies the parallel
         search). The certificate depends on it, never on ``workers``; clusters
-        of more than ~32 workers need a finer split (measured: n = 10, m = 6n,
-        the largest of 256 subtrees is 5 % of the proof, so 128 workers gain
-        21x; with 2048 they gain 73x, for 52 % more work in all).
+        of more than ~32 workers need a finer split (measured, n = 10, m = 6n:
+        with 256 subtrees the largest bounds 128 workers to 21x; with 2048
+        they gain 76x, for 26 % more work in all; see
+        benchmarks/results/2026-11-27/perf).
     formulation, box : MILP witness search only (``"rankdef"`` or
         ``"fewactive"``); the box bounds the *search*, never the verdict.
 

@@ -323,11 +323,11 @@ def _isolated(backend, model, deadline, threads, verbose) -> RawResult:
     reported as a time limit without an incumbent."""
     import concurrent.futures as cf
     from ..parallel import process_pool
-    grace = 0.2 + 0.04 * Deadline(deadline).remaining()
+    left = Deadline(deadline).remaining()
     with process_pool(1) as pool:
         fut = pool.submit(_raw_or_error, backend, model, deadline, threads, verbose)
         try:
-            return fut.result(timeout=Deadline(deadline).remaining() + grace)
+            return fut.result(timeout=1.04 * left + 0.2)     # the engine's limit, then a grace
         except cf.TimeoutError:
             return RawResult(MilpStatus.TIME_LIMIT,
                              message=f"{backend.name}: the engine overran its time limit "
