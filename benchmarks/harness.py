@@ -282,7 +282,7 @@ def _verify(row, W, b, res):
     """Independent re-check of the claim, inside the worker."""
     from solver.certificates import check_certificate, check_witness
     if row["method"] in ORTHANT_METHODS:
-        from solver.networks import check_nonneg_certificate
+        from solver.certificates.nonneg import check_nonneg_certificate
         check_certificate, check_witness = check_nonneg_certificate, _check_orthant_witness
     t = time.perf_counter()
     if row["verdict"] == "injective":

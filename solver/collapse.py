@@ -144,7 +144,8 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
     from .bounds import propagate_bounds
     from .netmilp import MilpBuilder, encode_network, solve_model
     from .lp import highs_lp
-    from .networks import PairDecider, region_of_pattern
+    from .network.pairs import PairDecider
+    from .network.regions import region_of_pattern
     from .io import validate_box
     start = time.monotonic()
     R = validate_box(box)

@@ -366,7 +366,7 @@ def _bijective_layer(L, deadline):
 def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
                       collapse=True, n_random=20) -> StabilityResult:
     """Stability of a network; see :func:`stability`."""
-    from .networks import check_network
+    from .network.check import check_network
     from .sigma_search import sigma_star
     start = time.monotonic()
     deadline = Deadline.after(time_limit, start).at
