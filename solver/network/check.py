@@ -74,7 +74,7 @@ networks*, JMLR 2022: Theorem 1, Remark 1, Corollary 1.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import numpy as np
@@ -224,6 +224,25 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
     ('injective', ['all', 'nonneg'])
     """
     start = time.monotonic()
+    network, box = _validated(network, domain, method, time_limit, box, delta)
+    run = _Run(network, domain, box, Deadline.after(time_limit, start), start, report_all_layers)
+    plan = _Plan.of(network, method)
+    settled = run.layerwise(plan, time_limit)                   # 1, 2 (Corollary 1)
+    if settled is None and not run.failing:
+        settled = run.result("injective", None, "layerwise",
+                             "every layer is injective on the set its inputs come from "
+                             "(Corollary 1; inputs after relu or sigmoid are >= 0, Remark 1)")
+    settled = settled or run.end_to_end_blocked(plan)            # why 3 cannot run
+    msgs = []
+    if settled is None and plan.regions_possible:
+        settled = run.by_regions(plan, max_regions, msgs)        # 3, exact
+    if settled is None:
+        settled = run.by_milp(plan, backend, delta, msgs)        # 3, witnesses only
+    return settled or run.unknown_end_to_end(msgs)
+
+
+def _validated(network, domain, method, time_limit, box, delta):
+    """The network (loaded if a path) and the box, or InputError."""
     if not isinstance(network, Network):
         from ..network_io import load_network
         network = load_network(network)
@@ -238,33 +257,78 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
         box = validate_box(box)
     if delta is not None and not (float(delta) > 0):
         raise InputError(f"delta must be positive; got {delta!r}")
-    deadline = Deadline.after(time_limit, start).at
+    return network, box
 
-    def left():
-        return Deadline(deadline).remaining()
 
-    layers = network.layers
-    decided = {}        # layer index -> (domain, LayerResult)
-    stats = {}
+@dataclass(frozen=True)
+class _Plan:
+    """What the end-to-end step (3) can do, decided from the network's shape
+    before anything runs: it works on the piecewise linear ``core`` (a
+    sigmoid/tanh head replaced by the identity: the same pairs have equal
+    outputs); ``smooth`` lists the layers of the core that stop it."""
+    method: str
+    core: Network
+    smooth: tuple
+    small: bool
+    regions_possible: bool
+    milp_refused: str | None
 
-    def result(verdict, witness, meth, msg, proof=None):
+    @classmethod
+    def of(cls, network, method):
+        core = _piecewise_linear_core(network)
+        smooth = tuple(k for k, L in enumerate(core.layers) if not L.activation.piecewise_linear)
+        small = network.n_in <= 6 and sum(L.W.shape[0] for L in network.layers[:-1]
+                                          if not L.activation.is_identity) <= 64
+        regions_possible = (not smooth and method != "layerwise"
+                            and (method == "regions" or (method == "auto" and small)))
+        units = sum(L.W.shape[0] for L in core.layers if not L.activation.is_identity)
+        sparse = [k for k, L in enumerate(core.layers) if L.is_sparse]
+        milp_refused = None
+        if method in ("auto", "milp") and (sparse or units > MILP_MAX_UNITS):
+            milp_refused = ("the two-copy MILP was not run: "
+                            + (f"layer {sparse[0]} is a sparse "
+                               f"{core.layers[sparse[0]].W.shape[0]}x"
+                               f"{core.layers[sparse[0]].W.shape[1]} matrix, " if sparse else "")
+                            + f"{units:,} units with activations (limit {MILP_MAX_UNITS:,})")
+        return cls(method, core, smooth, small, regions_possible, milp_refused)
+
+
+class _Run:
+    """The state of one :func:`check_network` call: the layers decided so
+    far (``decided``: index -> (domain, LayerResult)), the failing ones, the
+    counters, and the one deadline; each step of the decision is a method."""
+
+    def __init__(self, network, domain, box, deadline, start, report_all_layers):
+        self.network, self.layers = network, network.layers
+        self.domain, self.box = domain, box
+        self.deadline, self.start = deadline, start
+        self.report_all_layers = report_all_layers
+        self.decided, self.stats, self.failing = {}, {}, []
+
+    # -- results -----------------------------------------------------------
+
+    def result(self, verdict, witness, meth, msg, proof=None):
         reports, results = [], []
-        for k in range(len(layers)):
-            if k not in decided and report_all_layers:
-                decided[k] = decide_layer(k)
-            if k in decided:
-                dom, res = decided[k]
-                reports.append(_layer_report(k, layers[k], dom, res, input_set(k)))
+        for k in range(len(self.layers)):
+            if k not in self.decided and self.report_all_layers:
+                self.decided[k] = self.decide_layer(k)
+            if k in self.decided:
+                dom, res = self.decided[k]
+                reports.append(_layer_report(k, self.layers[k], dom, res, self.input_set(k)))
                 results.append(res)
             else:
-                reports.append(_layer_report(k, layers[k], None, None, input_set(k),
+                reports.append(_layer_report(k, self.layers[k], None, None, self.input_set(k),
                                              skipped=True))
                 results.append(None)
         return NetworkResult(Verdict(verdict), Witness.of(witness), meth,
-                             time.monotonic() - start, msg, tuple(reports), domain, box,
-                             tuple(results), stats, proof)
+                             time.monotonic() - self.start, msg, tuple(reports), self.domain,
+                             self.box, tuple(results), self.stats, proof)
 
-    def witness_result(pair, meth, msg):
+    def witness_result(self, pair, meth, msg):
+        """``not_injective`` for an exact pair checked through every layer, or
+        None when the pair lies outside the box and cannot be rescaled into
+        it (it answers the R^n question only: kept in ``stats``)."""
+        network, domain, box = self.network, self.domain, self.box
         z1, z2 = [Fraction(v) for v in pair[0]], [Fraction(v) for v in pair[1]]
         ok, why = network.check_witness(z1, z2)
         if not ok:
@@ -282,24 +346,34 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
                     raise AssertionError(f"internal: rescaled witness failed ({why})")
                 msg += "; rescaled into the box (no biases: N(t z) = t N(z))"
             else:
-                stats["witness_outside_box"] = {"z1": [exact.fmt_rational(v) for v in z1],
-                                                "z2": [exact.fmt_rational(v) for v in z2]}
+                self.stats["witness_outside_box"] = {
+                    "z1": [exact.fmt_rational(v) for v in z1],
+                    "z2": [exact.fmt_rational(v) for v in z2]}
                 return None     # answers R^n, not the box question: keep going
-        return result("not_injective", (z1, z2), meth, msg + " (checked exactly through "
-                      "every layer)")
+        return self.result("not_injective", (z1, z2), meth, msg + " (checked exactly through "
+                           "every layer)")
 
-    def input_set(k):
-        return _input_set(network, k, domain, box)
+    def input_set(self, k):
+        return _input_set(self.network, k, self.domain, self.box)
 
-    def decide_layer(k, cap=None):
+    def reasons(self, ks):
+        return ", ".join(f"layer {k} {self.decided[k][1].verdict.value}"
+                         + (f" ({self.decided[k][1].message})"
+                            if self.decided[k][1].verdict is Verdict.UNKNOWN else "")
+                         for k in sorted(ks))
+
+    # -- 1. layerwise --------------------------------------------------------
+
+    def decide_layer(self, k, cap=None):
         """Decide layer k on a superset of the set its inputs come from: the
         domain for the first layer; after it, the orthant when the previous
         activation is >= 0 (relu: Remark 1; sigmoid: (0, 1)^n is inside
         it), else R^n (tanh's (-1, 1)^n, leaky, identity). ``cap``: at most
         this many seconds for a sign-tree search."""
+        layers = self.layers
         L = layers[k]
         if k == 0:
-            dom = domain
+            dom = self.domain
         else:
             dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
         if L.is_sparse:
@@ -308,7 +382,7 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
             res = decide_bijective_layer(L.W, L.b, L.activation, domain=dom)
         else:
             from ..layer import check_layer
-            budget = left()
+            budget = self.deadline.remaining()
             if cap is not None:
                 budget = cap if budget is None else min(cap, budget)
             until = None if budget is None else time.monotonic() + budget
@@ -329,149 +403,153 @@ def check_network(network, *, time_limit=None, box=None, backend=None, domain="a
                                           f"{res.message}", res.m, res.n, None, res.stats)
         return dom, res
 
-    def reasons(ks):
-        return ", ".join(f"layer {k} {decided[k][1].verdict.value}"
-                         + (f" ({decided[k][1].message})"
-                            if decided[k][1].verdict is Verdict.UNKNOWN else "")
-                         for k in sorted(ks))
-
-    # what the end-to-end step (3) can do, on the piecewise linear core (a
-    # sigmoid/tanh head replaced by the identity: the same pairs have equal
-    # outputs)
-    core = _piecewise_linear_core(network)
-    smooth = [k for k, L in enumerate(core.layers) if not L.activation.piecewise_linear]
-    small = network.n_in <= 6 and sum(L.W.shape[0] for L in layers[:-1]
-                                      if not L.activation.is_identity) <= 64
-    regions_possible = (not smooth and method != "layerwise"
-                        and (method == "regions" or (method == "auto" and small)))
-
-    # 1. layerwise (Corollary 1): the cheap decisions first (exact rank,
-    # sparse layers), then the sign-tree searches for ReLU layers, which
-    # share what time is left. Once a layer has failed and the region
-    # method cannot run, no later decision can prove the network injective:
-    # later tree layers are not searched, and the first layer only for a
-    # witness (at most WITNESS_ONLY_SECONDS without a time limit).
-    failing = []
-    order = sorted(range(len(layers)),
-                   key=lambda k: layers[k].activation.is_relu and not layers[k].is_sparse)
-    for k in order:
-        tree = layers[k].activation.is_relu and not layers[k].is_sparse
-        cap = None
-        if tree and failing and not regions_possible and not report_all_layers:
-            if k > 0:
-                m, n = layers[k].W.shape
-                dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
-                decided[k] = (dom, LayerResult(
-                    Verdict.UNKNOWN, None, "not-run", 0.0,
-                    f"not searched: the network cannot be proved injective any more "
-                    f"(layer {min(failing)} failed; no end-to-end proof for this "
-                    f"network)", m, n))
+    def layerwise(self, plan, time_limit):
+        """Steps 1 and 2 (Corollary 1): the cheap decisions first (exact rank,
+        sparse layers), then the sign-tree searches for ReLU layers, which
+        share what time is left. Once a layer has failed and the region
+        method cannot run, no later decision can prove the network
+        injective: later tree layers are not searched, and the first layer
+        only for a witness (at most WITNESS_ONLY_SECONDS without a time
+        limit). Returns the result when a first-layer witness settles the
+        network, else None (``self.failing`` lists the failed layers)."""
+        layers, failing = self.layers, self.failing
+        order = sorted(range(len(layers)),
+                       key=lambda k: layers[k].activation.is_relu and not layers[k].is_sparse)
+        for k in order:
+            tree = layers[k].activation.is_relu and not layers[k].is_sparse
+            cap = None
+            if tree and failing and not plan.regions_possible and not self.report_all_layers:
+                if k > 0:
+                    m, n = layers[k].W.shape
+                    dom = "nonneg" if layers[k - 1].activation.nonneg_output else "all"
+                    self.decided[k] = (dom, LayerResult(
+                        Verdict.UNKNOWN, None, "not-run", 0.0,
+                        f"not searched: the network cannot be proved injective any more "
+                        f"(layer {min(failing)} failed; no end-to-end proof for this "
+                        f"network)", m, n))
+                    failing.append(k)
+                    continue
+                if time_limit is None:
+                    cap = WITNESS_ONLY_SECONDS
+            dom, res = self.decide_layer(k, cap)
+            if cap is not None and res.verdict is Verdict.UNKNOWN:
+                res = replace(res, message=f"{res.message}; searched for a witness for "
+                              f"{cap:g} s only, since the other layers leave no proof of "
+                              f"injectivity: use --time-limit to search longer")
+            self.decided[k] = (dom, res)
+            if k == 0 and res.verdict is Verdict.NOT_INJECTIVE:
+                out = self.witness_result((res.witness.x1, res.witness.x2), "first-layer",
+                                          "the first layer is not injective"
+                                          + (" on the non-negative orthant"
+                                             if dom == "nonneg" else "")
+                                          + "; its witness is a network witness")
+                if out is not None:
+                    return out
+            if res.verdict is not Verdict.INJECTIVE:
                 failing.append(k)
-                continue
-            if time_limit is None:
-                cap = WITNESS_ONLY_SECONDS
-        dom, res = decide_layer(k, cap)
-        if cap is not None and res.verdict is Verdict.UNKNOWN:
-            res = replace(res, message=f"{res.message}; searched for a witness for "
-                          f"{cap:g} s only, since the other layers leave no proof of "
-                          f"injectivity: use --time-limit to search longer")
-        decided[k] = (dom, res)
-        if k == 0 and res.verdict is Verdict.NOT_INJECTIVE:
-            out = witness_result((res.witness.x1, res.witness.x2), "first-layer",
-                                 "the first layer is not injective"
-                                 + (" on the non-negative orthant" if dom == "nonneg" else "")
-                                 + "; its witness is a network witness")
-            if out is not None:
-                return out
-        if res.verdict is not Verdict.INJECTIVE:
-            failing.append(k)
-    if not failing:
-        return result("injective", None, "layerwise",
-                      "every layer is injective on the set its inputs come from "
-                      "(Corollary 1; inputs after relu or sigmoid are >= 0, Remark 1)")
-    why = reasons(failing)
-    if method == "layerwise":
-        return result("unknown", None, "layerwise",
-                      f"not proved layerwise ({why}); end-to-end search not run")
+        return None
 
-    # 3. end to end, on the piecewise linear core
-    msgs = []
-    if smooth:
-        k = smooth[0]
-        return result("unknown", None, "layerwise",
-                      f"not proved layerwise ({why}); end-to-end search not available: layer "
-                      f"{k} is {layers[k].activation} inside the network (regions and the "
-                      "MILP need relu, identity or leaky_relu before the last layer)")
-    units = sum(L.W.shape[0] for L in core.layers if not L.activation.is_identity)
-    sparse = [k for k, L in enumerate(core.layers) if L.is_sparse]
-    milp_refused = None
-    if method in ("auto", "milp") and (sparse or units > MILP_MAX_UNITS):
-        milp_refused = ("the two-copy MILP was not run: "
-                        + (f"layer {sparse[0]} is a sparse {core.layers[sparse[0]].W.shape[0]}x"
-                           f"{core.layers[sparse[0]].W.shape[1]} matrix, " if sparse else "")
-                        + f"{units:,} units with activations (limit {MILP_MAX_UNITS:,})")
-        if not regions_possible:
-            return result("unknown", None, "layerwise",
-                          f"not proved layerwise ({why}); end-to-end search not available: "
-                          f"activation regions need n <= 6 inputs and <= 64 hidden units; "
-                          f"{milp_refused}")
-    if deadline is not None and time.monotonic() >= deadline:
-        return result("unknown", None, "layerwise",
-                      f"not proved layerwise ({why}); end-to-end search not run (time limit)")
-    if method == "regions" or (method == "auto" and small):
-        cap = max_regions or (MAX_REGIONS if method == "regions" else 400)
-        v, w, msg, st = decide_by_regions(core, domain=domain, box=box,
-                                          time_limit=left(), max_regions=cap)
+    # -- 3. end to end, on the piecewise linear core -------------------------
+
+    def end_to_end_blocked(self, plan):
+        """``unknown`` when step 3 cannot run (not asked for, a smooth layer
+        inside the network, too large for both methods, no time left), else
+        None."""
+        why = self.reasons(self.failing)
+        if plan.method == "layerwise":
+            return self.result("unknown", None, "layerwise",
+                               f"not proved layerwise ({why}); end-to-end search not run")
+        if plan.smooth:
+            k = plan.smooth[0]
+            return self.result(
+                "unknown", None, "layerwise",
+                f"not proved layerwise ({why}); end-to-end search not available: layer "
+                f"{k} is {self.layers[k].activation} inside the network (regions and the "
+                "MILP need relu, identity or leaky_relu before the last layer)")
+        if plan.milp_refused and not plan.regions_possible:
+            return self.result(
+                "unknown", None, "layerwise",
+                f"not proved layerwise ({why}); end-to-end search not available: "
+                f"activation regions need n <= 6 inputs and <= 64 hidden units; "
+                f"{plan.milp_refused}")
+        if self.deadline.expired():
+            return self.result("unknown", None, "layerwise",
+                               f"not proved layerwise ({why}); end-to-end search not run "
+                               "(time limit)")
+        return None
+
+    def by_regions(self, plan, max_regions, msgs):
+        """Exact end-to-end decision over the activation regions
+        (:func:`decide_by_regions`): a result, or None with the reason
+        appended to ``msgs``."""
+        why = self.reasons(self.failing)
+        cap = max_regions or (MAX_REGIONS if plan.method == "regions" else 400)
+        v, w, msg, st = decide_by_regions(plan.core, domain=self.domain, box=self.box,
+                                          time_limit=self.deadline.remaining(), max_regions=cap)
         regions_proof = st.pop("proof", None)
-        stats["regions"] = st
+        self.stats["regions"] = st
         if v == "not_injective":
-            out = witness_result(w, "regions", f"layerwise failed ({why}); end to end: {msg}")
+            out = self.witness_result(w, "regions", f"layerwise failed ({why}); end to end: {msg}")
             if out is not None:
                 return out
         if v in ("injective", "injective_on_box"):
             extra = ""
-            if "witness_outside_box" in stats:
+            if "witness_outside_box" in self.stats:
                 extra = ("; not injective on the whole domain (exact witness outside the box "
                          "in stats['witness_outside_box'])")
-            return result(v, None, "regions",
-                          f"layerwise failed ({why}), but end to end: {msg}{extra}",
-                          proof=regions_proof)
+            return self.result(v, None, "regions",
+                               f"layerwise failed ({why}), but end to end: {msg}{extra}",
+                               proof=regions_proof)
         msgs.append(f"regions: {msg}")
-    if milp_refused:
-        msgs.append(milp_refused)
-    elif method in ("auto", "milp") and (deadline is None or time.monotonic() < deadline):
+        return None
+
+    def by_milp(self, plan, backend, delta, msgs):
+        """The two-copy MILP witness search (:func:`search_pair_milp`): a
+        ``not_injective`` result, or None with what was searched appended to
+        ``msgs`` (finding nothing proves nothing)."""
+        if plan.milp_refused:
+            msgs.append(plan.milp_refused)
+            return None
+        if plan.method not in ("auto", "milp") or self.deadline.expired():
+            return None
+        why = self.reasons(self.failing)
+        domain, box = self.domain, self.box
         R = box if box is not None else DEFAULT_BOX
-        budget = left()
+        budget = self.deadline.remaining()
         budget = 60.0 if budget is None else budget
         try:
-            w, info = search_pair_milp(core, box=R, domain=domain, delta=delta,
+            w, info = search_pair_milp(plan.core, box=R, domain=domain, delta=delta,
                                        backend=backend, time_limit=budget)
         except ImportError as exc:
             info = {"milp_error": f"MILP backends unavailable: {exc}"}
             w = None
-        stats["milp"] = info
+        self.stats["milp"] = info
         if w is not None:
-            out = witness_result(w, "milp", f"layerwise failed ({why}); a two-copy MILP "
-                                 f"candidate was refined to an exact pair")
+            out = self.witness_result(w, "milp", f"layerwise failed ({why}); a two-copy MILP "
+                                      f"candidate was refined to an exact pair")
             if out is not None:
                 return out
         if "milp_error" in info:
             msgs.append(info["milp_error"])
+            return None
+        lo_txt = "0" if domain == "nonneg" else f"{-R:g}"
+        where = f"[{lo_txt}, {R:g}]^{self.network.n_in}"
+        st = info.get("milp_status")
+        if "milp_candidate" in info:
+            msgs.append(f"the MILP over {where} proposed a pair (status {st}) but its "
+                        f"activation patterns hold no exact pair ({info['milp_candidate']})")
+        elif st == "infeasible":
+            msgs.append(f"the MILP over {where} found no pair with ||z1 - z2||_inf >= "
+                        f"{info['milp_delta']:g}: that holds to solver tolerance only and "
+                        f"is not a proof")
         else:
-            lo_txt = "0" if domain == "nonneg" else f"{-R:g}"
-            where = f"[{lo_txt}, {R:g}]^{network.n_in}"
-            st = info.get("milp_status")
-            if "milp_candidate" in info:
-                msgs.append(f"the MILP over {where} proposed a pair (status {st}) but its "
-                            f"activation patterns hold no exact pair ({info['milp_candidate']})")
-            elif st == "infeasible":
-                msgs.append(f"the MILP over {where} found no pair with ||z1 - z2||_inf >= "
-                            f"{info['milp_delta']:g}: that holds to solver tolerance only and "
-                            f"is not a proof")
-            else:
-                msgs.append(f"the MILP over {where} stopped without a candidate (status {st})")
-    if "witness_outside_box" in stats:
-        msgs.append("not injective on the whole domain: an exact witness outside the box is "
-                    "in stats['witness_outside_box']")
-    return result("unknown", None, "end-to-end",
-                  f"not proved layerwise ({why}); " + "; ".join(msgs))
+            msgs.append(f"the MILP over {where} stopped without a candidate (status {st})")
+        return None
+
+    def unknown_end_to_end(self, msgs):
+        if "witness_outside_box" in self.stats:
+            msgs.append("not injective on the whole domain: an exact witness outside the box "
+                        "is in stats['witness_outside_box']")
+        return self.result("unknown", None, "end-to-end",
+                           f"not proved layerwise ({self.reasons(self.failing)}); "
+                           + "; ".join(msgs))
