@@ -824,7 +824,7 @@ def make_generator(spec):
     if spec["gen"] == "vae400":
         return load_network(VAE400)
     if spec["gen"] == "vae400id":
-        from solver.inversion import pre_activation_network
+        from solver.inversion.problem import pre_activation_network
         return pre_activation_network(load_network(VAE400))
     if spec["gen"] == "dcgan":
         return load_network(DCGAN)
@@ -883,7 +883,7 @@ def inversion_ladders(cfg):
     Needs :mod:`solver.inversion` (skipped with a note if missing)."""
     try:
         import solver.inversion  # noqa: F401
-        import solver.inversion_baselines  # noqa: F401
+        import solver.inversion.baselines  # noqa: F401
     except ImportError as exc:
         print(f"[bench] note: inversion suite skipped, solver.inversion not importable ({exc})",
               file=sys.stderr)
@@ -922,8 +922,8 @@ def inversion_ladders(cfg):
 
 
 def _invert(method, net, x, time_limit, seed):
-    from solver import inversion_baselines as B
-    from solver.inversion import invert
+    from solver.inversion import baselines as B
+    from solver.inversion.api import invert
     if method.startswith("mip["):
         return invert(net, x, backend=method[4:-1], time_limit=time_limit, seed=seed)
     if method.startswith(NOPEEL):

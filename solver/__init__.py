@@ -21,7 +21,7 @@ _LAZY = {
     "enumerate_cells": "enumeration", "decide_by_enumeration": "enumeration",
     "check_network": "network.check", "check_layer_nonneg": "network.orthant",
     "check_conv": "conv", "load_network": "network_io", "Network": "network",
-    "invert": "inversion",
+    "invert": "inversion.api",
     "snap_coincident_rows": "snap", "check_layer_snapped": "layer",
     "stability": "stability", "StabilityResult": "stability",
 }

@@ -240,7 +240,7 @@ def build_parser(argv=None):
 
 
 def _optional_subcommands(sub, argv=None):
-    """``invert`` (solver.inversion_cli), ``stability`` and ``bench`` (the
+    """``invert`` (solver.inversion.cli), ``stability`` and ``bench`` (the
     benchmarks package next to solver/, installed with it).
 
     ``benchmarks`` builds on ``solver``, not the other way round: it is
@@ -248,7 +248,7 @@ def _optional_subcommands(sub, argv=None):
     ``sys.argv[1:]``); otherwise ``bench`` is listed with its help line only.
     """
     try:
-        from .inversion_cli import add_invert_subparser
+        from .inversion.cli import add_invert_subparser
     except ImportError:
         pass
     else:

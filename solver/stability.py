@@ -79,7 +79,7 @@ __all__ = ["StabilityResult", "stability", "layer_stability", "network_stability
 
 
 def _default_box():
-    from .inversion import DEFAULT_LATENT_BOX
+    from .inversion.problem import DEFAULT_LATENT_BOX
     return DEFAULT_LATENT_BOX
 
 

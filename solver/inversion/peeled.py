@@ -1,0 +1,242 @@
+"""The default inversion (issue 15): the target's structure first
+(:mod:`solver.inversion.peel`, :mod:`solver.inversion.exactphase`), then the
+nearest point: the whole-network MIP for piecewise-linear heads, level MIPs
+of the interval target for sigmoid/tanh heads (:func:`nearest_monotone_head`)."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from ..deadline import Deadline
+from .exactphase import gd_candidates, solve_box_mip, solve_exact_phase
+from .mipmodel import MAX_MIP_BINARIES, box_model, mip_binaries
+from .candidates import descend
+from .problem import (MIP_GAP, make_result, output_residual, pre_activation_network,
+                      residual_norm, tolerance, validate_inputs)
+from .wholemip import invert_whole_mip
+
+__all__ = ["invert_peeled", "nearest_monotone_head"]
+
+
+def invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniqueness, delta, tol,
+                   tighten, threads, verbose, seed):
+    from dataclasses import replace
+
+    from . import peel as P
+    from ..backends import DEFAULT_BACKEND, get_backend
+    start = time.monotonic()
+    deadline = Deadline.after(time_limit, start).at
+    norm, x, lo, hi = validate_inputs(network, x, norm, latent_box, delta, tol)
+    be = get_backend(backend or DEFAULT_BACKEND)
+    head = network.layers[-1].activation
+    kind = head.kind
+    for L in network.layers[:-1]:
+        L.activation.require_piecewise_linear("invert (a sigmoid/tanh layer is only supported "
+                                              "as the last layer)")
+    pl_head = head.piecewise_linear
+    prenet = pre_activation_network(network)
+    warnings = []
+    oor = P.out_of_range(head, x)
+    if oor.any():
+        rlo, rhi = head.range
+        d = float(np.max(np.maximum(rlo - x, x - rhi)))
+        rng = head.output_set(1)[:-2]
+        warnings.append(f"{int(oor.sum())} target value(s) at or beyond the range {rng} of "
+                        f"the {kind} output (largest excess {d:.3g}): the output residual is "
+                        "at least the excess")
+    stats: dict = {}
+    # the exact problem: for a sigmoid/tanh head and a target inside the open
+    # range, the pre-activation problem against act^-1(x) (issue 15)
+    if not pl_head and not oor.any():
+        space, ex_net, ex_x = "pre-activation", prenet, head.inverse(x)
+    else:
+        space, ex_net, ex_x = "output", network, x
+    eps = tolerance(ex_x, tol)
+    stats["exact_phase"] = {"space": space, "eps": eps}
+    ex = solve_exact_phase(ex_net, ex_x, eps, lo, hi, delta=delta, uniqueness=uniqueness,
+                      deadline=deadline, backend=be, threads=threads, verbose=verbose, seed=seed,
+                      tighten=tighten, stats=stats)
+    pinfo = ex.peel
+    if ex.uniq:
+        stats["uniqueness"] = ex.uniq
+
+    def finish(res, **kw):
+        b = [v for v in (res.binaries, ex.binaries) if v is not None]
+        return replace(res, seconds=time.monotonic() - start, peel=pinfo,
+                       binaries=max(b) if b else None,
+                       warnings=tuple(warnings) + tuple(res.warnings), **kw)
+
+    if ex.status == "exact":
+        res = make_result("exact", ex.z, network, x, norm, lo, hi, start, ex.method, optimal=True,
+                          unique=ex.unique if uniqueness else None, second=ex.second, bound=0.0,
+                          witness=ex.witness, message=ex.message,
+                          delta=delta if uniqueness else None, stats=stats)
+        kw = {}
+        if space == "pre-activation":
+            ez = np.asarray(ex.z)
+            kw = dict(space=space, output_objective=res.objective,
+                      objective=residual_norm(ex_net.forward(ez) - ex_x, norm),
+                      message=res.message.replace(
+                          "G(z) reproduces the target to tolerance",
+                          f"the last layer's pre-activations reproduce {kind}^-1(x) to "
+                          f"{eps:.3g}") + f"; output L-inf residual {res.residual:.3g}")
+        return finish(res, uniqueness_method=ex.umethod, **kw)
+
+    # nearest phase (output space for L-inf). First lower bound: what the
+    # reachable range of each output unit alone forces (a pixel below 0 under
+    # a ReLU or sigmoid head costs at least its distance to the range)
+    fwd = P.forward_bounds(network, lo, hi)
+    lb = P.range_lower_bound(head, x, *fwd[-1])
+    lower = eps if (ex.status == "none" and space == "output") else 0.0
+    if len(lb):
+        lower = max(lower, float(np.max(lb)) if norm == "linf" else float(np.sum(lb)))
+    stats["range_bound"] = lower
+    big = any(hasattr(L.W, "tocsr") for L in network.layers) or \
+        mip_binaries(network, fwd) > MAX_MIP_BINARIES
+    if big and norm == "l1":
+        # no whole-network MIP at this size: the best heuristic point, the
+        # range bound (sum over the outputs) as the proved bound
+        cands = ([] if ex.z is None else [ex.z]) + gd_candidates(network, x, lo, hi, seed,
+                                                                    deadline)
+        cands = [descend(network, prenet, x, c, lo, hi, deadline=deadline) for c in cands]
+        z = min(cands, key=lambda v: residual_norm(network.forward(v) - x, "l1"))
+        obj = residual_norm(network.forward(z) - x, "l1")
+        opt = obj * (1 - MIP_GAP) <= lower
+        res = make_result("nearest", z, network, x, "l1", lo, hi, start, "peel", optimal=opt,
+                          bound=lower, stats=stats,
+                          message=(f"optimal: the L1 residual equals the range bound {lower:.6g}"
+                                   if opt else
+                                   f"best point found (no MIP: the network is too large); "
+                                   f"proved: no z in the box has an L1 output residual below "
+                                   f"{lower:.6g}"))
+        return finish(res)
+    if pl_head and not big:
+        res = invert_whole_mip(network, x, norm=norm, latent_box=(lo, hi), time_limit=time_limit,
+                          backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                          tighten=tighten, threads=threads, verbose=verbose, seed=seed,
+                          exact_phase=not (ex.status == "none" or ex.mip_tried), lower0=lower,
+                          start=start, stats=stats, method_prefix="peel+mip")
+        b = [v.get("binaries") for v in stats.values() if isinstance(v, dict) and
+             v.get("binaries") is not None]
+        res = replace(res, binaries=max(b) if b else None)
+        return finish(res, uniqueness_method="MIP" if res.unique is not None else None)
+    if norm == "linf":
+        res = nearest_monotone_head(network, prenet, x, lo, hi, fwd, ex.z, lower,
+                                     tolerance(x, tol), be, deadline, threads, verbose, seed,
+                                     stats, start)
+        return finish(res)
+    # L1 with a sigmoid/tanh head: the pre-activation problem
+    c = max(tol, 1e-12)
+    rlo, rhi = head.range
+    xc = np.clip(x, rlo + c * (rhi - rlo), rhi - c * (rhi - rlo))
+    if np.any(xc != x):
+        warnings.append(f"{int((xc != x).sum())} target value(s) clipped to "
+                        f"[{rlo + c * (rhi - rlo):g}, {rhi - c * (rhi - rlo):g}] for the "
+                        f"pre-activation problem ({kind}^-1 of the target)")
+    ystar = head.inverse(xc)
+    res = invert_whole_mip(prenet, ystar, norm="l1", latent_box=(lo, hi), time_limit=time_limit,
+                      backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                      tighten=tighten, threads=threads, verbose=verbose, seed=seed,
+                      start=start, stats=stats, method_prefix="peel+mip")
+    z = None if res.z is None else np.array(res.z)
+    out = None if z is None else residual_norm(network.forward(z) - x, "l1")
+    res = replace(res, space="pre-activation", output_objective=out,
+                  residual=float("inf") if z is None else output_residual(network, z, x),
+                  target_norm=float(np.max(np.abs(x))),
+                  message=res.message + f" (objective and bound: L1 in the pre-activation "
+                  f"space, against {kind}^-1 of the target)")
+    return finish(res)
+
+
+def nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backend, deadline,
+                           threads, verbose, seed, stats, start):
+    """L-inf nearest point in the output space for a sigmoid/tanh head (or
+    any head, for networks too large or too sparse for the whole-network MIP
+    of :func:`invert_whole_mip`; then no MIP runs past :data:`MAX_MIP_BINARIES`).
+
+    ``|act(y_i) - x_i| <= t`` is the box :func:`target_box` ``(t)`` on the
+    last pre-activation, nested in ``t``: the incumbent (gradient descent,
+    polished against the box of its own level) gives an upper level; the
+    per-unit range bound (:func:`range_lower_bound`) a lower one; a
+    feasibility MIP of the box at ``t_inc (1 - MIP_GAP)`` that is infeasible
+    proves optimality, a feasible one gives a better incumbent."""
+    from . import peel as P
+    from ..backends import MilpStatus
+    from ..bounds import propagate_bounds
+    head = network.layers[-1].activation
+    info = stats.setdefault("nearest_phase", {})
+
+    def score(z):
+        return output_residual(network, z, x)
+
+    def improve(z):
+        return descend(network, prenet, x, z, lo, hi, deadline=deadline)
+
+    lb = P.range_lower_bound(head, x, *fwd[-1])
+    lower = max(lower, float(np.max(lb)) if len(lb) else 0.0)
+
+    def attained(t):
+        return t * (1 - MIP_GAP) <= lower
+
+    # candidates, cheapest first; stop as soon as one attains the range bound
+    z, t_inc = None, math.inf
+    for make in (lambda: [] if z0 is None else [z0],
+                 lambda: gd_candidates(network, x, lo, hi, seed, deadline),
+                 lambda: [np.clip(np.zeros(network.n_in), lo, hi)]):
+        for c in make():
+            c = improve(c)
+            if score(c) < t_inc:
+                z, t_inc = c, score(c)
+        if attained(t_inc):
+            break
+    info.update(incumbent=t_inc, range_bound=lower)
+    binaries = None
+    method = "peel"
+    optimal = attained(t_inc)
+    how = "the per-unit range bound" if optimal else ""
+    bk = P.forward_bounds(prenet, lo, hi)
+    nb = mip_binaries(prenet, bk)
+    if nb > MAX_MIP_BINARIES:
+        info["mip"] = f"not built: {nb} binaries (> {MAX_MIP_BINARIES})"
+    elif not any(hasattr(L.W, "tocsr") for L in prenet.layers):
+        left = Deadline(deadline).remaining()
+        bk = propagate_bounds(prenet, lo, hi, tighten=True, output_units=[],
+                              time_limit=None if left is None else 0.2 * left)
+    while not optimal and nb <= MAX_MIP_BINARIES and not Deadline(deadline).expired():
+        level = max(lower, t_inc * (1 - MIP_GAP))
+        built = box_model(prenet, *P.target_box(head, x, level), lo, hi, bk)
+        if built is None:
+            lower, optimal, how = level, True, "bounds"
+            break
+        sol, enc, name, bst = solve_box_mip(built, backend, deadline, threads, verbose)
+        method = f"peel+mip[{name}]"
+        binaries = max(binaries or 0, bst["binaries"])
+        info.setdefault("mips", []).append({"level": level, "status": sol.status.value,
+                                            "seconds": round(sol.seconds, 4), **bst})
+        if sol.status is MilpStatus.INFEASIBLE:
+            lower, optimal, how = level, True, "an infeasible MIP just below the incumbent"
+            break
+        if sol.x is None:
+            break
+        z2 = improve(np.clip(sol.x[enc.z], lo, hi))
+        if score(z2) < t_inc:
+            z, t_inc = z2, score(z2)
+        else:
+            break
+    if t_inc <= eps:
+        optimal, lower = True, 0.0
+        msg = ("G(z) reproduces the target to tolerance in the output space (floating-point "
+               "forward pass)")
+    elif optimal:
+        msg = (f"optimal: no z in the box has an L-inf output residual below {lower:.6g} "
+               f"(this point: {t_inc:.6g}; proved by {how})")
+    else:
+        msg = (f"best point found, not proved optimal; proved: no z in the box has an L-inf "
+               f"output residual below {lower:.6g}" + (
+                   f" (no MIP: {nb} binaries)" if nb > MAX_MIP_BINARIES else ""))
+    res = make_result("exact" if t_inc <= eps else "nearest", z, network, x, "linf", lo, hi, start,
+                      method, optimal=optimal, bound=lower, message=msg, stats=stats)
+    from dataclasses import replace
+    return replace(res, binaries=binaries, uniqueness_method=None)
