@@ -350,7 +350,7 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
 def _bijective_layer(L, deadline):
     """Leaky-ReLU / identity layer: inverse Lipschitz constant
     ``min(1, slope) sigma_min(W)`` (W full column rank), certified."""
-    from .sigma_search import certify_sigma_lower
+    from .sigma_certify import certify_sigma_lower
     W = L.W.toarray() if hasattr(L.W, "toarray") else L.W
     m, n = W.shape
     a = L.activation.slope
