@@ -282,7 +282,12 @@ def _reduce(Z):
 
 def _candidates(z):
     """Exact integer homogeneous points from a float LP solution: a
-    quantised one first (small integers), then the exact dyadic values."""
+    quantised one first (small integers), then the exact dyadic values.
+
+    Not a twin of :func:`solver.witness.rational_candidates`: that one gives
+    rationals near an inhomogeneous point ``x`` (for witnesses); this one
+    integer vectors ``(z, t)`` of a homogeneous strict system, on a ``2^40``
+    grid relative to the largest entry, for the cells' exact sign tests."""
     z = np.asarray(z, dtype=np.float64)
     if not np.all(np.isfinite(z)) or z[-1] <= 0:
         return

@@ -37,12 +37,19 @@ def _normalised(G):
     return G / norms[:, None]
 
 
-def strict_system(Gfloat, *, want_point=True):
+def strict_system(Gfloat, *, want_point=True, engine="linprog"):
     """Solve the homogenised LP for rows ``Gfloat`` (k x (n+1), floats).
 
     Returns ``(feasible, z, y)``: ``feasible`` is a float judgement,
     ``z`` the homogeneous point (or None), ``y`` approximate dual multipliers
     (length k+1, last entry for ``-t < 0``) when ``s* > 0``.
+
+    ``engine`` only chooses how the one LP is solved: ``"linprog"``
+    (:func:`scipy.optimize.linprog`, the layer witness search) or ``"highs"``
+    (:func:`highs_lp`, scipy's bundled binding: 2-3x less overhead, the
+    region method of :mod:`solver.network`). Both are HiGHS on the same LP;
+    each caller keeps the engine it had, so that its floating-point points,
+    and hence the exact witnesses built from them, stay as they were.
     """
     F = _normalised(Gfloat)
     k, n1 = F.shape
@@ -52,15 +59,23 @@ def strict_system(Gfloat, *, want_point=True):
     A = np.hstack([A, -np.ones((k + 1, 1))])
     c = np.zeros(n1 + 1)
     c[-1] = 1.0
-    bounds = [(None, None)] * n1 + [(0, None)]
-    res = linprog(c, A_ub=A, b_ub=-np.ones(k + 1), bounds=bounds, method="highs")
-    if res.status != 0:
-        return None, None, None
-    s = res.x[-1]
-    if s <= 1e-9:
-        return True, res.x[:n1], None
-    y = -np.asarray(res.ineqlin.marginals)
-    return False, res.x[:n1], y
+    if engine == "highs":
+        lb = np.full(n1 + 1, -np.inf)
+        lb[-1] = 0.0
+        ok, x, dual = highs_lp(c, A, np.full(k + 1, -np.inf), -np.ones(k + 1), lb)
+        if not ok:
+            return None, None, None
+        y = None if x[-1] <= 1e-9 else -dual
+    else:
+        bounds = [(None, None)] * n1 + [(0, None)]
+        res = linprog(c, A_ub=A, b_ub=-np.ones(k + 1), bounds=bounds, method="highs")
+        if res.status != 0:
+            return None, None, None
+        x = res.x
+        y = None if x[-1] <= 1e-9 else -np.asarray(res.ineqlin.marginals)
+    if x[-1] <= 1e-9:
+        return True, x[:n1], None
+    return False, x[:n1], y
 
 
 def exact_gordan(G_int, y_approx, *, tol=1e-9):

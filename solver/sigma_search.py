@@ -78,10 +78,14 @@ import numpy as np
 from .deadline import Deadline
 from . import exact, exactlp, lp
 from .enumeration import coincident_classes
+from .search import SearchStopped
+from .witness import rational_candidates
 from .sigma_certify import CERT_RTOL, certify_sigma_lower, pd_exact  # noqa: F401 (public here too)
 
 __all__ = ["SigmaOutcome", "sigma_star", "pd_exact", "certify_sigma_lower", "cell_point"]
 
+#: the simpler rationals tried for a cell's interior point (then the binary64 values)
+SIGMA_DENOMINATORS = (1, 1000, 10**6, 10**9, 10**12)
 #: a node is closed as a bound leaf when LB >= (1 - PRUNE_RTOL) * incumbent
 PRUNE_RTOL = 1e-10
 
@@ -115,27 +119,16 @@ class SigmaOutcome:
     stats: dict = field(default_factory=dict)
 
 
-class _Stop(Exception):
-    pass
-
-
 # ---------------------------------------------------------------------------
 # exact interior points
 # ---------------------------------------------------------------------------
-def _rational_candidates(x):
-    xs = [Fraction(float(v)) for v in x]
-    for den in (1, 1000, 10**6, 10**9, 10**12):
-        yield [v.limit_denominator(den) for v in xs]
-    yield xs
-
-
 def cell_point(G, nonzero, sign, x_float, extra=()):
     """An exact point ``x`` (list of Fractions) with ``sign[i] * (w_i.x + b_i) > 0``
     for every row in ``nonzero`` (integer rows ``G`` as from
     :func:`solver.exact.integer_rows`) and ``g.(x, 1) < 0`` for the integer
     rows ``extra``, near ``x_float``; None if no simple candidate works."""
     n = len(G[0]) - 1
-    for x in _rational_candidates(x_float):
+    for x in rational_candidates(x_float, denominators=SIGMA_DENOMINATORS, via_float=True):
         X, d = exact.common_denominator(x)
         if all(sign[i] * (exact.dot(G[i][:n], X) + G[i][n] * d) > 0 for i in nonzero) and \
                 all(exact.dot(g[:n], X) + g[n] * d < 0 for g in extra):
@@ -198,9 +191,9 @@ class _Search:
     # ---- helpers ------------------------------------------------------
     def _tick(self):
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise _Stop("time_limit")
+            raise SearchStopped("time_limit")
         if self.max_nodes is not None and self.stats["nodes"] >= self.max_nodes:
-            raise _Stop("max_nodes")
+            raise SearchStopped("max_nodes")
 
     def _soft_stop(self):
         """The heuristics (seeding, descent) stop here; the search goes on."""
@@ -476,7 +469,7 @@ class _Search:
                 if self.best is not None and math.sqrt(lam) >= (1 - PRUNE_RTOL) * self.best[0]:
                     self._bound_leaf(nid, s)
                     continue
-                raise _Stop("numerical: a complete sign pattern could be neither closed nor "
+                raise SearchStopped("numerical: a complete sign pattern could be neither closed nor "
                             "given an exact point")
             cp = np.einsum("i,kij,j->k", v, self.Cp[free], v)
             cn = np.einsum("i,kij,j->k", v, self.Cn[free], v)
@@ -606,8 +599,8 @@ def sigma_star(W, b=None, *, domain="all", time_limit=None, max_nodes=None, seed
     S.open, S.current = [], None
     try:
         reason = S.run(samples=samples)
-    except _Stop as e:
-        reason = e.args[0]
+    except SearchStopped as e:
+        reason = e.reason
         if S.current is not None:     # interrupted while expanding: still open
             S.open.append(S.current)
     stats = dict(S.stats)

@@ -13,13 +13,33 @@ from fractions import Fraction
 from . import exact
 
 
-def rational_candidates(x_float):
-    """Exact rationals near a float point: the binary64 values themselves,
-    then simpler rationals (shorter witnesses when they also pass)."""
-    xs = [v if isinstance(v, Fraction) else Fraction(float(v)) for v in x_float]
-    out = []
-    for den in (1, 1000, 10**6, 10**9):
-        out.append([v.limit_denominator(den) for v in xs])
+#: the simpler rationals tried before the exact binary64 values
+DENOMINATORS = (1, 1000, 10**6, 10**9)
+
+
+def rational_candidates(x_float, *, denominators=DENOMINATORS, via_float=False):
+    """Exact rationals near a point: for each of ``denominators`` the nearest
+    rationals with at most that denominator (shorter witnesses when they
+    pass), then the point itself.
+
+    Entries that are Fractions are kept exact, unless ``via_float``: then
+    every entry is first rounded to binary64 (what the cell points of
+    :mod:`solver.sigma_search` have always done, including for the exact
+    points of its exact simplex; kept so that its results do not change).
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> rational_candidates([0.5, Fraction(1, 3)])[-1]
+    [Fraction(1, 2), Fraction(1, 3)]
+    >>> rational_candidates([Fraction(1, 3)], via_float=True)[-1] == [Fraction(1 / 3)]
+    True
+    """
+    if via_float:
+        xs = [Fraction(float(v)) for v in x_float]
+    else:
+        xs = [v if isinstance(v, Fraction) else Fraction(float(v)) for v in x_float]
+    out = [[v.limit_denominator(den) for v in xs] for den in denominators]
     out.append(xs)
     return out
 

@@ -14,10 +14,9 @@ import flint
 import numpy as np
 
 from .. import exact, exactlp, lp
-from ..lp import highs_lp
 
 __all__ = ["to_fmpq", "from_fmpq", "int_row", "solve_near", "exact_combination",
-           "strict_system_highs", "scaled_floats", "strict_point", "cert_json"]
+           "scaled_floats", "strict_point", "cert_json"]
 
 
 def to_fmpq(v):
@@ -99,28 +98,6 @@ def exact_combination(vectors, nonneg, target, guide, support_weights, tol=1e-9)
     return out
 
 
-def strict_system_highs(G):
-    """:func:`solver.lp.strict_system` on :func:`highs_lp` (same contract)."""
-    F = np.asarray(G, dtype=np.float64)
-    norms = np.linalg.norm(F, axis=1)
-    norms[norms == 0] = 1.0
-    F = F / norms[:, None]
-    k, n1 = F.shape
-    t_row = np.zeros(n1)
-    t_row[-1] = -1.0
-    A = np.hstack([np.vstack([F, t_row]), -np.ones((k + 1, 1))])
-    c = np.zeros(n1 + 1)
-    c[-1] = 1.0
-    lb = np.full(n1 + 1, -np.inf)
-    lb[-1] = 0.0
-    ok, x, dual = highs_lp(c, A, np.full(k + 1, -np.inf), -np.ones(k + 1), lb)
-    if not ok:
-        return None, None, None
-    if x[-1] <= 1e-9:
-        return True, x[:n1], None
-    return False, x[:n1], -dual
-
-
 def scaled_floats(rows):
     """Float copies of exact rows (ints or Fractions) and the positive factor
     each was divided by (its largest entry in absolute value, a float, inf
@@ -151,7 +128,7 @@ def strict_point(rows, tol=1e-7):
     if not rows:
         return "feasible", None
     G, _ = scaled_floats(rows)
-    feas, z, y = strict_system_highs(G)
+    feas, z, y = lp.strict_system(G, engine="highs")
     if feas:
         return "feasible", z
     if feas is False and y is not None:
