@@ -28,10 +28,10 @@ import time
 from fractions import Fraction
 
 import numpy as np
-from scipy.optimize import linprog
 
 from . import exact
 from .witness import witness_from_normal
+from .lp import linprog_highs
 
 __all__ = ["near_antiparallel_pairs", "probe_wedges"]
 
@@ -61,8 +61,8 @@ def _float_point(G, i, e, negative):
     t_row = np.zeros(n1)
     t_row[-1] = -1.0
     A_ub = np.vstack([Gn[negative], ef, t_row]) if negative else np.vstack([ef, t_row])
-    res = linprog(np.zeros(n1), A_ub=A_ub, b_ub=-np.ones(len(A_ub)), A_eq=Gn[[i]], b_eq=[0.0],
-                  bounds=[(None, None)] * n1, method="highs")
+    res = linprog_highs(np.zeros(n1), A_ub=A_ub, b_ub=-np.ones(len(A_ub)), A_eq=Gn[[i]],
+                        b_eq=[0.0], bounds=[(None, None)] * n1)
     return res.x if res.status == 0 else None
 
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.optimize import linprog
 
 from .problem import (DEFAULT_LATENT_BOX, DEFAULT_TOL, check_norm, make_result,
                                 latent_box_arrays, region_lp, residual_norm, tolerance,
                                 validate_target)
+from ..lp import linprog_highs
 
 
 __all__ = ["enumerate_regions", "invert_by_enumeration", "gradient_descent", "layerwise_lp"]
@@ -51,8 +51,7 @@ def _interior_lp(M, m, lo, hi, row_norms):
     bub = np.concatenate([bub, hi, -lo])
     c = np.zeros(n + 1)
     c[-1] = -1.0
-    res = linprog(c, A_ub=Aub, b_ub=bub, bounds=[(None, None)] * n + [(None, 1.0)],
-                  method="highs")
+    res = linprog_highs(c, A_ub=Aub, b_ub=bub, bounds=[(None, None)] * n + [(None, 1.0)])
     if res.status != 0 or res.x is None:
         return None, None
     return float(res.x[-1]), res.x[:n]
@@ -337,8 +336,7 @@ def _invert_layer_lp(layer, target, ulo, uhi, sign_tol):
     c = np.zeros(n + 1)
     c[-1] = 1.0
     bounds = [(ulo[j], uhi[j]) for j in range(n)] + [(0, None)]
-    res = linprog(c, A_ub=np.vstack(rows), b_ub=np.concatenate(rhs), bounds=bounds,
-                  method="highs")
+    res = linprog_highs(c, A_ub=np.vstack(rows), b_ub=np.concatenate(rhs), bounds=bounds)
     if res.status != 0 or res.x is None:
         return None
     return res.x[:n]

@@ -8,11 +8,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ..deadline import Deadline
 from .problem import (activation_pattern, output_residual, region_affine, region_constraints,
                       region_lp, residual_norm)
+from ..lp import linprog_highs
 
 __all__ = ["polish", "polish_box", "descend"]
 
@@ -96,9 +96,8 @@ def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3, trust=0.05):
         cost = np.zeros(n + 1)
         cost[-1] = 1.0
         try:
-            res = linprog(cost, A_ub=np.vstack(rows), b_ub=np.concatenate(rhs),
-                          bounds=[(blo[j], bhi[j]) for j in range(n)] + [(0, None)],
-                          method="highs")
+            res = linprog_highs(cost, A_ub=np.vstack(rows), b_ub=np.concatenate(rhs),
+                                bounds=[(blo[j], bhi[j]) for j in range(n)] + [(0, None)])
             cand = [np.clip(res.x[:n], lo, hi)] if res.status == 0 and res.x is not None else []
         except ValueError:
             cand = []

@@ -147,7 +147,8 @@ def refine_latent_box(network, boxes, lo, hi, *, fwd=None, rounds=4, deadline=No
     ``"partial"`` (time limit; the box is still an enclosure).
     """
     import scipy.sparse as sp
-    from ..bounds import LP_PAD, PersistentLP
+    from ..bounds import LP_PAD
+    from ..lp import PersistentLP
     lo = np.array(lo, float)
     hi = np.array(hi, float)
     enc = affine_enclosure(network, lo, hi, fwd)

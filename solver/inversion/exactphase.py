@@ -42,7 +42,7 @@ def _far_points(network, enc, boxes, zlo, zhi, z, delta, deadline):
     LP per coordinate side whose box end is that far); candidates for a
     second preimage."""
     import scipy.sparse as sp
-    from ..bounds import PersistentLP
+    from ..lp import PersistentLP
     from .enclosure import latent_rows
     rows = latent_rows(enc, boxes)
     if rows is None:

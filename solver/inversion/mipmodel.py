@@ -223,7 +223,8 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
     for :func:`inversion_model`, and True if the relaxation itself is
     infeasible (then so is the MIP, to LP tolerance).
     """
-    from ..bounds import LP_PAD, PersistentLP
+    from ..bounds import LP_PAD
+    from ..lp import PersistentLP
     bounds = [(np.array(a, float), np.array(b, float)) for a, b in bounds]
     nh = len(network.layers) - 1
     fixed = [np.zeros(len(b[0]), dtype=np.int8) for b in bounds]
@@ -326,7 +327,7 @@ def relaxation_infeasible(network, x, lo, hi, bounds, norm, rho):
     """True if the LP relaxation of the inversion MIP with residual ``<= rho``
     is infeasible (then no ``z`` in the box has residual ``<= rho``, to LP
     tolerance)."""
-    from ..bounds import PersistentLP
+    from ..lp import PersistentLP
     B, enc, rv, _ = inversion_model(network, x, lo, hi, bounds, norm, rho)
     lp = PersistentLP(B.matrix(), B.row_lb, B.row_ub, B.lb, B.ub)
     _, s = lp.extreme(int(rv[0]), +1)

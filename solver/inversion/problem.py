@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
-from scipy.optimize import linprog
 
 from ..errors import InputError
+from ..lp import linprog_highs
 
 __all__ = ["DEFAULT_LATENT_BOX", "DEFAULT_TOL", "DEFAULT_DELTA", "NORMS", "NORM_NAMES",
            "MIP_GAP", "InversionResult", "validate_target", "latent_box_arrays", "check_norm",
@@ -323,7 +323,7 @@ def region_lp(network, pattern, x, lo, hi, norm="linf", *, extra=None):
         bub = np.concatenate([d, -d, m])
         cost = np.concatenate([np.zeros(n), np.ones(k)])
         bounds = [(lo[j], hi[j]) for j in range(n)] + [(0, None)] * k
-    res = linprog(cost, A_ub=Aub, b_ub=bub, bounds=bounds, method="highs")
+    res = linprog_highs(cost, A_ub=Aub, b_ub=bub, bounds=bounds)
     if res.status != 0 or res.x is None:
         return None, None
     return np.clip(res.x[:n], lo, hi), float(res.fun)

@@ -48,7 +48,7 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     ``"infeasible"`` or ``"stopped"``.
     """
     from ..backends import MilpStatus
-    from ..bounds import PersistentLP
+    from ..lp import PersistentLP
     a = network.layers[-1].activation.slope
     vals = x[x > 0] if a < 1 else -x[x < 0]
     edges = np.unique(np.concatenate([[lower, upper], vals[(vals > lower) & (vals < upper)]]))
