@@ -238,3 +238,14 @@ def sparse_kernel_vector(W, max_rows: int = 2000):
     for j, c in zip(cols, k):
         v[j] = c
     return v
+
+
+def to_fmpq(v):
+    """A rational (or a binary64 value, exactly) as a python-flint ``fmpq``."""
+    v = Fraction(v)
+    return flint.fmpq(v.numerator, v.denominator)
+
+
+def from_fmpq(v):
+    """A python-flint ``fmpq`` as a Fraction."""
+    return Fraction(int(v.p), int(v.q))

@@ -92,6 +92,8 @@ def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, marg
             L = layers[k]
             mk = L.W.shape[0]
             if i == mk:  # layer complete: move on
+                # the float region map of solver.regionmap, composed along the
+                # search (each partial map serves every branch below it)
                 P = L.W @ A
                 p = L.W @ c + L.b
                 a = L.activation.slope

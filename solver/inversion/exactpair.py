@@ -8,39 +8,25 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..exact import to_fmpq
+from ..regionmap import exact_region_maps
+from ..witness import rational_candidates
 from .problem import activation_pattern
 
 __all__ = ["exact_pair", "exact_witness"]
 
 
-def _fmpq(v):
-    import flint
-    f = Fraction(float(v))
-    return flint.fmpq(f.numerator, f.denominator)
-
-
 def _exact_region_rows(network, pattern, near_zero):
     """Exact (flint) rows: output map ``(A, c)`` and the pre-activation rows of
-    units listed in ``near_zero`` (``[(layer, unit), ...]``)."""
-    import flint
+    units listed in ``near_zero`` (``[(layer, unit), ...]``), from
+    :func:`solver.regionmap.exact_region_maps`."""
     n = network.n_in
-    A = flint.fmpq_mat(n, n, [1 if i == j else 0 for i in range(n) for j in range(n)])
-    c = flint.fmpq_mat(n, 1, [0] * n)
+    pres, A, c = exact_region_maps(network, pattern)
     zero_rows = []
-    for k, (L, s) in enumerate(zip(network.layers, pattern)):
-        m = L.W.shape[0]
-        W = flint.fmpq_mat(m, L.W.shape[1], [_fmpq(v) for v in L.W.reshape(-1)])
-        b = flint.fmpq_mat(m, 1, [_fmpq(v) for v in L.b])
-        P = W * A
-        p = W * c + b
+    for k, (P, p) in enumerate(pres):
         for (kk, i) in near_zero:
             if kk == k:
                 zero_rows.append(([P[i, j] for j in range(n)], p[i, 0]))
-        a = L.activation.slope
-        fa = _fmpq(a)
-        D = [1 if s[i] else fa for i in range(m)]
-        A = flint.fmpq_mat(m, n, [D[i] * P[i, j] for i in range(m) for j in range(n)])
-        c = flint.fmpq_mat(m, 1, [D[i] * p[i, 0] for i in range(m)])
     return A, c, zero_rows
 
 
@@ -99,10 +85,9 @@ def exact_pair(network, z1, z2, *, zero_tol=1e-9):
         if rows is None:
             continue
         attempts.append((rows, rhs))
-    exact0 = [Fraction(float(v)) for v in np.concatenate([z1, z2])]
-    starts = [[v.limit_denominator(d) for v in exact0] for d in (10**3, 10**6, 10**9)] + [exact0]
+    starts = rational_candidates(np.concatenate([z1, z2]), denominators=(10**3, 10**6, 10**9))
     for (rows, rhs), w0f in ((a, w) for a in attempts for w in starts):
-        w0 = [flint.fmpq(v.numerator, v.denominator) for v in w0f]
+        w0 = [to_fmpq(v) for v in w0f]
         if rows:
             E = flint.fmpq_mat(len(rows), 2 * n, [v for row in rows for v in row])
             # independent rows: pivots of rref(E^T)

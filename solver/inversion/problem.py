@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..lp import linprog_highs
+from ..regionmap import region_maps
 
 __all__ = ["DEFAULT_LATENT_BOX", "DEFAULT_TOL", "DEFAULT_DELTA", "NORMS", "NORM_NAMES",
            "MIP_GAP", "InversionResult", "validate_target", "latent_box_arrays", "check_norm",
@@ -255,25 +256,11 @@ def activation_pattern(network, z):
 
 
 def region_affine(network, pattern):
-    """Affine maps of an activation region.
-
-    Returns ``(pres, A, c)``: ``pres[k] = (P_k, p_k)`` with the pre-activations
-    of layer ``k`` equal to ``P_k z + p_k`` on the region, and
-    ``G(z) = A z + c`` there (Balestriero et al., Eq. 5).
-    """
-    n = network.n_in
-    A = np.eye(n)
-    c = np.zeros(n)
-    pres = []
-    for L, s in zip(network.layers, pattern):
-        P = L.W @ A
-        p = L.W @ c + L.b
-        pres.append((P, p))
-        a = L.activation.slope
-        D = np.where(s, 1.0, a)
-        A = D[:, None] * P
-        c = D * p
-    return pres, A, c
+    """Affine maps of an activation region: ``(pres, A, c)`` with
+    ``pres[k] = (P_k, p_k)`` the pre-activations of layer ``k`` and
+    ``G(z) = A z + c`` on the region (floating point;
+    :func:`solver.regionmap.region_maps`, the one implementation)."""
+    return region_maps(network, pattern)
 
 
 def region_constraints(network, pattern, pres=None):

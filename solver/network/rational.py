@@ -14,18 +14,10 @@ import flint
 import numpy as np
 
 from .. import exact, exactlp, lp
+from ..exact import from_fmpq, to_fmpq
 
-__all__ = ["to_fmpq", "from_fmpq", "int_row", "solve_near", "exact_combination",
+__all__ = ["int_row", "solve_near", "exact_combination",
            "scaled_floats", "strict_point", "cert_json"]
-
-
-def to_fmpq(v):
-    v = Fraction(v)
-    return flint.fmpq(v.numerator, v.denominator)
-
-
-def from_fmpq(v):
-    return Fraction(int(v.p), int(v.q))
 
 
 def int_row(vals):

@@ -22,10 +22,11 @@ import numpy as np
 from .. import exact
 from ..deadline import Deadline
 from ..lp import highs_lp
+from ..regionmap import exact_region_maps
 from ..search import SearchStopped
 from .pairs import PairDecider
-from .rational import (cert_json, exact_combination, from_fmpq, int_row, scaled_floats,
-                       strict_point, to_fmpq)
+from ..exact import from_fmpq
+from .rational import cert_json, exact_combination, int_row, scaled_floats, strict_point
 
 __all__ = ["MAX_REGIONS", "Region", "domain_rows", "decide_by_regions", "region_of_pattern"]
 
@@ -123,6 +124,8 @@ class _Regions:
                 raise SearchStopped(f"more than {self.max_regions} activation regions")
             return {"region": len(self.regions) - 1}
         Wq, bq, slope = self.layers[k]
+        # the exact region map of solver.regionmap, in Fractions and composed
+        # along the search (each partial map serves every branch below it)
         preM = [[sum((w * M[t][j] for t, w in enumerate(row) if w), Fraction(0))
                  for j in range(self.n)] for row in Wq]
         pred = [sum((w * d[t] for t, w in enumerate(row) if w), Fraction(0)) + bi
@@ -328,39 +331,24 @@ def region_of_pattern(network, pattern, domain, box):
     bool arrays, True = active; ignored for identity layers): integer rows
     and exact output map. Empty patterns are fine (see :class:`_Regions`).
 
-    The affine maps are composed with python-flint rational matrices (C
-    speed; the shared 784 x 60 decoder layer takes ~0.1 s instead of ~10 s
-    with Fractions); the results are the same exact rationals."""
+    The affine maps are :func:`solver.regionmap.exact_region_maps` (python-flint
+    rational matrices; the results are the same exact rationals as the
+    Fraction arithmetic of :class:`_Regions`)."""
     n = network.n_in
     rows = list(domain_rows(n, domain, box))
-    M = flint.fmpq_mat(n, n)
-    for j in range(n):
-        M[j, j] = 1
-    d = flint.fmpq_mat(n, 1)
+    pres, M, d = exact_region_maps(network, pattern)
     pat = []
-    for L, p in zip(network.layers, pattern):
-        Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
-        G, scales = exact.integer_rows(Wd, L.b)
-        m = len(G)
-        Gm = flint.fmpq_mat([g[:-1] for g in G])
-        inv = flint.fmpq_mat(m, m)
-        for i, sc in enumerate(scales):
-            inv[i, i] = flint.fmpq(1, sc)
-        bq = flint.fmpq_mat([[flint.fmpq(g[-1], sc)] for g, sc in zip(G, scales)])
-        preM = inv * (Gm * M)
-        pred = inv * (Gm * d) + bq
+    for L, p, (preM, pred) in zip(network.layers, pattern, pres):
         if L.activation.is_identity:
-            M, d = preM, pred
             pat.append(())
             continue
-        slope = Fraction(L.activation.slope)
+        m = preM.nrows()
         signs = [1 if bool(a) else -1 for a in p]
         # [preM | pred] times one common positive denominator: integer rows
         # with the sign pattern's half-spaces (gcd-reduced)
         Nm, _ = flint.fmpq_mat(m, n + 1, [v for i in range(m) for v in
                                           [preM[i, j] for j in range(n)] + [pred[i, 0]]]
                                ).numer_denom()
-        D = flint.fmpq_mat(m, m)
         for i, sg in enumerate(signs):
             r = [int(Nm[i, j]) for j in range(n + 1)]
             if any(r[:n]):
@@ -368,8 +356,6 @@ def region_of_pattern(network, pattern, domain, box):
                 rows.append([-sg * v // g for v in r])
             elif sg * r[n] < 0:
                 rows.append([0] * n + [1])   # 0 < 0 is false: empty region
-            D[i, i] = 1 if sg > 0 else to_fmpq(slope)
-        M, d = D * preM, D * pred
         pat.append(tuple(signs))
     Mq = [[from_fmpq(M[i, j]) for j in range(n)] for i in range(M.nrows())]
     dq = [from_fmpq(d[i, 0]) for i in range(d.nrows())]
