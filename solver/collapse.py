@@ -322,7 +322,7 @@ def _best_pair(pd, ra, rb, n, fast_lp, deadline=None):
     cands = []
     for j in range(n):
         for sg in (1, -1):
-            if deadline is not None and time.monotonic() > deadline:
+            if Deadline(deadline).expired():
                 return None
             dvec = [0] * nv
             dvec[j], dvec[n + j] = sg, -sg
@@ -332,7 +332,7 @@ def _best_pair(pd, ra, rb, n, fast_lp, deadline=None):
                 cands.append((float(dv @ u), u, dvec))
     cands.sort(key=lambda c: -c[0])
     for val, u, dvec in cands[:5]:
-        if deadline is not None and time.monotonic() > deadline:
+        if Deadline(deadline).expired():
             return None
         x = pd._exact_point(A, a, E, e, Af, af, u, dvec)
         if x is not None:

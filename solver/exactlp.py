@@ -22,8 +22,9 @@ dependency solves LPs exactly; it is small and only meant for small systems.
 """
 from __future__ import annotations
 
-import time
 from fractions import Fraction
+
+from .deadline import Deadline
 
 
 class Timeout(Exception):
@@ -45,7 +46,7 @@ def strict_feasibility(G_int, *, deadline=None):
     R = n1 + 1  # equations: n1 for sum y g = 0, one for sum y = 1
     # tableau rows: [a_1..a_K | artificials R | rhs]
     def check_time():
-        if deadline is not None and time.monotonic() > deadline:
+        if Deadline(deadline).expired():
             raise Timeout("time_limit")
 
     T = []

@@ -10,11 +10,12 @@ Puthawala et al., *Globally injective ReLU networks*, JMLR 2022, Theorem 4.
 from __future__ import annotations
 
 import math
-import time
 from fractions import Fraction
 
 import flint
 import numpy as np
+
+from .deadline import Deadline
 
 __all__ = ["CERT_RTOL", "pd_exact", "certify_sigma_lower"]
 
@@ -104,7 +105,7 @@ def certify_sigma_lower(W, leaves, sigma, *, rtol=CERT_RTOL, deadline=None, stat
     checked = 0
     k = 0
     while k < len(uniq):
-        if deadline is not None and time.monotonic() > deadline:
+        if Deadline(deadline).expired():
             return None
         if ir.at_least(uniq[k], t):
             k += 1

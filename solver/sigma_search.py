@@ -190,14 +190,14 @@ class _Search:
 
     # ---- helpers ------------------------------------------------------
     def _tick(self):
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if Deadline(self.deadline).expired():
             raise SearchStopped("time_limit")
         if self.max_nodes is not None and self.stats["nodes"] >= self.max_nodes:
             raise SearchStopped("max_nodes")
 
     def _soft_stop(self):
         """The heuristics (seeding, descent) stop here; the search goes on."""
-        return self.soft_deadline is not None and time.monotonic() > self.soft_deadline
+        return Deadline(self.soft_deadline).expired()
 
     def gram(self, s):
         """Gram matrix of the positive rows for class signs ``s`` (int8, 0 = free)."""

@@ -24,11 +24,11 @@ returns None and the full search goes on.
 """
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 
 import numpy as np
 
+from .deadline import Deadline
 from . import exact
 from .witness import witness_from_normal
 from .lp import linprog_highs
@@ -107,7 +107,7 @@ def probe_wedges(W, b, *, rtol=PROBE_RTOL, deadline=None, pairs=None):
     in_pair = {k for p in pairs for k in p}
     negative = [k for k in range(m) if k not in in_pair and any(G[k])]
     for i, j in pairs:
-        if deadline is not None and time.monotonic() > deadline:
+        if Deadline(deadline).expired():
             return None
         # e = g_j - c g_i with the exact ratio at the largest entry of g_i
         k = max(range(n + 1), key=lambda t: abs(G[i][t]))

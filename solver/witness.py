@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .deadline import Deadline
 from . import exact
 
 
@@ -114,7 +115,6 @@ def witness_for_normal_lp(W, b, G, v, *, deadline=None):
     orthogonal to v strictly negative? Returns a verified witness or None.
     Floating LP first, the exact simplex if its answer is not usable (not
     started, or given up, past ``deadline``, a ``time.monotonic()`` value)."""
-    import time
     import numpy as np
 
     from . import exactlp, lp
@@ -128,7 +128,7 @@ def witness_for_normal_lp(W, b, G, v, *, deadline=None):
         w = witness_from_normal(G, v, z[:n] / z[n], W, b)
         if w is not None:
             return w
-    if deadline is not None and time.monotonic() > deadline:
+    if Deadline(deadline).expired():
         return None
     try:
         status, zx = exactlp.strict_feasibility([list(G[j]) for j in outside], deadline=deadline)
@@ -144,8 +144,7 @@ def witness_from_active_set(W, b, active, *, max_normals=8, deadline=None):
     exactly verified witness, or None. The candidate is only a hint: x is
     recomputed by a scale-free LP for each exact kernel vector v of the
     active rows (no box, no big-M). Gives up past ``deadline``."""
-    import time
-    if deadline is not None and time.monotonic() > deadline:
+    if Deadline(deadline).expired():
         return None
     G, _ = exact.integer_rows(W, b)
     n = len(G[0]) - 1

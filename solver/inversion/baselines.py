@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from ..deadline import Deadline
 from .problem import (DEFAULT_LATENT_BOX, DEFAULT_TOL, check_norm, make_result,
                                 latent_box_arrays, region_lp, residual_norm, tolerance,
                                 validate_target)
@@ -267,7 +268,7 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     best_v = np.full(len(Z), np.inf)
     t_end = None if time_limit is None else start + float(time_limit)
     for it in range(1, steps + 1):
-        if t_end is not None and time.monotonic() > t_end:
+        if Deadline(t_end).expired():
             break
         g, out = _grad_batch(network, Z, x)
         v = np.abs(out - x).max(axis=1) if norm == "linf" else np.abs(out - x).sum(axis=1)

@@ -136,7 +136,7 @@ class _OrthantTree:
 
     def _tick(self):
         self.stats["nodes"] += 1
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if Deadline(self.deadline).expired():
             raise SearchStopped("time_limit")
         if self.max_nodes is not None and self.stats["nodes"] > self.max_nodes:
             raise SearchStopped("max_nodes")

@@ -96,7 +96,7 @@ class _Regions:
         self.pruned = 0
 
     def _check_time(self):
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if Deadline(self.deadline).expired():
             raise SearchStopped("time_limit")
 
     def run(self):
@@ -276,7 +276,7 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
         pair_certs = []
         pairs = skipped = 0
         for i, ri in enumerate(regions):
-            if deadline is not None and time.monotonic() > deadline:
+            if Deadline(deadline).expired():
                 raise SearchStopped("time_limit")
             out = pd.same_region(ri) or pd.decide(ri, ri)
             pairs += 1
@@ -288,7 +288,7 @@ def decide_by_regions(network, *, domain="all", box=None, time_limit=None,
             else:
                 pair_certs.append({"pair": [i, i], **out[2]})
             for j in range(i + 1, len(regions)):
-                if deadline is not None and time.monotonic() > deadline:
+                if Deadline(deadline).expired():
                     raise SearchStopped("time_limit")
                 sep = _disjoint(ivs[i], ivs[j])
                 if sep is not None:
