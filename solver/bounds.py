@@ -37,6 +37,9 @@ from .errors import InputError
 from .activations import parse_activation
 from .lp import PersistentLP, linprog_highs  # noqa: F401 (PersistentLP lives in lp.py)
 
+__all__ = ["LP_PAD", "box_arrays", "activation_bounds", "affine_interval", "interval_bounds",
+           "stable_masks", "tighten_units", "propagate_bounds"]
+
 #: relative/absolute padding applied to LP bounds (HiGHS feasibility
 #: tolerance is 1e-7; the pad makes the bounds safe against it)
 LP_PAD = 1e-6

@@ -13,6 +13,8 @@ from .cli_args import OneLineParser, count, nonneg_seconds, positive_number  # n
 from .errors import CertificateError, InputError
 from .snap import DEFAULT_RTOL as SNAP_RTOL
 
+__all__ = ["build_parser", "BENCH_HELP", "main"]
+
 
 def _fmt_vec(v, k=6):
     vals = ", ".join(f"{x:.6g}" for x in v[:k])

@@ -17,6 +17,11 @@ from fractions import Fraction
 import flint
 import numpy as np
 
+__all__ = ["parse_rational", "fmt_rational", "fractions_of", "integer_rows", "rank",
+           "full_column_rank", "kernel", "dot", "common_denominator", "layer_preactivations",
+           "layer_output", "check_layer_witness", "sparse_kernel_vector", "to_fmpq",
+           "from_fmpq"]
+
 _RATIONAL = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?\d+\s*/\s*\d+\s*$")
 
 

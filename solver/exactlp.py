@@ -26,6 +26,8 @@ from fractions import Fraction
 
 from .deadline import Deadline
 
+__all__ = ["Timeout", "strict_feasibility"]
+
 
 class Timeout(Exception):
     """The deadline passed during an exact solve (nothing was decided)."""

@@ -14,6 +14,8 @@ import scipy.sparse as sp
 
 from .errors import InputError
 
+__all__ = ["DENSE_MAX_ENTRIES", "validate_layer", "validate_box", "read_npz", "load_layer"]
+
 
 #: layers with at most this many entries are stored as dense arrays; larger
 #: sparse ones (convolutions) stay ``scipy.sparse.csr_matrix``

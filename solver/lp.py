@@ -30,6 +30,9 @@ from .deadline import Deadline
 from . import exact, exactlp
 from .exactlp import Timeout
 
+__all__ = ["strict_system", "exact_gordan", "highs_lp", "PersistentSignLP", "SignSystems",
+           "linprog_highs", "PersistentLP"]
+
 
 def _normalised(G):
     G = np.asarray(G, dtype=np.float64)

@@ -11,6 +11,8 @@ from fractions import Fraction
 
 from .errors import InputError
 
+__all__ = ["proof_document", "run_check_network", "format_network_result"]
+
 
 def _opt(args, name, default=None):
     return getattr(args, name, default) if args is not None else default

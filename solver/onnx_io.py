@@ -48,6 +48,8 @@ from .affine import AffineChain, batchnorm_scale_shift, conv_matrix, conv_transp
 from .errors import InputError
 from .network import make_network
 
+__all__ = ["SUPPORTED", "MAX_FOLDED", "load_onnx"]
+
 SUPPORTED = ("Gemm", "MatMul", "Add", "Conv", "ConvTranspose", "BatchNormalization") + \
     ONNX_ACTIVATIONS + ("Flatten", "Identity", "Reshape", "Unsqueeze", "Squeeze", "Dropout",
                         "Shape", "Constant")

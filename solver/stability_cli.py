@@ -10,6 +10,8 @@ from fractions import Fraction
 
 from .deadline import Deadline
 
+__all__ = ["add_stability_subparser", "format_stability", "collapse_for_check"]
+
 
 
 def add_stability_subparser(sub):

@@ -13,6 +13,10 @@ from fractions import Fraction
 from .deadline import Deadline
 from . import exact
 
+__all__ = ["DENOMINATORS", "rational_candidates", "simple_rational_below",
+           "witness_from_normal", "witness_from_kernel", "witness_for_normal_lp",
+           "witness_from_active_set"]
+
 
 #: the simpler rationals tried before the exact binary64 values
 DENOMINATORS = (1, 1000, 10**6, 10**9)

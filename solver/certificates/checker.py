@@ -87,6 +87,10 @@ from fractions import Fraction
 
 import numpy as np
 
+__all__ = ["FORMAT", "VERSION", "VERSIONS", "Rejected", "layer_fingerprint", "rational",
+           "activation_slope", "int_rank", "Layer", "check_circuit", "check_certificate",
+           "check_witness", "check_document", "check_file"]
+
 FORMAT = "reluinj.certificate"
 VERSION = 2            # what the sign tree writes; version 1 is still accepted
 VERSIONS = (1, 2)

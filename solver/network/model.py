@@ -20,6 +20,8 @@ from ..activations import RELU, Activation, parse_activation
 from ..errors import InputError
 from ..io import DENSE_MAX_ENTRIES, validate_layer
 
+__all__ = ["DenseLayer", "Network", "make_network"]
+
 
 @dataclass(frozen=True)
 class DenseLayer:
