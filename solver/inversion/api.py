@@ -95,8 +95,8 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
     """
     if not peel:
         return invert_whole_mip(network, x, norm=norm, latent_box=latent_box, time_limit=time_limit,
-                           backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
-                           tighten=tighten, threads=threads, verbose=verbose, seed=seed)
+                                backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                                tighten=tighten, threads=threads, verbose=verbose, seed=seed)
     return invert_peeled(network, x, norm=norm, latent_box=latent_box, time_limit=time_limit,
-                          backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
-                          tighten=tighten, threads=threads, verbose=verbose, seed=seed)
+                         backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                         tighten=tighten, threads=threads, verbose=verbose, seed=seed)

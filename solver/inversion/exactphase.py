@@ -99,7 +99,7 @@ class ExactPhase:
 
 
 def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backend, threads,
-                 verbose, seed, tighten, stats):
+                      verbose, seed, tighten, stats):
     """Exact phase of :func:`invert` on a network with a monotone head:
     ``z`` with ``||net(z) - x||_inf <= eps`` (float forward pass), and
     whether it is unique (see :func:`invert`, steps 1 to 5)."""

@@ -21,7 +21,7 @@ __all__ = ["invert_peeled", "nearest_monotone_head"]
 
 
 def invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniqueness, delta, tol,
-                   tighten, threads, verbose, seed):
+                  tighten, threads, verbose, seed):
     from dataclasses import replace
 
     from . import peel as P
@@ -56,8 +56,8 @@ def invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquene
     eps = tolerance(ex_x, tol)
     stats["exact_phase"] = {"space": space, "eps": eps}
     ex = solve_exact_phase(ex_net, ex_x, eps, lo, hi, delta=delta, uniqueness=uniqueness,
-                      deadline=deadline, backend=be, threads=threads, verbose=verbose, seed=seed,
-                      tighten=tighten, stats=stats)
+                           deadline=deadline, backend=be, threads=threads, verbose=verbose,
+                           seed=seed, tighten=tighten, stats=stats)
     pinfo = ex.peel
     if ex.uniq:
         stats["uniqueness"] = ex.uniq
@@ -99,7 +99,7 @@ def invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquene
         # no whole-network MIP at this size: the best heuristic point, the
         # range bound (sum over the outputs) as the proved bound
         cands = ([] if ex.z is None else [ex.z]) + gd_candidates(network, x, lo, hi, seed,
-                                                                    deadline)
+                                                                 deadline)
         cands = [descend(network, prenet, x, c, lo, hi, deadline=deadline) for c in cands]
         z = min(cands, key=lambda v: residual_norm(network.forward(v) - x, "l1"))
         obj = residual_norm(network.forward(z) - x, "l1")
@@ -114,18 +114,18 @@ def invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquene
         return finish(res)
     if pl_head and not big:
         res = invert_whole_mip(network, x, norm=norm, latent_box=(lo, hi), time_limit=time_limit,
-                          backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
-                          tighten=tighten, threads=threads, verbose=verbose, seed=seed,
-                          exact_phase=not (ex.status == "none" or ex.mip_tried), lower0=lower,
-                          start=start, stats=stats, method_prefix="peel+mip")
+                               backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                               tighten=tighten, threads=threads, verbose=verbose, seed=seed,
+                               exact_phase=not (ex.status == "none" or ex.mip_tried), lower0=lower,
+                               start=start, stats=stats, method_prefix="peel+mip")
         b = [v.get("binaries") for v in stats.values() if isinstance(v, dict) and
              v.get("binaries") is not None]
         res = replace(res, binaries=max(b) if b else None)
         return finish(res, uniqueness_method="MIP" if res.unique is not None else None)
     if norm == "linf":
         res = nearest_monotone_head(network, prenet, x, lo, hi, fwd, ex.z, lower,
-                                     tolerance(x, tol), be, deadline, threads, verbose, seed,
-                                     stats, start)
+                                    tolerance(x, tol), be, deadline, threads, verbose, seed,
+                                    stats, start)
         return finish(res)
     # L1 with a sigmoid/tanh head: the pre-activation problem
     c = max(tol, 1e-12)
@@ -137,9 +137,9 @@ def invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquene
                         f"pre-activation problem ({kind}^-1 of the target)")
     ystar = head.inverse(xc)
     res = invert_whole_mip(prenet, ystar, norm="l1", latent_box=(lo, hi), time_limit=time_limit,
-                      backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
-                      tighten=tighten, threads=threads, verbose=verbose, seed=seed,
-                      start=start, stats=stats, method_prefix="peel+mip")
+                           backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,
+                           tighten=tighten, threads=threads, verbose=verbose, seed=seed,
+                           start=start, stats=stats, method_prefix="peel+mip")
     z = None if res.z is None else np.array(res.z)
     out = None if z is None else residual_norm(network.forward(z) - x, "l1")
     res = replace(res, space="pre-activation", output_objective=out,
@@ -151,7 +151,7 @@ def invert_peeled(network, x, *, norm, latent_box, time_limit, backend, uniquene
 
 
 def nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backend, deadline,
-                           threads, verbose, seed, stats, start):
+                          threads, verbose, seed, stats, start):
     """L-inf nearest point in the output space for a sigmoid/tanh head (or
     any head, for networks too large or too sparse for the whole-network MIP
     of :func:`invert_whole_mip`; then no MIP runs past :data:`MAX_MIP_BINARIES`).

@@ -185,10 +185,10 @@ def _level_search(solve_at, lower, upper, norm_tol, network, x, lo, hi, bounds, 
 
 
 def invert_whole_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit=None,
-                backend=None, uniqueness=True, delta=DEFAULT_DELTA, tol=DEFAULT_TOL,
-                tighten=True, threads=1, verbose=False, seed=0, exact_phase=True,
-                lower0=0.0, start=None, stats=None, method_prefix="mip"
-                ) -> InversionResult:
+                     backend=None, uniqueness=True, delta=DEFAULT_DELTA, tol=DEFAULT_TOL,
+                     tighten=True, threads=1, verbose=False, seed=0, exact_phase=True,
+                     lower0=0.0, start=None, stats=None, method_prefix="mip"
+                     ) -> InversionResult:
     """Invert a ReLU generator by mixed-integer programming over the whole
     network (the algorithm of the module docstring; ``invert(peel=False)``).
 
@@ -409,7 +409,7 @@ def invert_whole_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
             amb = ambiguous_outputs(network, x, eps, plb)
             if amb.any() and tighten:
                 pb = output_bounds(network, lo, hi, pb, amb, deadline, stats,
-                                    "uniqueness_bounds")
+                                   "uniqueness_bounds")
             built = inversion_model(network, x, lo, hi, pb, norm, eps, away=(z_best, delta),
                                     fixed=pfx, r_lb=plb)
             if built is None:
