@@ -9,12 +9,12 @@ stderr and exit status 2.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import numpy as np
 
 from ..errors import InputError
+from ..io import existing_file
 
 __all__ = ["METHODS", "load_target", "cmd_invert", "summary_lines", "add_invert_subparser"]
 
@@ -25,11 +25,7 @@ def load_target(path):
     """Read a target vector from ``.npy`` (any shape, flattened), ``.npz``
     (array ``x``, or the only array), or a text file (whitespace/comma
     separated numbers)."""
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise InputError(f"no such target file: {p}")
-    if os.path.isdir(p):
-        raise InputError(f"{p} is a directory, not a target file")
+    p = existing_file(path, what="target file", missing="no such target file")
     try:
         if p.lower().endswith(".npy"):
             x = np.load(p, allow_pickle=False)
