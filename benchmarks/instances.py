@@ -9,6 +9,10 @@ import pathlib
 
 import numpy as np
 
+__all__ = ["FAMILIES", "make_layer", "instance_name", "SHARED", "DECODER", "VAE400", "DCGAN",
+           "ISSUE15_GENERATORS", "NOPEEL", "QUICK_GENERATORS", "FULL_GENERATORS",
+           "make_generator", "make_target"]
+
 
 _FAMILY_CODE = {"gauss": 1, "gaussbias": 2, "construct": 3, "shifted": 4, "tilt": 5,
                 "int": 6, "intbias": 7, "phase": 8, "phasebias": 9, "phasenonneg": 10}

@@ -15,6 +15,9 @@ from .instances import DCGAN, DECODER, FULL_GENERATORS, ISSUE15_GENERATORS, NOPE
 from .ladder import Ladder
 from .methods import HardTimeout, QUICK_BACKENDS, available_backends, base_row, hard_limit
 
+__all__ = ["inversion_ladders", "run_inversion_task", "mark_inversion_agreement",
+           "inversion_ratios", "inversion_details", "inversion_table"]
+
 
 def _inversion_methods(cfg, n0, widths, gen):
     try:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from .methods import DECIDED
 
+__all__ = ["Ladder"]
+
 
 @dataclass
 class Ladder:

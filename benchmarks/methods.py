@@ -18,6 +18,12 @@ import traceback
 
 from .instances import make_layer
 
+__all__ = ["DECIDED", "TIMING_KEYS", "NO_CERTIFICATE", "QUICK_BACKENDS", "CUSTOM_METHODS",
+           "register_method", "solve_layer", "HardTimeout", "hard_limit", "base_row",
+           "ORTHANT_METHODS", "check_orthant_witness", "verify_row", "mark_agreement",
+           "row_key", "comparable", "available_backends", "enumeration_available",
+           "bruteforce_cost", "bruteforce_ok", "run_layer_task"]
+
 
 DECIDED = ("injective", "not_injective")
 

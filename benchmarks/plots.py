@@ -11,6 +11,9 @@ import numpy as np
 from .inversion_suite import inversion_table
 from .methods import DECIDED
 
+__all__ = ["plot_inversion", "pyplot", "method_style", "plot_time_vs_size", "plot_speedups",
+           "plot_agreement", "write_plots"]
+
 
 def plot_inversion(rows, path):
     plt = pyplot()

@@ -11,6 +11,9 @@ import numpy as np
 from .inversion_suite import inversion_details, inversion_ratios, inversion_table
 from .methods import DECIDED
 
+__all__ = ["largest_decided", "speedups", "speedup_at_largest", "TARGETS", "targets",
+           "speedup_by_size", "summarise", "report_text", "json_default"]
+
 
 def largest_decided(rows):
     """Per (family, ratio, eps, method): the largest n at which at least half

@@ -15,6 +15,9 @@ from .inversion_suite import run_inversion_task
 from .methods import base_row, row_key, run_layer_task
 from .report import json_default
 
+__all__ = ["run_task", "SerialExecutor", "LocalExecutor", "DaskExecutor", "make_executor",
+           "ROWS_FILE", "load_rows", "RowStream", "run_ladders"]
+
 
 def run_task(task):
     """Run one task and return its row (never raises for a solver failure:

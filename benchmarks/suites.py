@@ -12,6 +12,9 @@ from .inversion_suite import inversion_ladders
 from .ladder import Ladder
 from .methods import QUICK_BACKENDS, available_backends, bruteforce_ok, enumeration_available
 
+__all__ = ["SUITES", "Config", "N_FULL", "QUICK_LAYERS", "FULL_LAYERS", "layer_methods",
+           "layer_ladders", "phase_settings", "phase_ladders", "papers_numbers", "build_plan"]
+
 
 SUITES = ("layers", "inversion", "papers")
 
