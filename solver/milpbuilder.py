@@ -118,17 +118,8 @@ class MilpBuilder:
         if k is None or k == 0:
             return np.arange(0)
         rows = np.arange(self.nrows, self.nrows + k)
-        for coef, var in terms:
-            var = np.asarray(var, dtype=int).reshape(-1)
-            if len(var) != k:
-                raise ValueError("terms of different lengths")
-            self._rows.append(rows)
-            self._cols.append(var)
-            self._vals.append(np.array(np.broadcast_to(np.asarray(coef, float), (k,))))
-        self.row_lb.extend(np.broadcast_to(np.asarray(lo, float), (k,)).tolist())
-        self.row_ub.extend(np.broadcast_to(np.asarray(hi, float), (k,)).tolist())
-        self.nrows += k
-        return rows
+        self._add_terms(rows, terms)
+        return self._close_rows(rows, lo, hi)
 
     def add_matrix_rows(self, M, cols, extra=(), lo=-np.inf, hi=np.inf):
         """Rows ``lo <= M @ x[cols] + sum_t coef_t x[var_t] <= hi`` for a dense
@@ -141,11 +132,24 @@ class MilpBuilder:
         self._rows.append(rows[M.row[keep]])
         self._cols.append(cols[M.col[keep]])
         self._vals.append(M.data[keep].astype(float))
-        for coef, var in extra:
+        self._add_terms(rows, extra)
+        return self._close_rows(rows, lo, hi)
+
+    def _add_terms(self, rows, terms):
+        """``coef_t[r] x[var_t[r]]`` on each new row ``rows[r]``, for the
+        ``(coef, var)`` pairs of ``terms`` (as in :meth:`add_rows`)."""
+        k = len(rows)
+        for coef, var in terms:
             var = np.asarray(var, dtype=int).reshape(-1)
+            if len(var) != k:
+                raise ValueError("terms of different lengths")
             self._rows.append(rows)
             self._cols.append(var)
             self._vals.append(np.array(np.broadcast_to(np.asarray(coef, float), (k,))))
+
+    def _close_rows(self, rows, lo, hi):
+        """The bounds ``lo <= . <= hi`` of the new rows ``rows``; returns them."""
+        k = len(rows)
         self.row_lb.extend(np.broadcast_to(np.asarray(lo, float), (k,)).tolist())
         self.row_ub.extend(np.broadcast_to(np.asarray(hi, float), (k,)).tolist())
         self.nrows += k

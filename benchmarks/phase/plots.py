@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import math
 import pathlib
-import sys
 
 import numpy as np
 
 from .. import phasefit as F
 from ..papers import STATPHYS, UPPER_BOUND, critical_expansivity, p_injective_n2
+from ..plots import pyplot
 from .tables import fmt
 
 __all__ = ["plot_transition", "plot_c50", "plot_dss", "plot_variants", "write_plots"]
 
 
-def _plt():
-    import matplotlib
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def _finish(fig, path):
     if path is None:
         return fig
-    plt = _plt()
+    plt = pyplot()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return None
@@ -53,7 +45,7 @@ def plot_transition(summary, curve="gauss", path=None, ns=None):
     """P(injective) against c per n: exact frequencies (95 % Wilson bars),
     the fitted logistic curve and its 95 % bootstrap band, the n = 2 closed
     form, and the lines 3.4 / 6.698 / 10.5."""
-    plt = _plt()
+    plt = pyplot()
     recs = summary["curves"][curve]
     ns = sorted((int(n) for n in recs), key=int) if ns is None else ns
     fig, ax = plt.subplots(figsize=(8.5, 5))
@@ -94,7 +86,7 @@ def plot_c50(summary, path=None, n_max_plot=300):
     extrapolations of the b = 0 curve, their ``c_inf`` with its 95 %
     interval drawn at the right edge, and the lines 3.4 / 6.698 / 10.5
     (log scale in n)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 5))
     marks = {"gauss": "o", "nonneg": "s"}
     for j, (cv, recs) in enumerate(sorted(summary["curves"].items())):
@@ -138,7 +130,7 @@ def plot_dss(summary, path=None):
     """Figure 2's test against the exact curve on the same layers: left, the
     exact P(injective) and Figure 2's P(DSS w.r.t. -mean) per n; right, the
     fraction of layers where Figure 2 predicts injective wrongly, by c."""
-    plt = _plt()
+    plt = pyplot()
     d = summary["dss"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     ns = sorted({p["n"] for p in d["points"]})
@@ -182,7 +174,7 @@ def plot_variants(summary, path=None):
     """The new curves: c50(n) per curve (b = 0, biased, x >= 0), with the
     bias sandwich's upper bound (n+1)/n c50_gauss(n+1), and at the largest n
     they share, the fitted P(injective) curves with their bands."""
-    plt = _plt()
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     curves = summary["curves"]
     names = _main_curves(summary)
