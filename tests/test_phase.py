@@ -425,3 +425,42 @@ def test_plan_round_keeps_sampling_until_the_band_holds_enough_layers():
     assert alloc == {} and st["stop"] == "target reached"
     alloc, st = phase.plan_round(big, n, 0.5, (8, 40), 100000, resamples=300, min_band=2000)
     assert st["stop"] is None and sum(alloc.values()) >= min(240, 2000 - st["band_layers"])
+
+
+def test_plan_round_keeps_a_band_around_a_quasi_separated_fit():
+    # n = 10 as the sweep met it: 0 of 4 injective up to m = 55, 13 of 28 at
+    # m = 60, 4 of 4 from m = 65: the logistic fit is a step, its own band
+    # holds only m = 60. The sampler must still spread over c50 +- 0.5.
+    n = 10
+    counts = {m: [0, 4, 0] for m in range(40, 60, 5)}
+    counts[60] = [13, 28, 0]
+    counts.update({m: [4, 4, 0] for m in range(65, 90, 5)})
+    alloc, st = phase.plan_round(counts, n, 0.1, (40, 85), 140, resamples=200, min_band=400)
+    assert abs(st["c50"] - 6.0) < 0.1
+    lo = math.ceil((st["c50"] - phase.sampler.MIN_BAND_C) * n)
+    hi = math.floor((st["c50"] + phase.sampler.MIN_BAND_C) * n)
+    assert set(range(lo, hi + 1)) <= set(alloc), alloc
+    assert sum(alloc.values()) <= 140 - sum(v[1] for v in counts.values())
+
+
+def test_a_quasi_separated_n_is_flagged_and_left_out_of_the_extrapolation():
+    # n = 10: a step between m = 59 (all non-injective) and m = 61 (all
+    # injective) tells where c50 is, not how wide the transition is
+    rows = []
+    for n, c50 in ((3, 4.5), (4, 4.9), (5, 5.1), (6, 5.3), (10, 6.0)):
+        rng = np.random.default_rng(n)
+        for m in range(int(3.5 * n), int(8 * n) + 1):
+            for s in range(12):
+                p = (1 / (1 + math.exp(-(m / n - c50) * 4)) if n < 10
+                     else float(m / n > c50))
+                inj = rng.random() < p
+                rows.append({"suite": "papers", "family": "phase", "n": n, "m": m, "seed": s,
+                             "method": "tree", "verified": True,
+                             "verdict": "injective" if inj else "not_injective"})
+    summ = phase.summarise(rows, resamples=50)
+    recs = summ["curves"]["gauss"]
+    assert recs["10"]["separated"] and not recs["10"]["target_met"]
+    assert not any(recs[k]["separated"] for k in ("3", "4", "5"))
+    used = [int(v) for v in summ["extrapolation"]["ns"]]
+    assert 10 not in used and {3, 4, 5} <= set(used)
+    assert "quasi-separated" in phase.table_text(summ)

@@ -12,7 +12,8 @@ __all__ = ["extrapolation"]
 
 
 def _extrapolation_data(table, boots, n_min):
-    ns = [n for n in sorted(table, key=int) if int(n) >= n_min and table[n]["ci"] is not None]
+    ns = [n for n in sorted(table, key=int) if int(n) >= n_min and table[n]["ci"] is not None
+          and not table[n].get("separated")]       # (a quasi-separated n has no usable interval)
     if len(ns) < 4:
         return None
     B = min(len(boots[n]) for n in ns)

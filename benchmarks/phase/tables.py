@@ -42,7 +42,9 @@ def table_text(summary):
                          f"{fmt((r.get('local') or {}).get('estimate')):>6s} "
                          f"{fmt(r['isotonic']['estimate']):>6s} "
                          f"{r['layers']:6d} {r['unknown']:4d} {fmt(gp, 3):>6s}"
-                         + ("" if r.get("target_met", True) else "  (target not met)"))
+                         + ("  (quasi-separated: too few layers near c50, interval not usable)"
+                            if r.get("separated") else
+                            "" if r.get("target_met", True) else "  (target not met)"))
     ex = summary.get("extrapolation") or {}
     for form in F.FORMS:
         e = ex.get(form)
@@ -104,7 +106,9 @@ def markdown_table(summary, curve="gauss"):
         iso = r["isotonic"]
         isos = fmt(iso["estimate"]) + ("" if not iso["ci"] else
                                         f" [{iso['ci'][0]:.2f}, {iso['ci'][1]:.2f}]")
-        hw = fmt(r["half_width"]) + ("" if r.get("target_met", True) else
+        hw = fmt(r["half_width"]) + (" (**quasi-separated: interval not usable**)"
+                                      if r.get("separated") else
+                                      "" if r.get("target_met", True) else
                                       f" (**target ±{target:g} not met**)")
         out.append(f"| {n} | {fmt(r['estimate'])} | {ci} | {hw} | {fmt(r['width'])} | "
                    f"{fmt(r['probit']['estimate'])} | {isos} | {r['layers']} | {r['unknown']} |")
