@@ -1747,11 +1747,22 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
     def score(z):
         return output_residual(network, z, x)
 
-    def improve(z):
-        return descend(network, prenet, x, z, lo, hi, deadline=deadline)
-
     lb = P.range_lower_bound(head, x, *fwd[-1])
     lower = max(lower, float(np.max(lb)) if len(lb) else 0.0)
+
+    def improve(z):
+        # the region walk (exact L-inf minimum per activation region, then
+        # across kinks) makes the incumbent, hence the MIP's level, tight
+        from .inversion_nearest import region_walk
+        t0 = time.monotonic()
+        z, _, wi = region_walk(network, prenet, x, z, lo, hi, lower=lower,
+                               stop_at=lower / (1 - MIP_GAP),
+                               deadline=Deadline(deadline).portion(0.3).at)
+        walk = info.setdefault("region_walk", {"regions": 0, "moves": 0, "seconds": 0.0})
+        walk["regions"] += wi["regions"]
+        walk["moves"] += wi["moves"]
+        walk["seconds"] = round(walk["seconds"] + time.monotonic() - t0, 4)
+        return z
 
     def attained(t):
         return t * (1 - MIP_GAP) <= lower
@@ -1759,6 +1770,8 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
     # candidates, cheapest first; stop as soon as one attains the range bound
     z, t_inc = None, math.inf
     for make in (lambda: [] if z0 is None else [z0],
+                 lambda: _gd_candidates(network, x, lo, hi, seed, deadline, restarts=1,
+                                        steps=100),
                  lambda: _gd_candidates(network, x, lo, hi, seed, deadline),
                  lambda: [np.clip(np.zeros(network.n_in), lo, hi)]):
         for c in make():
