@@ -1333,8 +1333,11 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
        ``eps`` as its starting lower bound. For a sigmoid/tanh head and
        ``linf`` the residual is in the output space: per-pixel range bounds
        (a pixel below 0 costs at least its distance to the sigmoid's range)
-       give the first lower bound, then feasibility MIPs of the interval
-       target at levels below the incumbent; for ``l1`` the problem is solved
+       give the first lower bound; the incumbent is a region walk
+       (:func:`solver.inversion_nearest.region_walk`: the exact L-inf minimum
+       of each activation region, then across kinks), which often attains
+       that bound; otherwise feasibility MIPs of the interval target at
+       levels below the incumbent; for ``l1`` the problem is solved
        in the pre-activation space against ``act^{-1}(x)`` (targets at or
        beyond the range clipped, with a warning) and ``space`` says so.
 
@@ -1734,7 +1737,7 @@ def _nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, back
 
     ``|act(y_i) - x_i| <= t`` is the box :func:`target_box` ``(t)`` on the
     last pre-activation, nested in ``t``: the incumbent (gradient descent,
-    polished against the box of its own level) gives an upper level; the
+    then :func:`solver.inversion_nearest.region_walk`) gives an upper level; the
     per-unit range bound (:func:`range_lower_bound`) a lower one; a
     feasibility MIP of the box at ``t_inc (1 - MIP_GAP)`` that is infeasible
     proves optimality, a feasible one gives a better incumbent."""
