@@ -117,10 +117,9 @@ def region_minimax(prenet, head, x, pattern, lo, hi, z, t0, *, lower=0.0, steps=
     The LP's point is scored by the forward pass, so linearisation error
     cannot make the answer wrong, only the step short.
     """
-    from .network import DenseLayer, Network  # noqa: F401
     score_net = network
     if score_net is None:
-        from .activations import IDENTITY  # noqa: F401
+        from .network import DenseLayer, Network
         L = prenet.layers[-1]
         score_net = Network(prenet.layers[:-1] + (DenseLayer(L.W, L.b, head),))
     pres, A, c = region_affine(prenet, pattern)
