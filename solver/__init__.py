@@ -12,12 +12,11 @@ stability(W, b) / stability(model) -> StabilityResult: Theorem 4's sigma* (certi
 """
 from .certificates import check_certificate, check_witness
 from .errors import InputError
-from .io import load_layer, validate_layer
-from .layer import check_layer
 from .result import LayerResult, Verdict, Witness
 
 
 _LAZY = {
+    "check_layer": "layer", "load_layer": "io", "validate_layer": "io",
     "enumerate_cells": "enumeration", "decide_by_enumeration": "enumeration",
     "check_network": "networks", "check_layer_nonneg": "networks",
     "check_conv": "conv", "load_network": "network_io", "Network": "network",

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy import special
 
 from .errors import InputError
 
@@ -193,6 +192,7 @@ class Activation:
         if self.kind == "identity":
             return y.copy()
         if self.kind == "sigmoid":
+            from scipy import special   # deferred: scipy.special costs ~0.3 s to import
             return special.expit(y)   # overflow-free, unlike 1 / (1 + exp(-y))
         if self.kind == "tanh":
             return np.tanh(y)
@@ -230,6 +230,7 @@ class Activation:
             return y.copy()
         if self.kind == "sigmoid":
             with np.errstate(divide="ignore", invalid="ignore"):
+                from scipy import special
                 return special.logit(y)
         if self.kind == "tanh":
             with np.errstate(divide="ignore", invalid="ignore"):

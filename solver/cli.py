@@ -171,7 +171,14 @@ def _cmd_verify(args):
         raise InputError(f"no such file: {args.certificate}") from None
     except (OSError, ValueError, RecursionError) as exc:
         raise InputError(f"cannot read {args.certificate} as JSON: {exc}") from None
-    ok, reason = verify_document([(L.W, L.b, str(L.activation)) for L in net.layers], doc)
+    layers = [(L.W, L.b, str(L.activation)) for L in net.layers]
+    if (os.cpu_count() or 1) > 1:
+        # a second process checks the circuit table while this one walks the tree
+        from .parallel import process_pool
+        with process_pool(1) as pool:
+            ok, reason = verify_document(layers, doc, executor=pool)
+    else:
+        ok, reason = verify_document(layers, doc)
     if args.json:
         print(json.dumps({"valid": ok, "reason": reason}))
     else:

@@ -221,16 +221,28 @@ def _run_processes(W, b, fr, todo, deadline_wall, workers, ck, task_times):
             _collect(futs[fut], out, sec, fr, ck, task_times)
 
 
+def _shared(W, b, pool):
+    return W, b, pool
+
+
+def _timed_shared(shared, task, deadline_wall):
+    W, b, pool = shared
+    return _timed(W, b, task, pool, deadline_wall)
+
+
 def _run_dask(W, b, fr, todo, deadline_wall, client, ck, task_times):
     from distributed import as_completed
-    # the inputs travel with each task (no scatter): data scattered to a worker
-    # that dies cannot be recomputed, while a task that carries its inputs can
-    # be re-run anywhere
-    futs = {client.submit(_timed, W, b, fr.tasks[k], fr.pool, deadline_wall, pure=False,
+    # The layer and the circuit pool are the result of one task that every
+    # subtree task depends on: they are pickled once (into that task) and each
+    # worker fetches them once, instead of travelling with every task. Not
+    # scattered: data scattered to a worker that dies cannot be recomputed,
+    # while the scheduler re-runs a lost task's result anywhere.
+    shared = client.submit(_shared, W, b, fr.pool, pure=False, retries=3)
+    futs = {client.submit(_timed_shared, shared, fr.tasks[k], deadline_wall, pure=False,
                           retries=3): k for k in todo}
     try:
         for fut in as_completed(list(futs)):
             out, sec = fut.result()
             _collect(futs[fut], out, sec, fr, ck, task_times)
     finally:
-        client.cancel(list(futs))
+        client.cancel(list(futs) + [shared])

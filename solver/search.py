@@ -2,7 +2,7 @@
 
 The search branches on the sign of one row at a time (``w_i.x + b_i > 0`` or
 ``< 0``) and closes a branch only with an exact argument (the leaf kinds of
-:mod:`solver.certificates.checker`, certificate version 2):
+:mod:`solver.certificates.checker`, certificate version 3):
 
 * *basis*: the rows positive on the path (with the two-sided classes) hold
   n independent rows;
@@ -448,7 +448,7 @@ class SignTree:
             return
         if span.rank == n - 1:
             self.stats.leaves["hyperplane"] += 1
-            self.out.append(["H", k, [str(c) for c in span.K[0]]])
+            self.out.append(["H", k])         # the checker reads the rank, not a normal
             return
         j = chain[0]
         child = span.add(self.G[j][:n]) or span
@@ -476,7 +476,7 @@ class SignTree:
         return self.out
 
     def certificate(self, tokens, pool):
-        """The version-2 certificate document for a finished tree: only the
+        """The version-3 certificate document for a finished tree: only the
         circuits the tree uses, renumbered in order of first use."""
         ids = {}
         tree = []
@@ -484,12 +484,12 @@ class SignTree:
             if t[0] in ("G", "H"):
                 if t[1] not in ids:
                     ids[t[1]] = len(ids)
-                t = [t[0], ids[t[1]]] + t[2:]
+                t = [t[0], ids[t[1]]]        # (a normal from an older checkpoint is dropped)
             tree.append(t)
         circuits = [None] * len(ids)
         for old, new in ids.items():
             circuits[new] = pool.items[old][0]
-        return {"format": checker.FORMAT, "version": 2, "claim": "injective",
+        return {"format": checker.FORMAT, "version": 3, "claim": "injective",
                 "m": self.m, "n": self.n,
                 "layer_sha256": checker.layer_fingerprint(self.W, self.b),
                 "method": "sign-tree", "pairs": list(self.pair_reps),

@@ -55,7 +55,7 @@ def good():
 
 def test_good_certificate_passes(good):
     W, b, cert = good
-    assert cert["version"] == 2
+    assert cert["version"] == 3
     ok, why = check_certificate(W, b, cert)
     assert ok, why
     # survives a JSON round trip (it is data)
@@ -194,7 +194,7 @@ def test_floats_and_garbage_rejected(good):
         ok, why = check_certificate(W, b, bad)
         assert not ok and "rational" in why
     for junk in (None, [], "x", {"format": "other"}, {**cert, "claim": "not_injective"},
-                 {**cert, "version": 3}, {**cert, "m": cert["m"] + 1}, {**cert, "tree": {}},
+                 {**cert, "version": 4}, {**cert, "m": cert["m"] + 1}, {**cert, "tree": {}},
                  {**cert, "tree": []}, {**cert, "tree": [["G", 10**6]]}, {**cert, "circuits": {}},
                  {**cert, "tree": [["Z"]]}, {**cert, "pairs": [0]}, {**cert, "tree": [[]]},
                  {**cert, "circuits": [[]]}, {**cert, "circuits": [[[0, 2, "1"]]]}):
@@ -309,16 +309,77 @@ def test_branch_on_zero_row_rejected():
 
 
 def test_hyperplane_leaf_wrong_normal_rejected():
-    W, b = injective_layer(3, n=2, extra=2)
-    cert = certificate(W, b)
-    found = False
-    for pos, tok in enumerate(cert["tree"]):
+    # version 2 (normals written): a wrong normal at any hyperplane leaf is refused
+    W, b = PENTAGON, np.zeros(5)
+    for pos, tok in enumerate(PENTAGON_TREE):
         if tok[0] == "H":
-            bad = copy.deepcopy(cert)
-            bad["tree"][pos][2] = ["1"] * len(tok[2])
-            assert not check_certificate(W, b, bad)[0]
-            found = True
-    assert found
+            bad = copy.deepcopy(PENTAGON_TREE)
+            bad[pos][2] = ["1", "1"]
+            assert not check_certificate(W, b, _v2(W, b, bad, PENTAGON_CIRCUITS))[0]
+
+
+def _v3(W, b, tree, circuits=(), pairs=()):
+    return dict(_v2(W, b, tree, circuits, pairs), version=3)
+
+
+def test_handwritten_v3_certificate():
+    # the pentagon tree without normals is a valid version-3 certificate
+    W, b = PENTAGON, np.zeros(5)
+    tree = [t[:2] for t in PENTAGON_TREE]
+    ok, why = check_certificate(W, b, _v3(W, b, tree, PENTAGON_CIRCUITS))
+    assert ok, why
+    # a normal in a version-3 token, or none in a version-2 token, is malformed
+    ok, why = check_certificate(W, b, _v3(W, b, PENTAGON_TREE, PENTAGON_CIRCUITS))
+    assert not ok and "['H', k]" in why
+    ok, why = check_certificate(W, b, _v2(W, b, tree, PENTAGON_CIRCUITS))
+    assert not ok and "normal" in why
+    # unassigned circuit rows must be negative rows
+    bad = copy.deepcopy(tree)
+    bad[1][1] = 4
+    ok, why = check_certificate(W, b, _v3(W, b, bad, PENTAGON_CIRCUITS))
+    assert not ok and "unassigned" in why
+
+
+def test_v3_hyperplane_leaf_needs_rows_outside_the_span():
+    # row 2 = (2, 0) with bias 1 is parallel to row 0 = (1, 0) (not coincident:
+    # the biases differ). Circuit 0 (rows 0 +, 2 -: x1 > 0 and 2 x1 + 1 < 0) is
+    # valid, but at the leaf "row 0 positive" row 2 may be positive with the
+    # positive rows still of rank 1: a leaf on circuit 0 there proves nothing.
+    W = np.array([[1.0, 0], [0, 1], [2, 0], [0, -1], [-1, 1]])
+    b = np.array([0.0, 0, 1, 0, 0])
+    circuits = [[[0, 1, "2"], [2, -1, "1"]]]
+    assert checker.check_circuit(checker.Layer(W, b), circuits[0], "c") == {0: 1, 2: -1}
+    ok, why = check_certificate(W, b, _v3(W, b, [["b", 0], ["H", 0], ["G", 0]], circuits))
+    assert not ok and "outside the span" in why
+    # the checker accepts what the solver writes for this layer (or the layer
+    # is not injective, and brute force agrees)
+    res = check_layer(W, b)
+    assert res.verdict.value == decide_bruteforce(W, b)[0]
+    if res.certificate is not None:
+        assert check_certificate(W, b, res.certificate)[0]
+
+
+def test_rank_modulo_p_falls_back_to_exact(monkeypatch):
+    # (0, p) is zero modulo the checker's prime: the rank modulo p of
+    # {(1, 0), (0, p)} is 1, the exact rank 2
+    P = float(checker.PRIME)
+    W = np.vstack([[0, P], [1.0, 0], np.round(np.random.default_rng(3).standard_normal((6, 2)) * 4)])
+    b = np.zeros(len(W))
+    L = checker.Layer(W, b)
+    E = checker._Echelon(2)
+    assert E.push(L.Wp[1]) and not E.push(L.Wp[0])
+    assert checker._rank_at_least(L, E, [1, 0], [], 2)
+    assert not checker._rank_at_least(L, E, [1], [], 2)
+    # a whole certificate whose leaves need the exact fallback still verifies
+    assert decide_bruteforce(W, b)[0] == "injective"
+    cert = certificate(W, b)
+    calls = []
+    monkeypatch.setattr(checker, "int_rank", lambda rows: calls.append(1) or checker_int_rank(rows))
+    assert check_certificate(W, b, cert)[0]
+    assert calls
+
+
+checker_int_rank = checker.int_rank
 
 
 def test_version_one_certificates_still_verify():
@@ -406,3 +467,22 @@ def test_the_checkers_read_activation_texts_one_way():
     for bad in ("sigmoid", "tanh", "leaky_relu:abc"):
         with pytest.raises(Rejected):
             regions._slope(bad)
+
+
+def test_circuits_checked_in_another_process(good, monkeypatch):
+    # with an executor, the circuit table is checked in a worker process while
+    # the tree is walked here: the same verdicts, the same messages
+    from solver.parallel import process_pool
+    W, b, cert = good
+    monkeypatch.setattr(checker, "PARALLEL_CIRCUITS", 1)
+    def bump(c):
+        i, s, v = c[0]
+        c[0] = [i, s, str(int(v) + 1) if "/" not in v else v + "1"]
+    bad = [m for m in mutate_each_circuit(cert, bump)][:2]
+    assert bad
+    with process_pool(1) as pool:
+        assert check_certificate(W, b, cert, executor=pool) == check_certificate(W, b, cert)
+        for k, c in bad:
+            ok, why = check_certificate(W, b, c, executor=pool)
+            assert not ok and f"circuit {k}" in why
+            assert (ok, why) == check_certificate(W, b, c)

@@ -66,11 +66,29 @@ same with shared parts written once:
   path), ``["H", k, normal]`` (hyperplane leaf with circuit k: each entry's
   sign holds on the path, or its row is unassigned, its sign is -1 and
   ``w_i.normal != 0``).
-The rank a leaf needs is that of the pairs plus the rows branched positive on
-the path, kept as an exact fraction-free echelon form along the walk: a basis
-leaf needs rank n; a hyperplane leaf rank n-1, and its normal is nonzero and
-orthogonal to every row of that echelon form (so to their span H). The
-argument for each leaf is the one above.
+The rank a leaf needs is that of the *positive set* S: the pairs plus the rows
+branched positive on the path. A basis leaf needs rank S = n; a hyperplane
+leaf needs ``normal`` nonzero and orthogonal to every row of S (so rank S <=
+n-1) and rank S >= n-1, so that its normal spans the complement of H = span S.
+The argument for each leaf is the one above.
+
+Certificate version 3 (``"version": 3``, what the sign tree writes now) is
+version 2 with hyperplane tokens ``["H", k]`` that carry no normal; the leaf
+is valid when every entry of circuit k has its sign on the path, or its row j
+is unassigned, its sign is -1 and ``rank (S + {w_j}) = n``. Proof: at a
+generic x on the path, either some such row j is positive, and then P(x)
+contains S and w_j, rank n; or every such row is negative, and then x
+satisfies every sign of circuit k, which is impossible. (The normal of a
+version-2 leaf only served to show w_j outside span S; the rank says it
+directly, and the normals were half of a certificate's bytes.)
+
+Ranks are computed modulo the prime p = 1073741789 (the largest below 2^30, so
+that products stay small integers) along the walk (an echelon
+form with undo). A rank modulo p is at most the rank over Q (a minor that is
+nonzero modulo p is a nonzero integer), so "rank >= r modulo p" proves "rank
+>= r". When the rank modulo p falls short, the leaf is re-checked with an
+exact fraction-free elimination over the integers, so a valid certificate
+is never refused because p divides a minor.
 
 Witness (``claim: "not_injective"``): ``x1 != x2`` (exact rationals) with
 ReLU(W x1 + b) = ReLU(W x2 + b) exactly.
@@ -88,8 +106,9 @@ from fractions import Fraction
 import numpy as np
 
 FORMAT = "reluinj.certificate"
-VERSION = 2            # what the sign tree writes; version 1 is still accepted
-VERSIONS = (1, 2)
+VERSION = 3            # what the sign tree writes; versions 1 and 2 are still accepted
+VERSIONS = (1, 2, 3)
+PRIME = 1073741789     # ranks along a version-2/3 walk are computed modulo this prime (< 2^30)
 
 
 class Rejected(Exception):
@@ -115,6 +134,8 @@ def _int_or_fraction(s):
         raise Rejected(f"not an exact rational (string or integer): {s!r}")
     if isinstance(s, int):
         return s
+    if s.isdigit() and s.isascii():         # the common case, checked first for speed
+        return int(s)
     t = s.strip()
     if t.isascii() and t.lstrip("+-").isdigit() and t.count("-") + t.count("+") <= 1:
         return int(t)
@@ -192,6 +213,7 @@ class Layer:
             self.Wint.append([int(f * d) for f in wr])
             self.bint.append(int(bi * d))
         self.nonzero = [any(v != 0 for v in row) for row in self.Wint]
+        self.Wp = [[a % PRIME for a in row] for row in self.Wint]     # residues modulo p
         # Coincident hyperplanes: rows with [w_j, b_j] = lam [w_i, b_i] exactly
         # share the primitive integer vector up to sign. At a generic x,
         # sign(row j) = sign(lam) * sign(row i).
@@ -321,36 +343,56 @@ def _check_leaf(L, node, sigma, where):
 
 
 class _Echelon:
-    """Exact fraction-free row echelon form of integer rows, with undo.
+    """Row echelon form modulo :data:`PRIME` of integer rows, with undo.
 
-    ``push(v)`` reduces v against the stored rows (in the order they were
-    pushed: each stored row is zero in the pivot columns of earlier ones) and
-    stores the remainder when it is nonzero; the number of stored rows is the
-    rank of everything pushed. ``pop()`` undoes the last successful push."""
+    ``push(v)`` reduces v against the stored rows (each stored row is monic
+    at its pivot and zero in the pivot columns of the rows stored before it)
+    and stores the remainder when it is nonzero; the number of stored rows is
+    the rank modulo p of everything pushed, a lower bound of the rank over Q.
+    ``pop()`` undoes the last successful push. ``outside(v)``: at rank n-1,
+    is v outside the span modulo p (then rank + v = n modulo p, so over Q)?"""
 
-    def __init__(self):
-        self.rows = []                      # (pivot column, integer row)
+    def __init__(self, n):
+        self.n = n
+        self.rows = []                      # (pivot column, row mod p, monic at pivot)
+        self._normal = None                 # kernel vector mod p at rank n-1, cached
 
-    def push(self, v):
-        v = list(v)
+    def reduce(self, v):
+        """v (residues modulo p), reduced against the stored rows."""
         for c, e in self.rows:
             f = v[c]
             if f:
-                p = e[c]
-                v = [p * a - f * x for a, x in zip(v, e)]
-                g = 0
-                for a in v:
-                    g = math.gcd(g, a)
-                if g > 1:
-                    v = [a // g for a in v]
+                v = [(a - f * x) % PRIME for a, x in zip(v, e)]
+        return v
+
+    def push(self, v):
+        v = self.reduce(v)
         for c, a in enumerate(v):
             if a:
-                self.rows.append((c, v))
+                inv = pow(a, -1, PRIME)
+                self.rows.append((c, [x * inv % PRIME for x in v]))
+                self._normal = None
                 return True
         return False
 
     def pop(self):
         self.rows.pop()
+        self._normal = None
+
+    def outside(self, v):
+        if len(self.rows) != self.n - 1:
+            return False
+        if self._normal is None:
+            # back substitution from the last row stored: row r is zero in the
+            # pivots of earlier rows and before its own pivot, so its other
+            # nonzeros are the free column or pivots of later rows, solved already
+            x = [0] * self.n
+            free = (set(range(self.n)) - {c for c, _ in self.rows}).pop()
+            x[free] = 1
+            for c, e in reversed(self.rows):
+                x[c] = -sum(a * y for a, y in zip(e, x)) % PRIME    # e[c] = 1, x[c] = 0 so far
+            self._normal = x
+        return sum(a * y for a, y in zip(v, self._normal)) % PRIME != 0
 
 
 def _int_vector(values, n, where):
@@ -387,35 +429,129 @@ def check_circuit(L, entries, where):
         d = c.denominator
         den = den * d // math.gcd(den, d)
     ints = [(i, int(c * den) * (top // L.scale[i])) for i, c in coef]
-    for k in range(L.n):
-        if sum(a * L.Wint[i][k] for i, a in ints) != 0:
-            raise Rejected(f"{where}: sum of q s w_i is not zero")
+    total = [0] * L.n
+    for i, a in ints:
+        total = [t + a * w for t, w in zip(total, L.Wint[i])]
+    if any(total):
+        raise Rejected(f"{where}: sum of q s w_i is not zero")
     if sum(a * L.bint[i] for i, a in ints) > 0:
         raise Rejected(f"{where}: sum of q s b_i is positive")
     return signs
 
 
-def _check_v2(L, cert):
-    """Walk a version-2 certificate; returns the number of leaves."""
+def circuit_signs(L, entries, where):
+    """The ``{row: sign}`` of one circuit, from its structure only (rows valid
+    and distinct, signs +-1); its values and its identity are checked by
+    :func:`check_circuit`, which must also pass."""
+    if not isinstance(entries, list) or not entries:
+        raise Rejected(f"{where}: a circuit must be a non-empty list")
+    signs = {}
+    for e in entries:
+        if not isinstance(e, list) or len(e) != 3:
+            raise Rejected(f"{where}: entry {e!r} is not [row, sign, value]")
+        i, s = L.row(e[0], where), e[1]
+        if i in signs:
+            raise Rejected(f"{where}: row {i} repeated")
+        if isinstance(s, bool) or s not in (1, -1):
+            raise Rejected(f"{where}: sign of row {i} must be 1 or -1")
+        signs[i] = s
+    return signs
+
+
+def check_circuits(W, b, table):
+    """:func:`check_circuit` on every circuit of ``table`` for the layer
+    ``(W, b)``: None when all are valid, else the first rejection's message.
+    A plain function of plain data, so that it can run in another process
+    while the tree is walked (see ``executor`` of :func:`check_certificate`)."""
+    try:
+        L = Layer(W, b)
+        for k, c in enumerate(table):
+            check_circuit(L, c, f"circuit {k}")
+        return None
+    except Rejected as exc:
+        return str(exc)
+    except (MemoryError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        return f"malformed certificate: {type(exc).__name__}: {exc}"
+
+
+#: circuit tables at least this long are checked in the executor, if one is given
+PARALLEL_CIRCUITS = 2000
+
+
+def _exact_rank(L, S):
+    return int_rank([L.Wint[i] for i in S]) if S else 0
+
+
+def _rank_at_least(L, E, S, extra, r):
+    """Is the rank of the rows ``S`` plus the rows ``extra`` (indices) at
+    least ``r``? Modulo p first (``E`` holds the echelon form of ``S`` modulo
+    p): enough when it says yes; else exactly over the integers."""
+    got = len(E.rows)
+    for j in extra:             # (only one extra row is ever passed)
+        if got < r and (E.outside(L.Wp[j]) if got == E.n - 1 else any(E.reduce(L.Wp[j]))):
+            got += 1
+    if got >= r:
+        return True
+    rows = [L.Wint[i] for i in list(S) + list(extra)]
+    return bool(rows) and int_rank(rows) >= r
+
+
+def _check_v2(L, cert, W=None, b=None, executor=None):
+    """Walk a version-2 or version-3 certificate; returns the number of leaves.
+    With an ``executor`` (anything with ``submit``, e.g. a process pool) and
+    a long circuit table, the circuits' values and identities are checked
+    there (:func:`check_circuits` on ``W, b``) while the tree is walked with
+    their signs; the walk's verdict waits for that check."""
+    version = cert.get("version")
     pairs = cert.get("pairs")
     if not isinstance(pairs, list):
         raise Rejected("'pairs' must be a list of row indices")
-    E = _Echelon()
+    E = _Echelon(L.n)
+    S = []              # the positive set: pairs, then rows branched positive on the path
     seen_lines = set()
     for i in pairs:
         L.row(i, "pairs")
         if not L.nonzero[i] or L.key[i] not in L.two_sided:
             raise Rejected(f"pairs: row {i} is not in a two-sided class")
-        if L.key[i] in seen_lines or not E.push(L.Wint[i]):
+        if L.key[i] in seen_lines:
             raise Rejected(f"pairs: rows {pairs} are not linearly independent")
         seen_lines.add(L.key[i])
+        E.push(L.Wp[i])
+        S.append(i)
+    if not _rank_at_least(L, E, S, [], len(S)):
+        raise Rejected(f"pairs: rows {pairs} are not linearly independent")
     table = cert.get("circuits")
     if not isinstance(table, list):
         raise Rejected("'circuits' must be a list")
-    circuits = [check_circuit(L, c, f"circuit {k}") for k, c in enumerate(table)]
+    pending = None
+    if executor is not None and len(table) >= PARALLEL_CIRCUITS:
+        pending = executor.submit(check_circuits, W, b, table)
+        circuits = [circuit_signs(L, c, f"circuit {k}") for k, c in enumerate(table)]
+    else:
+        circuits = [check_circuit(L, c, f"circuit {k}") for k, c in enumerate(table)]
+    leaves = _walk(L, cert, version, _tokens_of(cert), circuits, E, S)
+    if pending is not None:
+        try:
+            reason = pending.result()
+        except Exception as exc:            # the pool broke (a killed worker, say)
+            raise Rejected(f"the circuit check did not finish: {type(exc).__name__}: {exc}")
+        if reason is not None:
+            raise Rejected(reason)
+    return leaves
+
+
+def _tokens_of(cert):
     tokens = cert.get("tree")
     if not isinstance(tokens, list) or not tokens:
         raise Rejected("'tree' must be a non-empty list of tokens")
+    return tokens
+
+
+def _walk(L, cert, version, tokens, circuits, E, S):
+    """The preorder walk of a version-2/3 tree (see :func:`_check_v2`)."""
+    n = L.n
+    h_len = 3 if version == 2 else 2
+    h_form = "['H', k, normal]" if version == 2 else "['H', k]"
     sigma = {}
     stack = []          # [row, pushed, phase]: phase 0 = in pos subtree, 1 = in neg
     leaves = 0
@@ -441,11 +577,12 @@ def _check_v2(L, cert):
                 raise Rejected(f"{where}: branch on row {i} of a two-sided class")
             for j in L.members[L.key[i]]:
                 sigma[j] = L.orient[j] * L.orient[i]
-            stack.append([i, E.push(L.Wint[i]), 0])
+            S.append(i)
+            stack.append([i, E.push(L.Wp[i]), 0])
             continue
         if kind == "B":
-            if len(E.rows) != L.n:
-                raise Rejected(f"{where}: basis leaf at rank {len(E.rows)}, not {L.n}")
+            if not _rank_at_least(L, E, S, [], n):
+                raise Rejected(f"{where}: basis leaf at rank {_exact_rank(L, S)}, not {n}")
         elif kind in ("G", "H"):
             k = tok[1] if len(tok) >= 2 else None
             if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(circuits):
@@ -457,21 +594,24 @@ def _check_v2(L, cert):
                     if sigma.get(i) != s:
                         raise Rejected(f"{where}: circuit {k} row {i} does not have sign {s} here")
             else:
-                if len(tok) != 3:
-                    raise Rejected(f"{where}: hyperplane token must be ['H', k, normal]")
-                if len(E.rows) != L.n - 1:
-                    raise Rejected(f"{where}: hyperplane leaf at rank {len(E.rows)}, not {L.n - 1}")
-                v = _int_vector(tok[2], L.n, where)
-                for _, e in E.rows:
-                    if sum(a * c for a, c in zip(e, v)) != 0:
-                        raise Rejected(f"{where}: normal not orthogonal to the positive rows")
+                if len(tok) != h_len:
+                    raise Rejected(f"{where}: hyperplane token must be {h_form}")
+                if version == 2:
+                    v = _int_vector(tok[2], n, where)
+                    for i in S:
+                        if L.dot_int(i, v) != 0:
+                            raise Rejected(f"{where}: normal not orthogonal to the positive rows")
+                    if not _rank_at_least(L, E, S, [], n - 1):
+                        raise Rejected(f"{where}: hyperplane leaf at rank {_exact_rank(L, S)}, "
+                                       f"not {n - 1}")
                 for i, s in circuits[k].items():
                     if i in sigma:
                         if sigma[i] != s:
                             raise Rejected(f"{where}: circuit {k} row {i} does not have sign {s} here")
-                    elif s != -1 or L.dot_int(i, v) == 0:
+                    elif s != -1 or (L.dot_int(i, v) == 0 if version == 2 else
+                                     not _rank_at_least(L, E, S, [i], n)):
                         raise Rejected(f"{where}: circuit {k} row {i} is unassigned and not "
-                                       f"a negative row outside the hyperplane")
+                                       f"a negative row outside the span of the positive rows")
         else:
             raise Rejected(f"{where}: unknown token {kind!r}")
         leaves += 1
@@ -482,6 +622,7 @@ def _check_v2(L, cert):
             if frame[2] == 0:
                 if frame[1]:
                     E.pop()
+                S.pop()
                 for j in L.members[L.key[i]]:
                     sigma[j] = -sigma[j]
                 frame[2] = 1
@@ -495,11 +636,14 @@ def _check_v2(L, cert):
             return leaves
 
 
-def check_certificate(W, b, cert, *, check_fingerprint=True):
+def check_certificate(W, b, cert, *, check_fingerprint=True, executor=None):
     """Verify an injectivity certificate against the layer ``(W, b)``.
 
     Returns ``(True, "valid")`` or ``(False, reason)``; never raises on a
-    malformed certificate.
+    malformed certificate. ``executor``: optional, an object with
+    ``submit(fn, *args)`` returning a future (a one-process pool): a long
+    circuit table of a version-2/3 certificate is then checked there while
+    the tree is walked here (the same checks, done concurrently).
     """
     try:
         L = Layer(W, b)
@@ -514,8 +658,8 @@ def check_certificate(W, b, cert, *, check_fingerprint=True):
                            f"this layer is {L.m}x{L.n}")
         if check_fingerprint and cert.get("layer_sha256") != layer_fingerprint(W, b):
             raise Rejected("layer fingerprint does not match (certificate made for another layer)")
-        if cert.get("version") == 2:
-            return True, f"valid ({_check_v2(L, cert)} leaves)"
+        if cert.get("version") in (2, 3):
+            return True, f"valid ({_check_v2(L, cert, W, b, executor)} leaves)"
         # version 1: iterative depth-first walk: (node, path sigma, where)
         stack = [(cert.get("tree"), {}, "root")]
         leaves = 0

@@ -78,9 +78,10 @@ def check_depth_certificate(W, b, cert):
         return False, f"malformed certificate: {type(exc).__name__}: {exc}"
 
 
-def check_depth_document(layers, doc):
+def check_depth_document(layers, doc, executor=None):
     """:func:`check_depth_certificate` against a one-layer model given as
-    ``[(W, b, activation)]`` (the form :mod:`.verify` passes)."""
+    ``[(W, b, activation)]`` (the form :mod:`.verify` passes; ``executor`` is
+    not used: depth documents are checked in this process)."""
     if len(layers) != 1:
         return False, f"a {DEPTH_FORMAT} document is about one layer; the model has {len(layers)}"
     W, b, act = layers[0]

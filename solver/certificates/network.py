@@ -166,7 +166,7 @@ def _network_witness(layers, z1, z2):
 
 # -- one layer entry ------------------------------------------------------------
 
-def _check_entry(k, layer, entry, where):
+def _check_entry(k, layer, entry, where, executor=None):
     """Check a layer entry; returns (claim, domain it holds on) or (None, None)."""
     W, b, act = layer
     if not isinstance(entry, dict):
@@ -193,8 +193,10 @@ def _check_entry(k, layer, entry, where):
             raise Rejected(f"{where}: a {fmt} certificate is about a relu layer; this one is "
                            f"{act}")
         Wd = _dense(W, where)
-        check = check_certificate if fmt == FORMAT else check_nonneg_certificate
-        ok, why = check(Wd, b, proof)
+        if fmt == FORMAT:
+            ok, why = check_certificate(Wd, b, proof, executor=executor)
+        else:
+            ok, why = check_nonneg_certificate(Wd, b, proof)
         if not ok:
             raise Rejected(f"{where}: {why}")
         return claim, "all" if fmt == FORMAT else "nonneg"
@@ -209,12 +211,13 @@ def _check_entry(k, layer, entry, where):
     raise Rejected(f"{where}: unknown proof format {fmt!r}")
 
 
-def check_network_proof(layers, doc):
+def check_network_proof(layers, doc, executor=None):
     """Verify a ``reluinj.network_proof`` document against the network
     ``layers`` (list of ``(W, b, activation_text)``).
 
     Returns ``(True, reason)`` or ``(False, reason)``; never raises on a
-    malformed document.
+    malformed document. ``executor``: see
+    :func:`solver.certificates.checker.check_certificate`.
     """
     try:
         if not isinstance(doc, dict) or doc.get("format") != NETWORK_FORMAT:
@@ -241,7 +244,7 @@ def check_network_proof(layers, doc):
             raise Rejected(f"'layers' must list {len(layers)} entries")
         proved = []
         for k, (layer, entry) in enumerate(zip(layers, entries)):
-            proved.append(_check_entry(k, layer, entry, f"layer {k}"))
+            proved.append(_check_entry(k, layer, entry, f"layer {k}", executor))
         verdict, method = doc.get("verdict"), doc.get("method")
         if verdict == "not_injective":
             w = doc.get("witness")
@@ -290,8 +293,9 @@ def check_network_proof(layers, doc):
         return False, f"malformed document: {type(exc).__name__}: {exc}"
 
 
-def check_single_layer_document(layers, doc):
-    """A layer document (certificate or witness) against a one-layer model."""
+def check_single_layer_document(layers, doc, executor=None):
+    """A layer document (certificate or witness) against a one-layer model
+    (``executor``: see :func:`solver.certificates.checker.check_certificate`)."""
     if len(layers) != 1:
         return False, (f"a {doc.get('format')} document is about one layer; the model has "
                        f"{len(layers)} layers")
@@ -302,7 +306,7 @@ def check_single_layer_document(layers, doc):
         return False, f"a {fmt} document is about a relu layer; this one is {act}"
     try:
         if fmt == FORMAT:
-            return check_certificate(_dense(W, "layer"), b, doc)
+            return check_certificate(_dense(W, "layer"), b, doc, executor=executor)
         if fmt == WITNESS_FORMAT:
             if doc.get("claim") != "not_injective":
                 raise Rejected("a witness document claims 'not_injective'")

@@ -38,7 +38,7 @@ from .network import (NETWORK_FORMAT, WITNESS_FORMAT, check_network_proof,
 from .nonneg import NONNEG_FORMAT
 from .rank import RANK_FORMAT
 
-#: document format -> checker(layers, doc) -> (ok, reason)
+#: document format -> checker(layers, doc, executor=None) -> (ok, reason)
 CHECKERS = {
     FORMAT: check_single_layer_document,
     WITNESS_FORMAT: check_single_layer_document,
@@ -51,10 +51,12 @@ CHECKERS = {
 __all__ = ["CHECKERS", "verify_document"]
 
 
-def verify_document(layers, doc):
+def verify_document(layers, doc, executor=None):
     """Check ``doc`` against the model ``layers`` with the checker its
     ``format`` names. Returns ``(ok, reason)``; never raises on a malformed
-    document."""
+    document. ``executor``: optional one-process pool in which a long circuit
+    table is checked while the tree is walked
+    (:func:`solver.certificates.checker.check_certificate`)."""
     if not isinstance(doc, dict):
         return False, "the document is not a JSON object"
     fmt = doc.get("format")
@@ -63,4 +65,4 @@ def verify_document(layers, doc):
         return False, f"unknown document format {fmt!r}; known: {', '.join(CHECKERS)}"
     if not layers:
         return False, "the model has no layers"
-    return checker(layers, doc)
+    return checker(layers, doc, executor=executor)
