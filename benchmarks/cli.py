@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .harness import SUITES
+from .suites import SUITES
 
 
 def add_bench_subparser(subparsers):

@@ -41,7 +41,7 @@ import time
 
 import numpy as np
 
-from .harness import make_layer
+from .instances import make_layer
 
 __all__ = ["run_perf", "list_schedule", "reach", "plot_scaling", "TARGETS"]
 

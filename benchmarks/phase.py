@@ -46,7 +46,11 @@ import sys
 import numpy as np
 
 from . import phasefit as F
-from .harness import Ladder, _bruteforce_cost, _json_default, instance_name, load_rows
+from .instances import instance_name
+from .ladder import Ladder
+from .methods import bruteforce_cost
+from .report import json_default
+from .runner import load_rows
 from .papers import (LOWER_BOUND, STATPHYS, UPPER_BOUND, critical_expansivity, p_injective_n2,
                      phase_grid)
 
@@ -152,7 +156,7 @@ def layer_tasks(curve, n, m, seed, time_limit):
     meths = [curve["decider"]]
     if curve["name"] == "gauss":
         meths.append("dss-mean")
-    if curve["name"] != "nonneg" and _bruteforce_cost(n, m) <= 2500:
+    if curve["name"] != "nonneg" and bruteforce_cost(n, m) <= 2500:
         meths.append("bruteforce")
     return [make_task(curve, n, m, seed, meth, time_limit) for meth in meths]
 
@@ -1018,7 +1022,7 @@ def write_plots(summary, out):
 def _slim(row):
     """A row for the compressed raw rows: null fields dropped, timings rounded
     to 0.1 ms (the digits below are noise, and they are most of the bytes)."""
-    from .harness import TIMING_KEYS
+    from .methods import TIMING_KEYS
     return {k: (round(v, 4) if k in TIMING_KEYS and isinstance(v, float) else v)
             for k, v in row.items() if v is not None}
 
@@ -1026,7 +1030,7 @@ def _slim(row):
 def read_rows(source):
     """The rows of a run directory (``DIR/rows.jsonl``), a ``rows.jsonl`` file, or a
     ``rows.jsonl.gz`` written by :func:`report`."""
-    from .harness import ROWS_FILE
+    from .runner import ROWS_FILE
     source = pathlib.Path(source)
     if source.is_dir():
         source = source / ROWS_FILE
@@ -1045,13 +1049,13 @@ def report(source, out, resamples=2000, n_min=3, target=0.1):
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(rows, resamples=resamples, n_min=n_min, target=target)
     summary["plots"] = write_plots(summary, out)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=json_default))
     (out / "table.txt").write_text(table_text(summary) + "\n")
     rows.sort(key=lambda r: (r["family"], r.get("bias_scale") or 0, r["n"], r["m"], r["seed"],
                              r["method"]))
     with gzip.open(out / "rows.jsonl.gz", "wt", compresslevel=9) as fh:
         for r in rows:
-            fh.write(json.dumps(_slim(r), default=_json_default) + "\n")
+            fh.write(json.dumps(_slim(r), default=json_default) + "\n")
     return summary
 
 

@@ -18,9 +18,9 @@ from .result import LayerResult, Verdict, Witness
 _LAZY = {
     "check_layer": "layer", "load_layer": "io", "validate_layer": "io",
     "enumerate_cells": "enumeration", "decide_by_enumeration": "enumeration",
-    "check_network": "networks", "check_layer_nonneg": "networks",
+    "check_network": "network.check", "check_layer_nonneg": "network.orthant",
     "check_conv": "conv", "load_network": "network_io", "Network": "network",
-    "invert": "inversion",
+    "invert": "inversion.api",
     "snap_coincident_rows": "snap", "check_layer_snapped": "layer",
     "stability": "stability", "StabilityResult": "stability",
 }

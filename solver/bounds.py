@@ -31,11 +31,14 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from .deadline import Deadline
 from .errors import InputError
 from .activations import parse_activation
+from .lp import PersistentLP, linprog_highs  # noqa: F401 (PersistentLP lives in lp.py)
+
+__all__ = ["LP_PAD", "box_arrays", "activation_bounds", "affine_interval", "interval_bounds",
+           "stable_masks", "tighten_units", "propagate_bounds"]
 
 #: relative/absolute padding applied to LP bounds (HiGHS feasibility
 #: tolerance is 1e-7; the pad makes the bounds safe against it)
@@ -215,8 +218,8 @@ def _lp_extreme(c_prev, const, rel_mats, prev_idx, nvar, sense, time_left):
     if time_left is not None:
         opts["time_limit"] = max(0.01, time_left)
     try:
-        res = linprog(c, A_ub=Aub, b_ub=bub, A_eq=Aeq, b_eq=beq, bounds=bounds,
-                      method="highs", options=opts)
+        res = linprog_highs(c, A_ub=Aub, b_ub=bub, A_eq=Aeq, b_eq=beq, bounds=bounds,
+                            options=opts)
     except ValueError:
         return None
     if res.status != 0 or res.x is None:
@@ -375,90 +378,3 @@ def propagate_bounds(network, lo, hi, *, tighten=True, time_limit=None, output_u
     if stats is not None:
         stats.update(st)
     return out
-
-
-class PersistentLP:
-    """One HiGHS LP kept alive while its objective and column bounds change
-    (warm-started dual simplex), for bound tightening over a fixed relaxation.
-
-    Uses scipy's bundled HiGHS binding (``scipy.optimize._highspy._core``),
-    which coexists with ortools (the public ``highspy`` does not); falls back
-    to :func:`scipy.optimize.linprog` (a fresh LP per call) if a scipy release
-    moves it.
-
-    Parameters
-    ----------
-    A : scipy.sparse matrix (rows x cols); row_lb, row_ub, lb, ub : arrays.
-    """
-
-    def __init__(self, A, row_lb, row_ub, lb, ub):
-        self.A = sp.csr_matrix(A)
-        self.row_lb = np.asarray(row_lb, float)
-        self.row_ub = np.asarray(row_ub, float)
-        self.lb = np.array(lb, float)
-        self.ub = np.array(ub, float)
-        self.n = self.A.shape[1]
-        self.h = None
-        self._cost_col = None
-        try:
-            from scipy.optimize._highspy import _core
-            h = _core._Highs()
-            h.setOptionValue("output_flag", False)
-            h.addVars(self.n, self.lb, self.ub)
-            A = self.A
-            if A.shape[0]:
-                h.addRows(A.shape[0], self.row_lb, self.row_ub, A.nnz,
-                          A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32),
-                          A.data.astype(float))
-            self.h = h
-            self._optimal = _core.HighsModelStatus.kOptimal
-            self._infeasible = _core.HighsModelStatus.kInfeasible
-        except Exception:  # pragma: no cover - depends on the scipy build
-            self.h = None
-
-    def point(self):
-        """Primal solution of the last successful solve (None before)."""
-        return getattr(self, "_point", None)
-
-    def set_bounds(self, col, lo, hi):
-        self.lb[col] = lo
-        self.ub[col] = hi
-        if self.h is not None:
-            self.h.changeColBounds(int(col), float(lo), float(hi))
-
-    def extreme(self, col, sense, time_limit=None):
-        """min (``sense=+1``) or max (``-1``) of variable ``col``.
-
-        Returns ``(value, status)`` with status ``"optimal"``, ``"infeasible"``
-        or ``"failed"`` (value None unless optimal)."""
-        if self.h is None:
-            c = np.zeros(self.n)
-            c[col] = sense
-            opts = {} if time_limit is None else {"time_limit": max(0.01, time_limit)}
-            A = self.A
-            fin_u = np.isfinite(self.row_ub)
-            fin_l = np.isfinite(self.row_lb)
-            Aub = sp.vstack([A[fin_u], -A[fin_l]])
-            bub = np.concatenate([self.row_ub[fin_u], -self.row_lb[fin_l]])
-            res = linprog(c, A_ub=Aub, b_ub=bub, bounds=np.column_stack([self.lb, self.ub]),
-                          method="highs", options=opts)
-            if res.status == 2:
-                return None, "infeasible"
-            if res.status != 0:
-                return None, "failed"
-            self._point = np.asarray(res.x)
-            return float(res.x[col]), "optimal"
-        h = self.h
-        if self._cost_col is not None:
-            h.changeColCost(int(self._cost_col), 0.0)
-        h.changeColCost(int(col), float(sense))
-        self._cost_col = col
-        h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else np.inf)
-        h.run()
-        st = h.getModelStatus()
-        if st == self._optimal:
-            self._point = np.asarray(h.getSolution().col_value)
-            return float(self._point[col]), "optimal"
-        if st == self._infeasible:
-            return None, "infeasible"
-        return None, "failed"

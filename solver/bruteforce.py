@@ -18,6 +18,8 @@ from .deadline import Deadline
 from . import exact, exactlp
 from .witness import witness_from_kernel, witness_from_normal
 
+__all__ = ["decide_bruteforce"]
+
 
 def decide_bruteforce(W, b, *, time_limit=None):
     """Return ``(verdict, witness_pair_or_None)``; verdict "unknown" on timeout."""

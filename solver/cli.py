@@ -13,6 +13,8 @@ from .cli_args import OneLineParser, count, nonneg_seconds, positive_number  # n
 from .errors import CertificateError, InputError
 from .snap import DEFAULT_RTOL as SNAP_RTOL
 
+__all__ = ["build_parser", "BENCH_HELP", "main"]
+
 
 def _fmt_vec(v, k=6):
     vals = ", ".join(f"{x:.6g}" for x in v[:k])
@@ -247,7 +249,7 @@ def build_parser(argv=None):
 
 
 def _optional_subcommands(sub, argv=None):
-    """``invert`` (solver.inversion_cli), ``stability`` and ``bench`` (the
+    """``invert`` (solver.inversion.cli), ``stability`` and ``bench`` (the
     benchmarks package next to solver/, installed with it).
 
     ``benchmarks`` builds on ``solver``, not the other way round: it is
@@ -255,7 +257,7 @@ def _optional_subcommands(sub, argv=None):
     ``sys.argv[1:]``); otherwise ``bench`` is listed with its help line only.
     """
     try:
-        from .inversion_cli import add_invert_subparser
+        from .inversion.cli import add_invert_subparser
     except ImportError:
         pass
     else:

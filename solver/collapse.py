@@ -144,7 +144,8 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
     from .bounds import propagate_bounds
     from .netmilp import MilpBuilder, encode_network, solve_model
     from .lp import highs_lp
-    from .networks import PairDecider, region_of_pattern
+    from .network.pairs import PairDecider
+    from .network.regions import region_of_pattern
     from .io import validate_box
     start = time.monotonic()
     R = validate_box(box)
@@ -321,7 +322,7 @@ def _best_pair(pd, ra, rb, n, fast_lp, deadline=None):
     cands = []
     for j in range(n):
         for sg in (1, -1):
-            if deadline is not None and time.monotonic() > deadline:
+            if Deadline(deadline).expired():
                 return None
             dvec = [0] * nv
             dvec[j], dvec[n + j] = sg, -sg
@@ -331,7 +332,7 @@ def _best_pair(pd, ra, rb, n, fast_lp, deadline=None):
                 cands.append((float(dv @ u), u, dvec))
     cands.sort(key=lambda c: -c[0])
     for val, u, dvec in cands[:5]:
-        if deadline is not None and time.monotonic() > deadline:
+        if Deadline(deadline).expired():
             return None
         x = pd._exact_point(A, a, E, e, Af, af, u, dvec)
         if x is not None:

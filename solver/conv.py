@@ -35,6 +35,8 @@ import numpy as np
 from .errors import InputError
 from .result import LayerResult, Verdict
 
+__all__ = ["zero_padded_kernels", "conv_matrix", "ConvResult", "check_conv"]
+
 
 def _normalise(kernels, P):
     try:
@@ -98,15 +100,16 @@ def conv_matrix(kernels, input_shape, bias=None):
 class ConvResult:
     """Outcome of :func:`check_conv`.
 
-    verdict : ``"injective"`` (Theorem 3 applies: the layer is injective for
+    verdict : :class:`~solver.result.Verdict`: ``injective`` (Theorem 3
+        applies: the layer is injective for
         every input size >= P, stride 1, any boundary handling),
-        ``"not_proved"`` (the small matrix is not injective: Theorem 3 does not
+        ``not_proved`` (the small matrix is not injective: Theorem 3 does not
         apply with this P; the layer itself may still be injective), or
-        ``"unknown"`` (the small matrix was not decided in time).
+        ``unknown`` (the small matrix was not decided in time).
     small : LayerResult for ``W|_{Z_P}`` (certificate or witness in ``R^{c_in x P}``).
     matrix : the small matrix; P : the box; message; seconds.
     """
-    verdict: str
+    verdict: Verdict
     small: LayerResult
     matrix: np.ndarray = field(repr=False)
     P: tuple = ()
@@ -123,7 +126,7 @@ class ConvResult:
         return self.small.certificate
 
     def to_json(self) -> dict:
-        return {"verdict": self.verdict, "P": list(self.P),
+        return {"verdict": self.verdict.value, "P": list(self.P),
                 "small_matrix_shape": list(self.matrix.shape),
                 "small": self.small.to_json(), "message": self.message,
                 "seconds": round(self.seconds, 6)}
@@ -156,7 +159,7 @@ def check_conv(kernels, P, *, bias=None, time_limit=None, **layer_options) -> Co
     Examples
     --------
     >>> k = np.array([[1., 0, -1], [1, 0, 1], [-1, 0, 1], [-1, 0, -1]])
-    >>> check_conv(k, (3,)).verdict, check_conv(k, (4,)).verdict
+    >>> check_conv(k, (3,)).verdict.value, check_conv(k, (4,)).verdict.value
     ('not_proved', 'injective')
     """
     from .layer import check_layer
@@ -176,17 +179,17 @@ def check_conv(kernels, P, *, bias=None, time_limit=None, **layer_options) -> Co
     res = check_layer(M, b, time_limit=time_limit, **layer_options)
     m, n = M.shape
     if res.verdict is Verdict.INJECTIVE:
-        verdict = "injective"
+        verdict = Verdict.INJECTIVE
         msg = (f"W|Z_P ({m}x{n}) is injective (certificate attached): by Theorem 3 the "
                f"stride-1 convolution layer is injective for every input size >= P = {P}")
     elif res.verdict is Verdict.NOT_INJECTIVE:
-        verdict = "not_proved"
+        verdict = Verdict.NOT_PROVED
         msg = (f"not proved by Theorem 3 with P = {P}: W|Z_P ({m}x{n}) is not injective "
                f"(small-matrix witness attached); this says nothing about the layer itself"
                + ("; W|Z_P has fewer than 2|P| rows (Corollary 2), try a larger P"
                   if m < 2 * n else ""))
     else:
-        verdict = "unknown"
+        verdict = Verdict.UNKNOWN
         msg = f"W|Z_P ({m}x{n}) was not decided: {res.message}"
     return ConvResult(verdict, res, M, P, msg, time.monotonic() - start,
                       {"rows": m, "cols": n, "kernels": q})

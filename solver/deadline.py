@@ -21,6 +21,8 @@ True
 True
 >>> Deadline.after(0.0).expired(), Deadline.after(-1.0).remaining()
 (True, 0.0)
+>>> 9.0 < Deadline.from_wall(d.wall()).remaining() <= 10.0   # via another process
+True
 """
 from __future__ import annotations
 
@@ -74,3 +76,14 @@ class Deadline:
             return self
         end = time.monotonic() + float(limit)
         return Deadline(end if self.at is None else min(self.at, end))
+
+    def wall(self):
+        """This deadline on the wall clock (``time.time()``), to hand to other
+        processes or machines, whose monotonic clocks have other origins;
+        None without a limit."""
+        return None if self.at is None else time.time() + (self.at - time.monotonic())
+
+    @classmethod
+    def from_wall(cls, wall) -> "Deadline":
+        """The deadline of a wall-clock time from :meth:`wall` (None: no limit)."""
+        return cls(None if wall is None else time.monotonic() + (wall - time.time()))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .deadline import Deadline
 from . import lp
 from .certificates.depth import DEPTH_FORMAT, check_depth_certificate  # noqa: F401 (re-export)
 
@@ -82,7 +83,7 @@ def _group_depth(W, b, group, deadline, max_depth, table):
     while level:
         nxt = set()
         for S in level:
-            if deadline is not None and time.monotonic() > deadline:
+            if Deadline(deadline).expired():
                 return done(k, False, False)
             C = next((c for c in circuits if not c & S), None)
             if C is None:

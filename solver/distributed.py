@@ -157,7 +157,7 @@ def run_frontier(W, b, fr: Frontier, deadline, *, workers=1, client=None, checkp
     seconds each task took, for scaling studies."""
     ck = Checkpoint(checkpoint, frontier_key(W, b, fr))
     todo = [k for k in range(len(fr.tasks)) if k not in ck.done]
-    deadline_wall = None if deadline is None else time.time() + (deadline - time.monotonic())
+    deadline_wall = Deadline(deadline).wall()
     if task_times is None:
         task_times = {}
     ck.progress = progress
@@ -173,7 +173,7 @@ def run_frontier(W, b, fr: Frontier, deadline, *, workers=1, client=None, checkp
 def _timed(W, b, task, pool, deadline_wall):
     """``solve_subtree`` with a wall-clock deadline (monotonic clocks differ
     between machines) and its own duration."""
-    deadline = None if deadline_wall is None else time.monotonic() + (deadline_wall - time.time())
+    deadline = Deadline.from_wall(deadline_wall).at
     t = time.perf_counter()
     out = solve_subtree(W, b, task, pool, deadline)
     return out, time.perf_counter() - t

@@ -60,6 +60,7 @@ import networkx as nx
 import numpy as np
 
 from . import exact, exactlp, lp
+from .deadline import Deadline
 from .certificates import checker
 
 __all__ = ["Cell", "CellEnumeration", "EnumerationDecision", "enumerate_cells",
@@ -282,7 +283,12 @@ def _reduce(Z):
 
 def _candidates(z):
     """Exact integer homogeneous points from a float LP solution: a
-    quantised one first (small integers), then the exact dyadic values."""
+    quantised one first (small integers), then the exact dyadic values.
+
+    Not a twin of :func:`solver.witness.rational_candidates`: that one gives
+    rationals near an inhomogeneous point ``x`` (for witnesses); this one
+    integer vectors ``(z, t)`` of a homogeneous strict system, on a ``2^40``
+    grid relative to the largest entry, for the cells' exact sign tests."""
     z = np.asarray(z, dtype=np.float64)
     if not np.all(np.isfinite(z)) or z[-1] <= 0:
         return
@@ -362,7 +368,7 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
         raise ValueError(f"b must have shape ({m},), got {b.shape}")
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
         raise ValueError("W and b must be finite")
-    deadline = None if time_limit is None else t0 + float(time_limit)
+    deadline = Deadline.after(time_limit)
 
     # int_rows: exact.integer_rows(W, b) when the caller has it already (it is
     # half a second for 3000 x 30, before any deadline can be checked)
@@ -392,8 +398,7 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
     def settle(signed):
         """('point', Z) | ('empty', leaf multipliers) | ('unknown', None)."""
         stats["lps"] += 1
-        feas, z, y = lpobj.solve(signed, time_limit=None if deadline is None
-                                 else max(1e-3, deadline - time.perf_counter()))
+        feas, z, y = lpobj.solve(signed, time_limit=deadline.remaining(1e-3))
         Gi = [[-s * v for v in Gc[c]] for c, s in signed]
         if feas:
             for Z in _candidates(z):
@@ -408,9 +413,7 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
             return "unknown", None
         stats["exact_lps"] += 1
         try:
-            status, v = exactlp.strict_feasibility(
-                Gi, deadline=None if deadline is None
-                else time.monotonic() + (deadline - time.perf_counter()))
+            status, v = exactlp.strict_feasibility(Gi, deadline=deadline.at)
         except exactlp.Timeout:
             return "unknown", None
         except ArithmeticError:  # pragma: no cover - defensive
@@ -440,7 +443,7 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
     stack = [(0, (), [0] * n + [1], root, 0)]
     reason = None
     while stack:
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline.expired():
             reason = "time_limit"
             break
         k, sig, Z, holder, slot = stack.pop()
@@ -570,6 +573,7 @@ def decide_by_enumeration(W, b=None, *, max_cells=None, time_limit=None, progres
     :func:`enumerate_cells` plus one exact rank per cell.
     """
     t0 = time.perf_counter()
+    deadline = Deadline.after(time_limit)
     W = np.asarray(W, dtype=np.float64)
     if W.ndim != 2:
         raise ValueError(f"W must be a 2-D array, got shape {W.shape}")
@@ -595,8 +599,7 @@ def decide_by_enumeration(W, b=None, *, max_cells=None, time_limit=None, progres
             return True
         return False
 
-    left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - t0))
-    enum = enumerate_cells(W, b, max_cells=max_cells, time_limit=left,
+    enum = enumerate_cells(W, b, max_cells=max_cells, time_limit=deadline.remaining(),
                            progress=progress, stop_when=stop_when, int_rows=int_rows)
     if bad:
         x1, x2 = _witness_from_cell(G, n, bad[0])

@@ -17,6 +17,11 @@ from fractions import Fraction
 import flint
 import numpy as np
 
+__all__ = ["parse_rational", "fmt_rational", "fractions_of", "integer_rows", "rank",
+           "full_column_rank", "kernel", "dot", "common_denominator", "layer_preactivations",
+           "layer_output", "check_layer_witness", "sparse_kernel_vector", "to_fmpq",
+           "from_fmpq"]
+
 _RATIONAL = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$|^\s*[+-]?\d+\s*/\s*\d+\s*$")
 
 
@@ -238,3 +243,14 @@ def sparse_kernel_vector(W, max_rows: int = 2000):
     for j, c in zip(cols, k):
         v[j] = c
     return v
+
+
+def to_fmpq(v):
+    """A rational (or a binary64 value, exactly) as a python-flint ``fmpq``."""
+    v = Fraction(v)
+    return flint.fmpq(v.numerator, v.denominator)
+
+
+def from_fmpq(v):
+    """A python-flint ``fmpq`` as a Fraction."""
+    return Fraction(int(v.p), int(v.q))

@@ -22,8 +22,11 @@ dependency solves LPs exactly; it is small and only meant for small systems.
 """
 from __future__ import annotations
 
-import time
 from fractions import Fraction
+
+from .deadline import Deadline
+
+__all__ = ["Timeout", "strict_feasibility"]
 
 
 class Timeout(Exception):
@@ -45,7 +48,7 @@ def strict_feasibility(G_int, *, deadline=None):
     R = n1 + 1  # equations: n1 for sum y g = 0, one for sum y = 1
     # tableau rows: [a_1..a_K | artificials R | rhs]
     def check_time():
-        if deadline is not None and time.monotonic() > deadline:
+        if Deadline(deadline).expired():
             raise Timeout("time_limit")
 
     T = []

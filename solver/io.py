@@ -14,6 +14,9 @@ import scipy.sparse as sp
 
 from .errors import InputError
 
+__all__ = ["DENSE_MAX_ENTRIES", "validate_layer", "validate_box", "existing_file", "read_npz",
+           "load_layer"]
+
 
 #: layers with at most this many entries are stored as dense arrays; larger
 #: sparse ones (convolutions) stay ``scipy.sparse.csr_matrix``
@@ -97,6 +100,31 @@ def validate_box(box, *, name="box"):
     return box
 
 
+def existing_file(path, *, what="model file", missing="no such file"):
+    """``os.fspath(path)`` when it names an existing file that is not a
+    directory, else InputError with one line (``"{missing}: {path}"`` or
+    ``"{path} is a directory, not a {what}"``): the one check every reader
+    of a user's file makes first.
+
+    Examples
+    --------
+    >>> existing_file("/nonexistent/w.npz")
+    Traceback (most recent call last):
+    ...
+    solver.errors.InputError: no such file: /nonexistent/w.npz
+    >>> existing_file("/", what="target file")
+    Traceback (most recent call last):
+    ...
+    solver.errors.InputError: / is a directory, not a target file
+    """
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise InputError(f"{missing}: {p}")
+    if os.path.isdir(p):
+        raise InputError(f"{p} is a directory, not a {what}")
+    return p
+
+
 def read_npz(path) -> dict:
     """Read every array of an ``.npz`` file, turning every failure into one
     :class:`InputError` line.
@@ -116,11 +144,7 @@ def read_npz(path) -> dict:
         named ``.npz``, or a single ``.npy`` array), corrupted archive, object
         arrays.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"no such file: {path}")
-    if os.path.isdir(path):
-        raise InputError(f"{path} is a directory, not a model file")
+    path = existing_file(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(6)

@@ -26,6 +26,9 @@ from .result import LayerResult, Verdict, Witness
 from .search import sign_tree_search
 from .snap import DEFAULT_RTOL as SNAP_RTOL, snap_coincident_rows
 
+__all__ = ["METHODS", "DEPTH_FROM_N", "DEPTH_SHARE", "check_layer", "check_layer_snapped",
+           "verify_result"]
+
 METHODS = ("auto", "tree", "milp", "enumerate", "bruteforce")
 
 

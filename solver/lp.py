@@ -23,11 +23,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from .deadline import Deadline
 from . import exact, exactlp
 from .exactlp import Timeout
+
+__all__ = ["strict_system", "exact_gordan", "highs_lp", "PersistentSignLP", "SignSystems",
+           "linprog_highs", "PersistentLP"]
 
 
 def _normalised(G):
@@ -37,12 +41,19 @@ def _normalised(G):
     return G / norms[:, None]
 
 
-def strict_system(Gfloat, *, want_point=True):
+def strict_system(Gfloat, *, want_point=True, engine="linprog"):
     """Solve the homogenised LP for rows ``Gfloat`` (k x (n+1), floats).
 
     Returns ``(feasible, z, y)``: ``feasible`` is a float judgement,
     ``z`` the homogeneous point (or None), ``y`` approximate dual multipliers
     (length k+1, last entry for ``-t < 0``) when ``s* > 0``.
+
+    ``engine`` only chooses how the one LP is solved: ``"linprog"``
+    (:func:`scipy.optimize.linprog`, the layer witness search) or ``"highs"``
+    (:func:`highs_lp`, scipy's bundled binding: 2-3x less overhead, the
+    region method of :mod:`solver.network`). Both are HiGHS on the same LP;
+    each caller keeps the engine it had, so that its floating-point points,
+    and hence the exact witnesses built from them, stay as they were.
     """
     F = _normalised(Gfloat)
     k, n1 = F.shape
@@ -52,15 +63,23 @@ def strict_system(Gfloat, *, want_point=True):
     A = np.hstack([A, -np.ones((k + 1, 1))])
     c = np.zeros(n1 + 1)
     c[-1] = 1.0
-    bounds = [(None, None)] * n1 + [(0, None)]
-    res = linprog(c, A_ub=A, b_ub=-np.ones(k + 1), bounds=bounds, method="highs")
-    if res.status != 0:
-        return None, None, None
-    s = res.x[-1]
-    if s <= 1e-9:
-        return True, res.x[:n1], None
-    y = -np.asarray(res.ineqlin.marginals)
-    return False, res.x[:n1], y
+    if engine == "highs":
+        lb = np.full(n1 + 1, -np.inf)
+        lb[-1] = 0.0
+        ok, x, dual = highs_lp(c, A, np.full(k + 1, -np.inf), -np.ones(k + 1), lb)
+        if not ok:
+            return None, None, None
+        y = None if x[-1] <= 1e-9 else -dual
+    else:
+        bounds = [(None, None)] * n1 + [(0, None)]
+        res = linprog(c, A_ub=A, b_ub=-np.ones(k + 1), bounds=bounds, method="highs")
+        if res.status != 0:
+            return None, None, None
+        x = res.x
+        y = None if x[-1] <= 1e-9 else -np.asarray(res.ineqlin.marginals)
+    if x[-1] <= 1e-9:
+        return True, x[:n1], None
+    return False, x[:n1], y
 
 
 def exact_gordan(G_int, y_approx, *, tol=1e-9):
@@ -359,3 +378,99 @@ class SignSystems:
         """Exact Gordan multipliers for ``signed``, or None if it is feasible."""
         feas, _, y = self.float_solve(signed, deadline=deadline)
         return self.settle(signed, False if feas is False else None, y, deadline)[0]
+
+
+def linprog_highs(c, **kwargs):
+    """:func:`scipy.optimize.linprog` with ``method="highs"``: the one door
+    to HiGHS for one-shot LPs of the package (this module owns HiGHS: the
+    strict systems, :func:`highs_lp` and :class:`PersistentLP` are here too).
+    A float answer: callers certify what they conclude, or use it as a
+    heuristic."""
+    return linprog(c, method="highs", **kwargs)
+
+
+class PersistentLP:
+    """One HiGHS LP kept alive while its objective and column bounds change
+    (warm-started dual simplex), for bound tightening over a fixed relaxation.
+
+    Uses scipy's bundled HiGHS binding (``scipy.optimize._highspy._core``),
+    which coexists with ortools (the public ``highspy`` does not); falls back
+    to :func:`scipy.optimize.linprog` (a fresh LP per call) if a scipy release
+    moves it.
+
+    Parameters
+    ----------
+    A : scipy.sparse matrix (rows x cols); row_lb, row_ub, lb, ub : arrays.
+    """
+
+    def __init__(self, A, row_lb, row_ub, lb, ub):
+        self.A = sp.csr_matrix(A)
+        self.row_lb = np.asarray(row_lb, float)
+        self.row_ub = np.asarray(row_ub, float)
+        self.lb = np.array(lb, float)
+        self.ub = np.array(ub, float)
+        self.n = self.A.shape[1]
+        self.h = None
+        self._cost_col = None
+        try:
+            from scipy.optimize._highspy import _core
+            h = _core._Highs()
+            h.setOptionValue("output_flag", False)
+            h.addVars(self.n, self.lb, self.ub)
+            A = self.A
+            if A.shape[0]:
+                h.addRows(A.shape[0], self.row_lb, self.row_ub, A.nnz,
+                          A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32),
+                          A.data.astype(float))
+            self.h = h
+            self._optimal = _core.HighsModelStatus.kOptimal
+            self._infeasible = _core.HighsModelStatus.kInfeasible
+        except Exception:  # pragma: no cover - depends on the scipy build
+            self.h = None
+
+    def point(self):
+        """Primal solution of the last successful solve (None before)."""
+        return getattr(self, "_point", None)
+
+    def set_bounds(self, col, lo, hi):
+        self.lb[col] = lo
+        self.ub[col] = hi
+        if self.h is not None:
+            self.h.changeColBounds(int(col), float(lo), float(hi))
+
+    def extreme(self, col, sense, time_limit=None):
+        """min (``sense=+1``) or max (``-1``) of variable ``col``.
+
+        Returns ``(value, status)`` with status ``"optimal"``, ``"infeasible"``
+        or ``"failed"`` (value None unless optimal)."""
+        if self.h is None:
+            c = np.zeros(self.n)
+            c[col] = sense
+            opts = {} if time_limit is None else {"time_limit": max(0.01, time_limit)}
+            A = self.A
+            fin_u = np.isfinite(self.row_ub)
+            fin_l = np.isfinite(self.row_lb)
+            Aub = sp.vstack([A[fin_u], -A[fin_l]])
+            bub = np.concatenate([self.row_ub[fin_u], -self.row_lb[fin_l]])
+            res = linprog(c, A_ub=Aub, b_ub=bub, bounds=np.column_stack([self.lb, self.ub]),
+                          method="highs", options=opts)
+            if res.status == 2:
+                return None, "infeasible"
+            if res.status != 0:
+                return None, "failed"
+            self._point = np.asarray(res.x)
+            return float(res.x[col]), "optimal"
+        h = self.h
+        if self._cost_col is not None:
+            h.changeColCost(int(self._cost_col), 0.0)
+        h.changeColCost(int(col), float(sense))
+        self._cost_col = col
+        h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else np.inf)
+        h.run()
+        st = h.getModelStatus()
+        if st == self._optimal:
+            self._point = np.asarray(h.getSolution().col_value)
+            return float(self._point[col]), "optimal"
+        if st == self._infeasible:
+            return None, "infeasible"
+        return None, "failed"

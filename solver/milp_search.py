@@ -15,6 +15,8 @@ import time
 from .deadline import Deadline
 from .witness import witness_from_active_set
 
+__all__ = ["milp_witness_search"]
+
 
 def milp_witness_search(W, b, backend, *, formulation="rankdef", box=1e3, margin=1e-6,
                         time_limit=None):

@@ -46,6 +46,9 @@ import scipy.sparse as sp
 from .errors import InputError
 from .activations import parse_activation
 
+__all__ = ["MilpBuilder", "NetworkEncoding", "encode_activation", "encode_network",
+           "solve_model"]
+
 
 class MilpBuilder:
     """Accumulates variables and rows of ``min c.x s.t. row_lb <= A x <= row_ub,

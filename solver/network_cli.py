@@ -11,6 +11,8 @@ from fractions import Fraction
 
 from .errors import InputError
 
+__all__ = ["proof_document", "run_check_network", "format_network_result"]
+
 
 def _opt(args, name, default=None):
     return getattr(args, name, default) if args is not None else default
@@ -18,7 +20,7 @@ def _opt(args, name, default=None):
 
 def proof_document(res, network) -> dict:
     """The ``reluinj.network_proof`` document (version 2) of a
-    :class:`~solver.networks.NetworkResult`: the network witness, and per
+    :class:`~solver.network.result.NetworkResult`: the network witness, and per
     layer its claim, the domain it holds on and its proof (a sign-tree
     certificate on R^n or on the orthant, a rank certificate, a layer
     witness, or null). Checked by
@@ -68,7 +70,7 @@ def run_check_network(path, args=None) -> dict:
     InputError for unreadable models, bad options, unwritable proof files.
     """
     from .network_io import load_network
-    from .networks import check_network
+    from .network.check import check_network
     net = load_network(path)
     method = _opt(args, "method", "auto") or "auto"
     if method not in ("auto", "layerwise", "regions", "milp"):

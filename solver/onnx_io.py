@@ -39,14 +39,15 @@ one by that rounding; ``optimize=False`` keeps them apart.)
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .activations import ONNX_ACTIVATIONS, from_onnx
 from .affine import AffineChain, batchnorm_scale_shift, conv_matrix, conv_transpose_matrix
 from .errors import InputError
+from .io import existing_file
 from .network import make_network
+
+__all__ = ["SUPPORTED", "MAX_FOLDED", "load_onnx"]
 
 SUPPORTED = ("Gemm", "MatMul", "Add", "Conv", "ConvTranspose", "BatchNormalization") + \
     ONNX_ACTIVATIONS + ("Flatten", "Identity", "Reshape", "Unsqueeze", "Squeeze", "Dropout",
@@ -162,11 +163,7 @@ def load_onnx(path):
         name), non-chain graph, shape mismatch, NaN/inf weights.
     """
     onnx, numpy_helper = _import_onnx()
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise InputError(f"no such file: {p}")
-    if os.path.isdir(p):
-        raise InputError(f"{p} is a directory, not a model file")
+    p = existing_file(path)
     try:
         model = onnx.load(p)
     except Exception as exc:  # protobuf DecodeError, OSError, external data, ...

@@ -25,12 +25,12 @@ Puthawala et al., *Globally injective ReLU networks*, JMLR 2022, Theorem 4.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
+from .deadline import Deadline
 from .exact import fmt_rational
 
 __all__ = ["PairBound", "pair_search", "cell_pair", "exact_ratio2", "sqrt_up"]
@@ -150,7 +150,7 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
         pass
 
     def f(p):
-        if deadline is not None and time.monotonic() > deadline:
+        if Deadline(deadline).expired():
             raise _Late()
         x0, x1 = p[:n], p[n:]
         d = x0 - x1
@@ -175,7 +175,7 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
         x1 = x0 + rng.standard_normal(n) * scale * 10.0 ** rng.uniform(-2, 1)
         todo.append((x0, x1))
     for x0, x1 in todo:
-        if deadline is not None and time.monotonic() > deadline:
+        if Deadline(deadline).expired():
             break
         if not np.any(x0 != x1):
             continue

@@ -10,12 +10,19 @@ from typing import Any, Mapping
 
 from .exact import fmt_rational
 
+__all__ = ["Verdict", "Witness", "LayerResult"]
+
 
 class Verdict(str, enum.Enum):
+    """The one verdict type of every result (its ``value`` is what JSON shows).
+
+    A ``str`` enum: ``Verdict.INJECTIVE == "injective"`` holds.
+    """
     INJECTIVE = "injective"              # proved; certificate attached
     NOT_INJECTIVE = "not_injective"      # exact witness attached
     UNKNOWN = "unknown"                  # limit hit or nothing proved
     INJECTIVE_ON_BOX = "injective_on_box"  # networks with --box only
+    NOT_PROVED = "not_proved"            # a sufficient condition does not apply (conv, Theorem 3)
 
     def __str__(self):
         return self.value

@@ -407,7 +407,7 @@ class SignTree:
         if self.progress is not None:
             st = self.stats
             self.progress.update(nodes=st.nodes, closed=sum(st.leaves.values()), lps=st.lps)
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if Deadline(self.deadline).expired():
             raise SearchStopped("time_limit")
         if self.max_nodes is not None and self.stats.nodes > self.max_nodes:
             raise SearchStopped("max_nodes")

@@ -73,20 +73,21 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import flint
 import numpy as np
 
 from .deadline import Deadline
 from . import exact, exactlp, lp
 from .enumeration import coincident_classes
+from .search import SearchStopped
+from .witness import rational_candidates
+from .sigma_certify import CERT_RTOL, certify_sigma_lower, pd_exact  # noqa: F401 (public here too)
 
 __all__ = ["SigmaOutcome", "sigma_star", "pd_exact", "certify_sigma_lower", "cell_point"]
 
+#: the simpler rationals tried for a cell's interior point (then the binary64 values)
+SIGMA_DENOMINATORS = (1, 1000, 10**6, 10**9, 10**12)
 #: a node is closed as a bound leaf when LB >= (1 - PRUNE_RTOL) * incumbent
 PRUNE_RTOL = 1e-10
-#: the certified bound is t = (1 - CERT_RTOL) * incumbent (then lowered if a
-#: leaf's exact check needs it)
-CERT_RTOL = 5e-10
 
 
 @dataclass(frozen=True)
@@ -118,136 +119,16 @@ class SigmaOutcome:
     stats: dict = field(default_factory=dict)
 
 
-class _Stop(Exception):
-    pass
-
-
-# ---------------------------------------------------------------------------
-# exact positive definiteness
-# ---------------------------------------------------------------------------
-def pd_exact(A) -> bool:
-    """True iff the symmetric integer matrix ``A`` (``flint.fmpz_mat``) is
-    positive definite, by Sylvester's criterion: python-flint's fraction-free
-    LU (Bareiss) without a row exchange yields the leading principal minors
-    on the diagonal of ``U``; a row exchange means some leading minor is zero.
-
-    Examples
-    --------
-    >>> import flint
-    >>> pd_exact(flint.fmpz_mat([[2, 1], [1, 2]])), pd_exact(flint.fmpz_mat([[1, 1], [1, 1]]))
-    (True, False)
-    >>> pd_exact(flint.fmpz_mat([[0, 1], [1, 0]]))
-    False
-    """
-    n = A.nrows()
-    if n == 0:
-        return True
-    P, _, _, U = A.fflu()
-    for i in range(n):
-        for j in range(n):
-            if P[i, j] != (1 if i == j else 0):
-                return False
-    return all(U[i, i] > 0 for i in range(n))
-
-
-class _IntRows:
-    """``S * W`` as integers for one power of two ``S`` (exact: binary64
-    entries are dyadic), for exact Gram matrices of row subsets."""
-
-    def __init__(self, W):
-        W = np.asarray(W, dtype=np.float64)
-        fr = [[Fraction(float(v)) for v in row] for row in W]
-        den = 1
-        for row in fr:
-            for f in row:
-                den = max(den, f.denominator)
-        self.S = den
-        self.rows = [[int(f * den) for f in row] for row in fr]
-        self.n = W.shape[1]
-
-    def gram(self, rows):
-        M = flint.fmpz_mat([self.rows[i] for i in rows]) if rows else flint.fmpz_mat(0, self.n)
-        return M.transpose() * M if rows else flint.fmpz_mat(self.n, self.n)
-
-    def at_least(self, rows, t: Fraction) -> bool:
-        """Exact: ``σ_min(W_rows) > t`` (t >= 0 a rational), i.e.
-        ``W_rows^T W_rows - t^2 I`` positive definite."""
-        G = self.gram(list(rows))
-        p, q = t.numerator, t.denominator
-        # q^2 S^2 W^T W - p^2 S^2 I = q^2 G - p^2 S^2 I
-        c = p * p * self.S * self.S
-        q2 = q * q
-        n = self.n
-        M = flint.fmpz_mat(n, n)
-        for i in range(n):
-            for j in range(n):
-                M[i, j] = q2 * G[i, j] - (c if i == j else 0)
-        return pd_exact(M)
-
-
-def certify_sigma_lower(W, leaves, sigma, *, rtol=CERT_RTOL, deadline=None, stats=None):
-    """Largest ``t`` tried (``(1 - rtol) sigma``, lowered by factors of
-    ``1 - 1e-6`` if needed) such that every row set in ``leaves`` has
-    ``σ_min > t``, proved exactly. Returns a Fraction (dyadic), or None when
-    the deadline passes first.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> t = certify_sigma_lower(np.eye(2), [(0, 1)], 1.0)
-    >>> 0 < 1 - float(t) < 1e-9
-    True
-    """
-    if sigma <= 0:
-        return Fraction(0)
-    ir = _IntRows(W)
-    t = _dyadic_below((1.0 - rtol) * sigma)
-    uniq = sorted({tuple(sorted(r)) for r in leaves}, key=len)
-    checked = 0
-    k = 0
-    while k < len(uniq):
-        if deadline is not None and time.monotonic() > deadline:
-            return None
-        if ir.at_least(uniq[k], t):
-            k += 1
-            checked += 1
-            continue
-        # rare: the float bound was too optimistic for this leaf; lower t
-        # (a smaller t keeps every earlier check valid)
-        t = _dyadic_below(float(t) * (1 - 1e-6))
-        if float(t) < 1e-300:
-            return Fraction(0)
-    if stats is not None:
-        stats["certified_leaves"] = checked
-    return t
-
-
-def _dyadic_below(v: float) -> Fraction:
-    """A dyadic rational <= v with 52 significant bits (exactly a float)."""
-    if v <= 0:
-        return Fraction(0)
-    m, e = math.frexp(v)
-    num = math.floor(m * 2 ** 52)
-    return Fraction(num) * Fraction(2) ** (e - 52)
-
-
 # ---------------------------------------------------------------------------
 # exact interior points
 # ---------------------------------------------------------------------------
-def _rational_candidates(x):
-    xs = [Fraction(float(v)) for v in x]
-    for den in (1, 1000, 10**6, 10**9, 10**12):
-        yield [v.limit_denominator(den) for v in xs]
-    yield xs
-
-
 def cell_point(G, nonzero, sign, x_float, extra=()):
     """An exact point ``x`` (list of Fractions) with ``sign[i] * (w_i.x + b_i) > 0``
     for every row in ``nonzero`` (integer rows ``G`` as from
     :func:`solver.exact.integer_rows`) and ``g.(x, 1) < 0`` for the integer
     rows ``extra``, near ``x_float``; None if no simple candidate works."""
     n = len(G[0]) - 1
-    for x in _rational_candidates(x_float):
+    for x in rational_candidates(x_float, denominators=SIGMA_DENOMINATORS, via_float=True):
         X, d = exact.common_denominator(x)
         if all(sign[i] * (exact.dot(G[i][:n], X) + G[i][n] * d) > 0 for i in nonzero) and \
                 all(exact.dot(g[:n], X) + g[n] * d < 0 for g in extra):
@@ -309,14 +190,14 @@ class _Search:
 
     # ---- helpers ------------------------------------------------------
     def _tick(self):
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise _Stop("time_limit")
+        if Deadline(self.deadline).expired():
+            raise SearchStopped("time_limit")
         if self.max_nodes is not None and self.stats["nodes"] >= self.max_nodes:
-            raise _Stop("max_nodes")
+            raise SearchStopped("max_nodes")
 
     def _soft_stop(self):
         """The heuristics (seeding, descent) stop here; the search goes on."""
-        return self.soft_deadline is not None and time.monotonic() > self.soft_deadline
+        return Deadline(self.soft_deadline).expired()
 
     def gram(self, s):
         """Gram matrix of the positive rows for class signs ``s`` (int8, 0 = free)."""
@@ -588,7 +469,7 @@ class _Search:
                 if self.best is not None and math.sqrt(lam) >= (1 - PRUNE_RTOL) * self.best[0]:
                     self._bound_leaf(nid, s)
                     continue
-                raise _Stop("numerical: a complete sign pattern could be neither closed nor "
+                raise SearchStopped("numerical: a complete sign pattern could be neither closed nor "
                             "given an exact point")
             cp = np.einsum("i,kij,j->k", v, self.Cp[free], v)
             cn = np.einsum("i,kij,j->k", v, self.Cn[free], v)
@@ -718,8 +599,8 @@ def sigma_star(W, b=None, *, domain="all", time_limit=None, max_nodes=None, seed
     S.open, S.current = [], None
     try:
         reason = S.run(samples=samples)
-    except _Stop as e:
-        reason = e.args[0]
+    except SearchStopped as e:
+        reason = e.reason
         if S.current is not None:     # interrupted while expanding: still open
             S.open.append(S.current)
     stats = dict(S.stats)

@@ -30,6 +30,8 @@ import numpy as np
 
 from .errors import InputError
 
+__all__ = ["DEFAULT_RTOL", "Snap", "snap_coincident_rows"]
+
 #: default relative tolerance: about 4,500 ulps of binary64, far below any deliberate tilt
 DEFAULT_RTOL = 1e-12
 

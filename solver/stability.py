@@ -79,7 +79,7 @@ __all__ = ["StabilityResult", "stability", "layer_stability", "network_stability
 
 
 def _default_box():
-    from .inversion import DEFAULT_LATENT_BOX
+    from .inversion.problem import DEFAULT_LATENT_BOX
     return DEFAULT_LATENT_BOX
 
 
@@ -350,7 +350,7 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
 def _bijective_layer(L, deadline):
     """Leaky-ReLU / identity layer: inverse Lipschitz constant
     ``min(1, slope) sigma_min(W)`` (W full column rank), certified."""
-    from .sigma_search import certify_sigma_lower
+    from .sigma_certify import certify_sigma_lower
     W = L.W.toarray() if hasattr(L.W, "toarray") else L.W
     m, n = W.shape
     a = L.activation.slope
@@ -366,7 +366,7 @@ def _bijective_layer(L, deadline):
 def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
                       collapse=True, n_random=20) -> StabilityResult:
     """Stability of a network; see :func:`stability`."""
-    from .networks import check_network
+    from .network.check import check_network
     from .sigma_search import sigma_star
     start = time.monotonic()
     deadline = Deadline.after(time_limit, start).at

@@ -10,6 +10,8 @@ from fractions import Fraction
 
 from .deadline import Deadline
 
+__all__ = ["add_stability_subparser", "format_stability", "collapse_for_check"]
+
 
 
 def add_stability_subparser(sub):
@@ -99,7 +101,7 @@ def collapse_for_check(model_path, doc, box, deadline, backend=None):
     if any(L["verdict"] == "skipped" for L in layers):
         # later layers were not needed for the verdict; decide them now, since
         # equal outputs of an injective tail mean equal inputs to it
-        from .networks import check_network
+        from .network.check import check_network
         left = Deadline(deadline).share(0.3)
         layers = [dict(L) for L in check_network(net, time_limit=left,
                                                  report_all_layers=True).layers]

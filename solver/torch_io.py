@@ -30,6 +30,8 @@ from .affine import AffineChain, batchnorm_scale_shift, conv_matrix, conv_transp
 from .errors import InputError
 from .network import make_network
 
+__all__ = ["SUPPORTED", "network_from_torch"]
+
 SUPPORTED = ("Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, BatchNorm1d/2d/3d, ReLU, LeakyReLU, "
              "Sigmoid, Tanh, Identity, Flatten, Unflatten, Dropout")
 

@@ -24,14 +24,14 @@ returns None and the full search goes on.
 """
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 
 import numpy as np
-from scipy.optimize import linprog
 
+from .deadline import Deadline
 from . import exact
 from .witness import witness_from_normal
+from .lp import linprog_highs
 
 __all__ = ["near_antiparallel_pairs", "probe_wedges"]
 
@@ -61,8 +61,8 @@ def _float_point(G, i, e, negative):
     t_row = np.zeros(n1)
     t_row[-1] = -1.0
     A_ub = np.vstack([Gn[negative], ef, t_row]) if negative else np.vstack([ef, t_row])
-    res = linprog(np.zeros(n1), A_ub=A_ub, b_ub=-np.ones(len(A_ub)), A_eq=Gn[[i]], b_eq=[0.0],
-                  bounds=[(None, None)] * n1, method="highs")
+    res = linprog_highs(np.zeros(n1), A_ub=A_ub, b_ub=-np.ones(len(A_ub)), A_eq=Gn[[i]],
+                        b_eq=[0.0], bounds=[(None, None)] * n1)
     return res.x if res.status == 0 else None
 
 
@@ -107,7 +107,7 @@ def probe_wedges(W, b, *, rtol=PROBE_RTOL, deadline=None, pairs=None):
     in_pair = {k for p in pairs for k in p}
     negative = [k for k in range(m) if k not in in_pair and any(G[k])]
     for i, j in pairs:
-        if deadline is not None and time.monotonic() > deadline:
+        if Deadline(deadline).expired():
             return None
         # e = g_j - c g_i with the exact ratio at the largest entry of g_i
         k = max(range(n + 1), key=lambda t: abs(G[i][t]))

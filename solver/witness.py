@@ -10,16 +10,41 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .deadline import Deadline
 from . import exact
 
+__all__ = ["DENOMINATORS", "rational_candidates", "simple_rational_below",
+           "witness_from_normal", "witness_from_kernel", "witness_for_normal_lp",
+           "witness_from_active_set"]
 
-def rational_candidates(x_float):
-    """Exact rationals near a float point: the binary64 values themselves,
-    then simpler rationals (shorter witnesses when they also pass)."""
-    xs = [v if isinstance(v, Fraction) else Fraction(float(v)) for v in x_float]
-    out = []
-    for den in (1, 1000, 10**6, 10**9):
-        out.append([v.limit_denominator(den) for v in xs])
+
+#: the simpler rationals tried before the exact binary64 values
+DENOMINATORS = (1, 1000, 10**6, 10**9)
+
+
+def rational_candidates(x_float, *, denominators=DENOMINATORS, via_float=False):
+    """Exact rationals near a point: for each of ``denominators`` the nearest
+    rationals with at most that denominator (shorter witnesses when they
+    pass), then the point itself.
+
+    Entries that are Fractions are kept exact, unless ``via_float``: then
+    every entry is first rounded to binary64 (what the cell points of
+    :mod:`solver.sigma_search` have always done, including for the exact
+    points of its exact simplex; kept so that its results do not change).
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> rational_candidates([0.5, Fraction(1, 3)])[-1]
+    [Fraction(1, 2), Fraction(1, 3)]
+    >>> rational_candidates([Fraction(1, 3)], via_float=True)[-1] == [Fraction(1 / 3)]
+    True
+    """
+    if via_float:
+        xs = [Fraction(float(v)) for v in x_float]
+    else:
+        xs = [v if isinstance(v, Fraction) else Fraction(float(v)) for v in x_float]
+    out = [[v.limit_denominator(den) for v in xs] for den in denominators]
     out.append(xs)
     return out
 
@@ -94,7 +119,6 @@ def witness_for_normal_lp(W, b, G, v, *, deadline=None):
     orthogonal to v strictly negative? Returns a verified witness or None.
     Floating LP first, the exact simplex if its answer is not usable (not
     started, or given up, past ``deadline``, a ``time.monotonic()`` value)."""
-    import time
     import numpy as np
 
     from . import exactlp, lp
@@ -108,7 +132,7 @@ def witness_for_normal_lp(W, b, G, v, *, deadline=None):
         w = witness_from_normal(G, v, z[:n] / z[n], W, b)
         if w is not None:
             return w
-    if deadline is not None and time.monotonic() > deadline:
+    if Deadline(deadline).expired():
         return None
     try:
         status, zx = exactlp.strict_feasibility([list(G[j]) for j in outside], deadline=deadline)
@@ -124,8 +148,7 @@ def witness_from_active_set(W, b, active, *, max_normals=8, deadline=None):
     exactly verified witness, or None. The candidate is only a hint: x is
     recomputed by a scale-free LP for each exact kernel vector v of the
     active rows (no box, no big-M). Gives up past ``deadline``."""
-    import time
-    if deadline is not None and time.monotonic() > deadline:
+    if Deadline(deadline).expired():
         return None
     G, _ = exact.integer_rows(W, b)
     n = len(G[0]) - 1

@@ -80,7 +80,7 @@ def test_disagreement_is_detected_and_loud(tmp_path, capsys):
         results, code = H.run_benchmark(tmp_path, ladders=lads, workers=1, progress=False,
                                         plots=False, cfg=H.Config(quick=True))
     finally:
-        H._CUSTOM.clear()
+        H.CUSTOM_METHODS.clear()
         H.NO_CERTIFICATE.discard("liar2")
     assert code == 1
     out = capsys.readouterr().out

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solver import check_layer, Verdict
-from solver.certificates import check_certificate, check_witness, checker
+from solver.certificates import check_certificate, check_witness, checker, tree
 from solver.bruteforce import decide_bruteforce
 
 
@@ -366,15 +366,15 @@ def test_rank_modulo_p_falls_back_to_exact(monkeypatch):
     W = np.vstack([[0, P], [1.0, 0], np.round(np.random.default_rng(3).standard_normal((6, 2)) * 4)])
     b = np.zeros(len(W))
     L = checker.Layer(W, b)
-    E = checker._Echelon(2)
+    E = tree._Echelon(2)
     assert E.push(L.Wp[1]) and not E.push(L.Wp[0])
-    assert checker._rank_at_least(L, E, [1, 0], [], 2)
-    assert not checker._rank_at_least(L, E, [1], [], 2)
+    assert tree._rank_at_least(L, E, [1, 0], [], 2)
+    assert not tree._rank_at_least(L, E, [1], [], 2)
     # a whole certificate whose leaves need the exact fallback still verifies
     assert decide_bruteforce(W, b)[0] == "injective"
     cert = certificate(W, b)
     calls = []
-    monkeypatch.setattr(checker, "int_rank", lambda rows: calls.append(1) or checker_int_rank(rows))
+    monkeypatch.setattr(tree, "int_rank", lambda rows: calls.append(1) or checker_int_rank(rows))
     assert check_certificate(W, b, cert)[0]
     assert calls
 
@@ -474,7 +474,7 @@ def test_circuits_checked_in_another_process(good, monkeypatch):
     # the tree is walked here: the same verdicts, the same messages
     from solver.parallel import process_pool
     W, b, cert = good
-    monkeypatch.setattr(checker, "PARALLEL_CIRCUITS", 1)
+    monkeypatch.setattr(tree, "PARALLEL_CIRCUITS", 1)
     def bump(c):
         i, s, v = c[0]
         c[0] = [i, s, str(int(v) + 1) if "/" not in v else v + "1"]

@@ -16,7 +16,7 @@ from solver.activations import RELU, SIGMOID
 from solver.inversion import (MIP_GAP, activation_pattern, invert, pre_activation_network,
                               region_affine, region_constraints)
 from solver.inversion_baselines import enumerate_regions
-from solver.inversion_nearest import region_minimax, region_walk
+from solver.inversion.nearest import region_minimax, region_walk
 from solver.network import make_network
 
 

@@ -205,7 +205,7 @@ def test_adaptive_ladder_adds_rounds_in_the_band_and_counts_unknowns():
     assert "NO (1 not verified)" in phase.table_text(s2)
     rows.pop()
     assert rec["ci"][0] < rec["estimate"] < rec["ci"][1]
-    assert set(s["c50"]) == {"2"} and json.dumps(s, default=H._json_default)
+    assert set(s["c50"]) == {"2"} and json.dumps(s, default=H.json_default)
 
 
 def test_report_writes_summary_plots_and_rows_and_rereads_them(tmp_path):
@@ -299,7 +299,7 @@ def test_rows_stream_and_a_killed_run_resumes(tmp_path):
                                         plots=False, verbose=False, resume=True,
                                         cfg=H.Config(quick=True))
     finally:
-        H._CUSTOM.clear()
+        H.CUSTOM_METHODS.clear()
     assert code == 0
     assert len(calls) == n_full - 7                        # nothing solved twice
     assert resumed["config"]["rows_reused"] == len(stored)
@@ -333,9 +333,9 @@ def test_new_curves_use_the_same_matrices_and_are_verified():
 
 def test_orthant_witness_check_rejects_points_outside():
     W = np.array([[1.0, -1.0]])
-    ok, _ = H._check_orthant_witness(W, np.zeros(1), {"x1": ["0", "0"], "x2": ["1", "1"]})
+    ok, _ = H.check_orthant_witness(W, np.zeros(1), {"x1": ["0", "0"], "x2": ["1", "1"]})
     assert ok
-    ok, why = H._check_orthant_witness(W, np.zeros(1), {"x1": ["-1", "0"], "x2": ["0", "1"]})
+    ok, why = H.check_orthant_witness(W, np.zeros(1), {"x1": ["-1", "0"], "x2": ["0", "1"]})
     assert not ok and "orthant" in why
 
 

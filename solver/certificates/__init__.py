@@ -2,7 +2,9 @@
 library and NumPy only, nothing else from this package).
 
 * :mod:`.checker`: a ReLU layer injective on R^n (sign tree) or not
-  (witness);
+  (witness), with :mod:`.exactlayer` (the layer's rows as exact integers,
+  rationals, ranks) and :mod:`.tree` (the walk of certificate versions 2
+  and 3);
 * :mod:`.nonneg`: a ReLU layer injective on the non-negative orthant;
 * :mod:`.rank`: full column rank (layers with a strictly increasing
   activation);

@@ -1,9 +1,11 @@
 """Independent checker for reluinj certificates and witnesses.
 
-This module is the trusted base. It imports no solver, no LP code and no
-other module of this package: only the standard library (exact rationals,
-JSON, hashing) and NumPy to read the layer's binary64 values. Read it in one
-sitting; everything a verdict rests on is here.
+This module, with :mod:`.exactlayer` (rationals, the layer's rows as
+integers, ranks) and :mod:`.tree` (the walk of versions 2 and 3), is the
+trusted base. They import no solver, no LP code and no other module of this
+package: only the standard library (exact rationals, JSON, hashing) and NumPy
+to read the layer's binary64 values. Read the three in one sitting;
+everything a verdict rests on is there.
 
 What is proved
 --------------
@@ -98,169 +100,21 @@ refused because they are already rounded.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from fractions import Fraction
 
-import numpy as np
+from .exactlayer import (PRIME, Layer, Rejected, activation_slope, int_rank, layer_fingerprint,
+                         multipliers, rational)
+from .tree import check_circuit, check_tree
+
+__all__ = ["FORMAT", "VERSION", "VERSIONS", "PRIME", "Rejected", "layer_fingerprint", "rational",
+           "activation_slope", "int_rank", "Layer", "check_circuit", "check_certificate",
+           "check_witness", "check_document", "check_file"]
 
 FORMAT = "reluinj.certificate"
 VERSION = 3            # what the sign tree writes; versions 1 and 2 are still accepted
 VERSIONS = (1, 2, 3)
-PRIME = 1073741789     # ranks along a version-2/3 walk are computed modulo this prime (< 2^30)
-
-
-class Rejected(Exception):
-    """The certificate is wrong; the message says where."""
-
-
-def layer_fingerprint(W, b) -> str:
-    """SHA-256 of the shape and the little-endian binary64 bytes of W and b."""
-    W = np.ascontiguousarray(W, dtype="<f8")
-    b = np.zeros(W.shape[0], dtype="<f8") if b is None else np.ascontiguousarray(b, dtype="<f8")
-    h = hashlib.sha256()
-    h.update(f"{W.shape[0]}x{W.shape[1]};".encode())
-    h.update(W.tobytes())
-    h.update(b.tobytes())
-    return h.hexdigest()
-
-
-def _int_or_fraction(s):
-    """An exact rational from a JSON string or integer: an ``int`` for an
-    integer (the common case, and far cheaper), else a ``Fraction``; floats
-    are refused (they are already rounded)."""
-    if isinstance(s, bool) or not isinstance(s, (str, int)):
-        raise Rejected(f"not an exact rational (string or integer): {s!r}")
-    if isinstance(s, int):
-        return s
-    if s.isdigit() and s.isascii():         # the common case, checked first for speed
-        return int(s)
-    t = s.strip()
-    if t.isascii() and t.lstrip("+-").isdigit() and t.count("-") + t.count("+") <= 1:
-        return int(t)
-    try:
-        return Fraction(s)
-    except (ValueError, ZeroDivisionError):
-        raise Rejected(f"not a rational: {s!r}") from None
-
-
-def rational(s) -> Fraction:
-    """An exact rational (a ``Fraction``) from a JSON string or integer."""
-    return Fraction(_int_or_fraction(s))
-
-
-def activation_slope(act):
-    """Negative-side slope of a piecewise linear activation text (``relu`` 0,
-    ``identity`` 1, ``leaky_relu:<s>`` s >= 0), None for sigmoid/tanh;
-    :class:`Rejected` for anything else. The checkers read activations
-    here, independently of the solver's :mod:`solver.activations`."""
-    if act == "relu":
-        return Fraction(0)
-    if act == "identity":
-        return Fraction(1)
-    if isinstance(act, str) and act.startswith("leaky_relu:"):
-        try:
-            s = float(act.split(":", 1)[1])
-        except ValueError:
-            raise Rejected(f"unknown activation {act!r}") from None
-        if not math.isfinite(s) or s < 0:
-            raise Rejected(f"unknown activation {act!r}")
-        return Fraction(s)
-    if act in ("sigmoid", "tanh"):
-        return None
-    raise Rejected(f"unknown activation {act!r}")
-
-
-def int_rank(rows) -> int:
-    """Exact rank of integer rows by fraction-free (Bareiss-style) elimination:
-    row_r <- p * row_r - row_r[c] * pivot_row keeps integers and exact zeros."""
-    rows = [list(r) for r in rows]
-    rank, ncols = 0, len(rows[0]) if rows else 0
-    for c in range(ncols):
-        piv = next((r for r in range(rank, len(rows)) if rows[r][c] != 0), None)
-        if piv is None:
-            continue
-        rows[rank], rows[piv] = rows[piv], rows[rank]
-        p = rows[rank]
-        for r in range(rank + 1, len(rows)):
-            f = rows[r][c]
-            if f != 0:
-                new = [p[c] * a - f * e for a, e in zip(rows[r], p)]
-                g = 0
-                for a in new:
-                    g = math.gcd(g, a)
-                rows[r] = [a // g for a in new] if g > 1 else new
-        rank += 1
-    return rank
-
-
-class Layer:
-    """The layer's rows read exactly: Fractions, integer copies (row i times a
-    power of two), classes of coincident rows."""
-    def __init__(self, W, b):
-        W = np.asarray(W, dtype=np.float64)
-        self.m, self.n = W.shape
-        b = np.zeros(self.m) if b is None else np.asarray(b, dtype=np.float64)
-        self.W = [[Fraction(float(v)) for v in row] for row in W]
-        self.b = [Fraction(float(v)) for v in b]
-        # Integer copies for speed: row i times its largest denominator (a
-        # power of two) is integral; ``Wint[i] = scale[i] * W[i]`` exactly.
-        self.scale, self.Wint, self.bint = [], [], []
-        for wr, bi in zip(self.W, self.b):
-            d = max([f.denominator for f in wr] + [bi.denominator])
-            self.scale.append(d)
-            self.Wint.append([int(f * d) for f in wr])
-            self.bint.append(int(bi * d))
-        self.nonzero = [any(v != 0 for v in row) for row in self.Wint]
-        self.Wp = [[a % PRIME for a in row] for row in self.Wint]     # residues modulo p
-        # Coincident hyperplanes: rows with [w_j, b_j] = lam [w_i, b_i] exactly
-        # share the primitive integer vector up to sign. At a generic x,
-        # sign(row j) = sign(lam) * sign(row i).
-        self.key, self.orient, self.members = [None] * self.m, [0] * self.m, {}
-        for i in range(self.m):
-            if not self.nonzero[i]:
-                continue
-            r = self.Wint[i] + [self.bint[i]]
-            g = 0
-            for a in r:
-                g = math.gcd(g, a)
-            o = 1 if next(a for a in r if a != 0) > 0 else -1
-            k = tuple(o * a // g for a in r)
-            self.key[i], self.orient[i] = k, o
-            self.members.setdefault(k, []).append(i)
-        self.two_sided = {k for k, rows in self.members.items()
-                          if len({self.orient[i] for i in rows}) == 2}
-
-    def dot_int(self, i, v_int):
-        """scale[i] * (w_i . v) for an integer vector v (same sign, same zero)."""
-        return sum(a * c for a, c in zip(self.Wint[i], v_int))
-
-    def row(self, i, where):
-        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.m:
-            raise Rejected(f"{where}: bad row index {i!r}")
-        return i
-
-
-def _multipliers(L, entries, fields, parse, where):
-    """The entries ``[row, ..., value]`` of a multiplier list (``fields`` names
-    them, e.g. ``"row, value"``): every row a valid index of ``L``, no row
-    twice, every value an exact rational ``>= 0`` read by ``parse``. Returns
-    ``[(row, entry, value)]`` in order; :class:`Rejected` on the first defect."""
-    width = len(fields.split(","))
-    out, seen = [], set()
-    for e in entries:
-        if not isinstance(e, list) or len(e) != width:
-            raise Rejected(f"{where}: entry {e!r} is not [{fields}]")
-        i = L.row(e[0], where)
-        if i in seen:
-            raise Rejected(f"{where}: row {i} repeated")
-        seen.add(i)
-        v = parse(e[-1])
-        if v < 0:
-            raise Rejected(f"{where}: negative multiplier for row {i}")
-        out.append((i, e, v))
-    return out
 
 
 def _check_gordan(L, y, sigma, where):
@@ -271,7 +125,7 @@ def _check_gordan(L, y, sigma, where):
     total_w = [Fraction(0)] * L.n
     total_b = Fraction(0)
     positive = False
-    for i, _, v in _multipliers(L, y, "row, value", rational, where):
+    for i, _, v in multipliers(L, y, "row, value", rational, where):
         if i not in sigma:
             raise Rejected(f"{where}: row {i} may not be used in this leaf")
         if v > 0:
@@ -342,300 +196,6 @@ def _check_leaf(L, node, sigma, where):
         raise Rejected(f"{where}: unknown leaf kind {kind!r}")
 
 
-class _Echelon:
-    """Row echelon form modulo :data:`PRIME` of integer rows, with undo.
-
-    ``push(v)`` reduces v against the stored rows (each stored row is monic
-    at its pivot and zero in the pivot columns of the rows stored before it)
-    and stores the remainder when it is nonzero; the number of stored rows is
-    the rank modulo p of everything pushed, a lower bound of the rank over Q.
-    ``pop()`` undoes the last successful push. ``outside(v)``: at rank n-1,
-    is v outside the span modulo p (then rank + v = n modulo p, so over Q)?"""
-
-    def __init__(self, n):
-        self.n = n
-        self.rows = []                      # (pivot column, row mod p, monic at pivot)
-        self._normal = None                 # kernel vector mod p at rank n-1, cached
-
-    def reduce(self, v):
-        """v (residues modulo p), reduced against the stored rows."""
-        for c, e in self.rows:
-            f = v[c]
-            if f:
-                v = [(a - f * x) % PRIME for a, x in zip(v, e)]
-        return v
-
-    def push(self, v):
-        v = self.reduce(v)
-        for c, a in enumerate(v):
-            if a:
-                inv = pow(a, -1, PRIME)
-                self.rows.append((c, [x * inv % PRIME for x in v]))
-                self._normal = None
-                return True
-        return False
-
-    def pop(self):
-        self.rows.pop()
-        self._normal = None
-
-    def outside(self, v):
-        if len(self.rows) != self.n - 1:
-            return False
-        if self._normal is None:
-            # back substitution from the last row stored: row r is zero in the
-            # pivots of earlier rows and before its own pivot, so its other
-            # nonzeros are the free column or pivots of later rows, solved already
-            x = [0] * self.n
-            free = (set(range(self.n)) - {c for c, _ in self.rows}).pop()
-            x[free] = 1
-            for c, e in reversed(self.rows):
-                x[c] = -sum(a * y for a, y in zip(e, x)) % PRIME    # e[c] = 1, x[c] = 0 so far
-            self._normal = x
-        return sum(a * y for a, y in zip(v, self._normal)) % PRIME != 0
-
-
-def _int_vector(values, n, where):
-    v = [rational(s) for s in values] if isinstance(values, list) and len(values) == n else None
-    if v is None:
-        raise Rejected(f"{where}: 'normal' must have {n} entries")
-    den = 1
-    for x in v:
-        den = den * x.denominator // math.gcd(den, x.denominator)
-    v_int = [int(x * den) for x in v]   # an integer multiple: same orthogonality
-    if not any(v_int):
-        raise Rejected(f"{where}: normal is zero")
-    return v_int
-
-
-def check_circuit(L, entries, where):
-    """Validate one circuit; returns its ``{row: sign}``."""
-    if not isinstance(entries, list) or not entries:
-        raise Rejected(f"{where}: a circuit must be a non-empty list")
-    signs, coef = {}, []
-    for i, e, q in _multipliers(L, entries, "row, sign, value", _int_or_fraction, where):
-        s = e[1]
-        if isinstance(s, bool) or s not in (1, -1):
-            raise Rejected(f"{where}: sign of row {i} must be 1 or -1")
-        signs[i] = s
-        coef.append((i, q * s))
-    if all(c == 0 for _, c in coef):
-        raise Rejected(f"{where}: all multipliers are zero")
-    # w_i = Wint_i / scale_i with scale_i a power of two: multiply the identity
-    # through by D = lcm(denominators of q) * max(scale) to stay in integers
-    top = max(L.scale[i] for i, _ in coef)
-    den = 1
-    for _, c in coef:
-        d = c.denominator
-        den = den * d // math.gcd(den, d)
-    ints = [(i, int(c * den) * (top // L.scale[i])) for i, c in coef]
-    total = [0] * L.n
-    for i, a in ints:
-        total = [t + a * w for t, w in zip(total, L.Wint[i])]
-    if any(total):
-        raise Rejected(f"{where}: sum of q s w_i is not zero")
-    if sum(a * L.bint[i] for i, a in ints) > 0:
-        raise Rejected(f"{where}: sum of q s b_i is positive")
-    return signs
-
-
-def circuit_signs(L, entries, where):
-    """The ``{row: sign}`` of one circuit, from its structure only (rows valid
-    and distinct, signs +-1); its values and its identity are checked by
-    :func:`check_circuit`, which must also pass."""
-    if not isinstance(entries, list) or not entries:
-        raise Rejected(f"{where}: a circuit must be a non-empty list")
-    signs = {}
-    for e in entries:
-        if not isinstance(e, list) or len(e) != 3:
-            raise Rejected(f"{where}: entry {e!r} is not [row, sign, value]")
-        i, s = L.row(e[0], where), e[1]
-        if i in signs:
-            raise Rejected(f"{where}: row {i} repeated")
-        if isinstance(s, bool) or s not in (1, -1):
-            raise Rejected(f"{where}: sign of row {i} must be 1 or -1")
-        signs[i] = s
-    return signs
-
-
-def check_circuits(W, b, table):
-    """:func:`check_circuit` on every circuit of ``table`` for the layer
-    ``(W, b)``: None when all are valid, else the first rejection's message.
-    A plain function of plain data, so that it can run in another process
-    while the tree is walked (see ``executor`` of :func:`check_certificate`)."""
-    try:
-        L = Layer(W, b)
-        for k, c in enumerate(table):
-            check_circuit(L, c, f"circuit {k}")
-        return None
-    except Rejected as exc:
-        return str(exc)
-    except (MemoryError, TypeError, ValueError, KeyError, AttributeError) as exc:
-        return f"malformed certificate: {type(exc).__name__}: {exc}"
-
-
-#: circuit tables at least this long are checked in the executor, if one is given
-PARALLEL_CIRCUITS = 2000
-
-
-def _exact_rank(L, S):
-    return int_rank([L.Wint[i] for i in S]) if S else 0
-
-
-def _rank_at_least(L, E, S, extra, r):
-    """Is the rank of the rows ``S`` plus the rows ``extra`` (indices) at
-    least ``r``? Modulo p first (``E`` holds the echelon form of ``S`` modulo
-    p): enough when it says yes; else exactly over the integers."""
-    got = len(E.rows)
-    for j in extra:             # (only one extra row is ever passed)
-        if got < r and (E.outside(L.Wp[j]) if got == E.n - 1 else any(E.reduce(L.Wp[j]))):
-            got += 1
-    if got >= r:
-        return True
-    rows = [L.Wint[i] for i in list(S) + list(extra)]
-    return bool(rows) and int_rank(rows) >= r
-
-
-def _check_v2(L, cert, W=None, b=None, executor=None):
-    """Walk a version-2 or version-3 certificate; returns the number of leaves.
-    With an ``executor`` (anything with ``submit``, e.g. a process pool) and
-    a long circuit table, the circuits' values and identities are checked
-    there (:func:`check_circuits` on ``W, b``) while the tree is walked with
-    their signs; the walk's verdict waits for that check."""
-    version = cert.get("version")
-    pairs = cert.get("pairs")
-    if not isinstance(pairs, list):
-        raise Rejected("'pairs' must be a list of row indices")
-    E = _Echelon(L.n)
-    S = []              # the positive set: pairs, then rows branched positive on the path
-    seen_lines = set()
-    for i in pairs:
-        L.row(i, "pairs")
-        if not L.nonzero[i] or L.key[i] not in L.two_sided:
-            raise Rejected(f"pairs: row {i} is not in a two-sided class")
-        if L.key[i] in seen_lines:
-            raise Rejected(f"pairs: rows {pairs} are not linearly independent")
-        seen_lines.add(L.key[i])
-        E.push(L.Wp[i])
-        S.append(i)
-    if not _rank_at_least(L, E, S, [], len(S)):
-        raise Rejected(f"pairs: rows {pairs} are not linearly independent")
-    table = cert.get("circuits")
-    if not isinstance(table, list):
-        raise Rejected("'circuits' must be a list")
-    pending = None
-    if executor is not None and len(table) >= PARALLEL_CIRCUITS:
-        pending = executor.submit(check_circuits, W, b, table)
-        circuits = [circuit_signs(L, c, f"circuit {k}") for k, c in enumerate(table)]
-    else:
-        circuits = [check_circuit(L, c, f"circuit {k}") for k, c in enumerate(table)]
-    leaves = _walk(L, cert, version, _tokens_of(cert), circuits, E, S)
-    if pending is not None:
-        try:
-            reason = pending.result()
-        except Exception as exc:            # the pool broke (a killed worker, say)
-            raise Rejected(f"the circuit check did not finish: {type(exc).__name__}: {exc}")
-        if reason is not None:
-            raise Rejected(reason)
-    return leaves
-
-
-def _tokens_of(cert):
-    tokens = cert.get("tree")
-    if not isinstance(tokens, list) or not tokens:
-        raise Rejected("'tree' must be a non-empty list of tokens")
-    return tokens
-
-
-def _walk(L, cert, version, tokens, circuits, E, S):
-    """The preorder walk of a version-2/3 tree (see :func:`_check_v2`)."""
-    n = L.n
-    h_len = 3 if version == 2 else 2
-    h_form = "['H', k, normal]" if version == 2 else "['H', k]"
-    sigma = {}
-    stack = []          # [row, pushed, phase]: phase 0 = in pos subtree, 1 = in neg
-    leaves = 0
-    pos = 0
-    while True:
-        if pos >= len(tokens):
-            raise Rejected("tree ends inside a branch (truncated?)")
-        tok = tokens[pos]
-        where = f"token {pos}"
-        pos += 1
-        if not isinstance(tok, list) or not tok or not isinstance(tok[0], str):
-            raise Rejected(f"{where}: not a token")
-        kind = tok[0]
-        if kind == "b":
-            if len(tok) != 2:
-                raise Rejected(f"{where}: branch token must be ['b', row]")
-            i = L.row(tok[1], where)
-            if i in sigma:
-                raise Rejected(f"{where}: row {i} branched on twice")
-            if not L.nonzero[i]:
-                raise Rejected(f"{where}: branch on zero row {i}")
-            if L.key[i] in L.two_sided:
-                raise Rejected(f"{where}: branch on row {i} of a two-sided class")
-            for j in L.members[L.key[i]]:
-                sigma[j] = L.orient[j] * L.orient[i]
-            S.append(i)
-            stack.append([i, E.push(L.Wp[i]), 0])
-            continue
-        if kind == "B":
-            if not _rank_at_least(L, E, S, [], n):
-                raise Rejected(f"{where}: basis leaf at rank {_exact_rank(L, S)}, not {n}")
-        elif kind in ("G", "H"):
-            k = tok[1] if len(tok) >= 2 else None
-            if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(circuits):
-                raise Rejected(f"{where}: bad circuit index {k!r}")
-            if kind == "G":
-                if len(tok) != 2:
-                    raise Rejected(f"{where}: gordan token must be ['G', k]")
-                for i, s in circuits[k].items():
-                    if sigma.get(i) != s:
-                        raise Rejected(f"{where}: circuit {k} row {i} does not have sign {s} here")
-            else:
-                if len(tok) != h_len:
-                    raise Rejected(f"{where}: hyperplane token must be {h_form}")
-                if version == 2:
-                    v = _int_vector(tok[2], n, where)
-                    for i in S:
-                        if L.dot_int(i, v) != 0:
-                            raise Rejected(f"{where}: normal not orthogonal to the positive rows")
-                    if not _rank_at_least(L, E, S, [], n - 1):
-                        raise Rejected(f"{where}: hyperplane leaf at rank {_exact_rank(L, S)}, "
-                                       f"not {n - 1}")
-                for i, s in circuits[k].items():
-                    if i in sigma:
-                        if sigma[i] != s:
-                            raise Rejected(f"{where}: circuit {k} row {i} does not have sign {s} here")
-                    elif s != -1 or (L.dot_int(i, v) == 0 if version == 2 else
-                                     not _rank_at_least(L, E, S, [i], n)):
-                        raise Rejected(f"{where}: circuit {k} row {i} is unassigned and not "
-                                       f"a negative row outside the span of the positive rows")
-        else:
-            raise Rejected(f"{where}: unknown token {kind!r}")
-        leaves += 1
-        # climb: finish positive subtrees (switch to negative), pop finished branches
-        while stack:
-            frame = stack[-1]
-            i = frame[0]
-            if frame[2] == 0:
-                if frame[1]:
-                    E.pop()
-                S.pop()
-                for j in L.members[L.key[i]]:
-                    sigma[j] = -sigma[j]
-                frame[2] = 1
-                break
-            for j in L.members[L.key[i]]:
-                del sigma[j]
-            stack.pop()
-        else:
-            if pos != len(tokens):
-                raise Rejected(f"token {pos}: tokens after the end of the tree")
-            return leaves
-
-
 def check_certificate(W, b, cert, *, check_fingerprint=True, executor=None):
     """Verify an injectivity certificate against the layer ``(W, b)``.
 
@@ -659,7 +219,7 @@ def check_certificate(W, b, cert, *, check_fingerprint=True, executor=None):
         if check_fingerprint and cert.get("layer_sha256") != layer_fingerprint(W, b):
             raise Rejected("layer fingerprint does not match (certificate made for another layer)")
         if cert.get("version") in (2, 3):
-            return True, f"valid ({_check_v2(L, cert, W, b, executor)} leaves)"
+            return True, f"valid ({check_tree(L, cert, W, b, executor)} leaves)"
         # version 1: iterative depth-first walk: (node, path sigma, where)
         stack = [(cert.get("tree"), {}, "root")]
         leaves = 0

@@ -5,7 +5,7 @@ Part of the trusted base, like :mod:`solver.certificates.checker` (whose
 layer parsing, rationals and rank it uses): the standard library and NumPy
 only, no solver.
 
-Criterion (proved in :mod:`solver.networks` above ``_OrthantTree``):
+Criterion (proved in :mod:`solver.network.orthant` above ``_OrthantTree``):
 ``x -> ReLU(W x + b)`` is injective on ``{x >= 0}`` iff the rows positive
 at every generic point of the open orthant span R^n. The certificate is a
 sign tree as in :mod:`solver.certificates.checker` whose Gordan leaves may

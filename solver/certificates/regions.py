@@ -1,6 +1,6 @@
 """Checker for ``reluinj.regions_proof``: a small piecewise linear network is
 injective on its domain (R^n, the orthant, or a box), proved end to end over
-its activation regions (:func:`solver.networks.decide_by_regions`).
+its activation regions (:func:`solver.network.regions.decide_by_regions`).
 
 Part of the trusted base: the standard library and NumPy only, no solver.
 Everything is recomputed here from the network's exact binary64 weights;

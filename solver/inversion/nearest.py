@@ -17,7 +17,7 @@ adjacent region across each such kink while that lowers ``t``.
 The point only has to be *good*: every value reported is the floating-point
 forward pass of the returned ``z``; the proof of optimality is elsewhere (the
 range bound or an infeasible MIP just below this level, in
-:func:`solver.inversion._nearest_monotone_head`). A better incumbent makes
+:func:`solver.inversion.peeled.nearest_monotone_head`). A better incumbent makes
 that MIP's level tighter, and often attains the range bound outright (a
 background pixel of a noisy image below 0 costs at least its distance to the
 sigmoid's range, and the walk drives that pixel's logit down).
@@ -31,11 +31,12 @@ affine problem).
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linprog
 
-from .deadline import Deadline
-from .inversion_problem import (activation_pattern, region_affine, region_constraints,
-                                residual_norm)
+from ..deadline import Deadline
+from ..lp import linprog_highs
+from .problem import activation_pattern, region_affine, region_constraints, residual_norm
+
+__all__ = ["region_minimax", "region_walk"]
 
 
 def _residual(network, z, x):
@@ -46,7 +47,7 @@ def _residual(network, z, x):
 def _slopes(head, x, t):
     """Interval ends of ``|act(y) - x| <= t`` and their derivatives in ``t``
     (``d/dt act^-1(x + t) = 1 / act'(act^-1(x + t))``)."""
-    from .inversion_peel import activation_derivative, target_box
+    from .peel import activation_derivative, target_box
     tlo, thi = target_box(head, x, t)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         dhi = 1.0 / activation_derivative(head, thi, head.forward(thi))
@@ -70,7 +71,7 @@ def _lp_active_set(G, g, lo, hi, tlo, thi, v0, first=64, rounds=8):
     keep[np.argsort(slack)[:first]] = True
     for _ in range(rounds):
         try:
-            res = linprog(cost, A_ub=G[keep], b_ub=g[keep], bounds=bounds, method="highs")
+            res = linprog_highs(cost, A_ub=G[keep], b_ub=g[keep], bounds=bounds)
         except ValueError:
             return None
         if res.status != 0 or res.x is None:
@@ -119,7 +120,7 @@ def region_minimax(prenet, head, x, pattern, lo, hi, z, t0, *, lower=0.0, steps=
     """
     score_net = network
     if score_net is None:
-        from .network import DenseLayer, Network
+        from ..network import DenseLayer, Network
         L = prenet.layers[-1]
         score_net = Network(prenet.layers[:-1] + (DenseLayer(L.W, L.b, head),))
     pres, A, c = region_affine(prenet, pattern)
@@ -170,7 +171,7 @@ def region_walk(network, prenet, x, z, lo, hi, *, lower=0.0, stop_at=None, deadl
     network : a network whose head is strictly monotone or piecewise linear
         and whose hidden layers are piecewise linear.
     prenet : the same without its head
-        (:func:`solver.inversion.pre_activation_network`).
+        (:func:`solver.inversion.problem.pre_activation_network`).
     x : target; z : start; lo, hi : latent box.
     lower : proved lower bound on the residual (no LP goes below it).
     stop_at : stop as soon as the residual is at most this (default: ``lower``

@@ -16,9 +16,11 @@ from fractions import Fraction
 import numpy as np
 import scipy.sparse as sp
 
-from .activations import RELU, Activation, parse_activation
-from .errors import InputError
-from .io import DENSE_MAX_ENTRIES, validate_layer
+from ..activations import RELU, Activation, parse_activation
+from ..errors import InputError
+from ..io import DENSE_MAX_ENTRIES, validate_layer
+
+__all__ = ["DenseLayer", "Network", "make_network"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class DenseLayer:
 
     def forward_exact(self, x):
         """Exact forward pass on a list of Fractions."""
-        from .exact import layer_preactivations
+        from ..exact import layer_preactivations
         return self.activation.exact(layer_preactivations(self.W, self.b, x))
 
 
@@ -88,7 +90,7 @@ class Network:
         irrational and the pair is refused as not checkable (never
         accepted).
         """
-        from .exact import layer_preactivations
+        from ..exact import layer_preactivations
         z1 = [Fraction(v) for v in z1]
         z2 = [Fraction(v) for v in z2]
         if len(z1) != self.n_in or len(z2) != self.n_in:
