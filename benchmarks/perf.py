@@ -292,9 +292,8 @@ def scaling_lines(rows, budget=600.0, growth=3.0):
 def plot_scaling(rows, path):
     """Makespan against workers, one curve per split: measured (1, 2
     workers) and simulated by list scheduling of the recorded subtree times."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import pyplot
+    plt = pyplot()
     sims = _by_split(rows, False)
     if not sims:
         return None

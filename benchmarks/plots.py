@@ -52,10 +52,26 @@ def plot_inversion(rows, path):
 
 
 def pyplot():
+    """``matplotlib.pyplot`` for the plots of every benchmark script: the
+    file backend ``Agg`` unless pyplot is loaded already (a notebook keeps its
+    inline backend; the plots are saved to files either way)."""
     import matplotlib
-    matplotlib.use("Agg")
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def _jitter(style, meth, step):
+    """The factor that spreads the methods' points at one x (log axes)."""
+    return 1 + step * (sorted(style).index(meth) - len(style) / 2)
+
+
+def _median_line(ax, pts, x, y, col, mk, label, **kw):
+    """The median of ``y`` over the points at each distinct ``x``, as a line."""
+    xs = sorted({x(p) for p in pts})
+    med = [statistics.median(y(p) for p in pts if x(p) == v) for v in xs]
+    ax.plot(xs, med, "-", color=col, marker=mk, ms=4, label=label, **kw)
 
 
 def method_style(methods):
@@ -82,15 +98,13 @@ def plot_time_vs_size(rows, path):
             mr = [r for r in fr if r["method"] == meth]
             dec = [r for r in mr if r["verdict"] in DECIDED]
             unk = [r for r in mr if r["verdict"] not in DECIDED]
-            jit = 1 + 0.03 * (sorted(style).index(meth) - len(style) / 2)
+            jit = _jitter(style, meth, 0.03)
             ax.scatter([r["n"] * jit for r in dec], [max(r["seconds"], 1e-4) for r in dec],
                        color=col, marker=mk, s=10, alpha=0.5)
             ax.scatter([r["n"] * jit for r in unk], [max(r["seconds"], 1e-4) for r in unk],
                        facecolors="none", edgecolors=col, marker=mk, s=14, alpha=0.7)
-            ns = sorted({r["n"] for r in mr})
-            med = [statistics.median(max(r["seconds"], 1e-4) for r in mr if r["n"] == n)
-                   for n in ns]
-            ax.plot(ns, med, "-", color=col, marker=mk, ms=4, lw=1.2, label=meth)
+            _median_line(ax, mr, lambda r: r["n"], lambda r: max(r["seconds"], 1e-4), col, mk,
+                         meth, lw=1.2)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"{fam}")
@@ -117,12 +131,10 @@ def plot_speedups(sp, path):
     for meth in sorted(style):
         col, mk = style[meth]
         pts = [s for s in sp if s["method"] == meth]
-        ms = sorted({s["m"] for s in pts})
-        jit = 1 + 0.02 * (sorted(style).index(meth) - len(style) / 2)
+        jit = _jitter(style, meth, 0.02)
         ax.scatter([s["m"] * jit for s in pts], [s["speedup"] for s in pts], color=col,
                    marker=mk, s=10, alpha=0.35)
-        med = [statistics.median(s["speedup"] for s in pts if s["m"] == m) for m in ms]
-        ax.plot(ms, med, "-", color=col, marker=mk, ms=4, label=meth)
+        _median_line(ax, pts, lambda s: s["m"], lambda s: s["speedup"], col, mk, meth)
     ax.axhline(1.0, color="k", lw=0.6)
     ax.set_xscale("log")
     ax.set_yscale("log")

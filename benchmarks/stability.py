@@ -119,9 +119,8 @@ def _series(summary, key, plt):
 
 
 def plot_sigma_vs_c(summary, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import pyplot
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     for n, col, pts, cs in _series(summary, "sigma_over_sqrt_m", plt):
         a1.plot(cs, [p["sigma_over_sqrt_m"][1] for p in pts], "o-", color=col, ms=3,
@@ -153,9 +152,8 @@ def plot_sigma_vs_c(summary, path):
 def plot_gap(summary, path, heavy=()):
     """Left: upper / C(W) against sqrt(2m) (dotted). Right: upper / sigma*:
     where the best pair found sits between Theorem 4's bound and sigma*."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .plots import pyplot
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     for n, col, pts, cs in _series(summary, "upper_over_constant", plt):
         a1.plot(cs, [p["upper_over_constant"][1] for p in pts], "o-", color=col, ms=3,

@@ -42,17 +42,23 @@ smallest singular value is far above 1e-6 (e.g. small integer rows).
 
 Zero rows (``w_i = 0``) never contribute to a span: they get no constraint,
 and their ``z_i`` is fixed to their exact sign (1 iff ``b_i >= 0``).
+
+The models are built with :class:`solver.milpbuilder.MilpBuilder`, the
+builder of the network encodings too (:mod:`solver.netmilp`); the encodings
+differ on purpose: a row here has no output variable, is scaled to unit l1
+norm and keeps a margin below zero when inactive (above), whereas
+:func:`solver.netmilp.encode_activation` encodes ``u = act(y)`` exactly.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from .backends.base import MilpModel
 from .errors import InputError
 from .io import validate_layer
+from .milpbuilder import MilpBuilder
 
 __all__ = ["Formulation", "rank_deficient_milp", "few_active_milp"]
 
@@ -139,41 +145,9 @@ def _check_params(box, margin, rel_margin):
     return box, margin, rel_margin
 
 
-class _Builder:
-    """Accumulates columns and rows of a MILP in COO form."""
-
-    def __init__(self):
-        self.lb, self.ub, self.integ, self.names = [], [], [], []
-        self.rows, self.cols, self.vals = [], [], []
-        self.row_lb, self.row_ub = [], []
-
-    def add_vars(self, k, lb, ub, integer, prefix):
-        start = len(self.lb)
-        self.lb.extend(np.broadcast_to(np.asarray(lb, dtype=np.float64), (k,)).tolist())
-        self.ub.extend(np.broadcast_to(np.asarray(ub, dtype=np.float64), (k,)).tolist())
-        self.integ.extend([integer] * k)
-        self.names.extend(f"{prefix}{j}" for j in range(k))
-        return np.arange(start, start + k)
-
-    def add_row(self, cols, vals, lo, hi):
-        r = len(self.row_lb)
-        cols = np.asarray(cols, dtype=np.int64)
-        vals = np.asarray(vals, dtype=np.float64)
-        keep = vals != 0
-        self.rows.append(np.full(int(keep.sum()), r))
-        self.cols.append(cols[keep])
-        self.vals.append(vals[keep])
-        self.row_lb.append(float(lo))
-        self.row_ub.append(float(hi))
-
-    def model(self, c=None) -> MilpModel:
-        N, M = len(self.lb), len(self.row_lb)
-        cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
-        rows, cols = cat(self.rows, np.int64), cat(self.cols, np.int64)
-        A = sp.coo_array((cat(self.vals, np.float64), (rows, cols)), shape=(M, N)).tocsr()
-        return MilpModel(c=np.zeros(N) if c is None else c, A=A, row_lb=np.array(self.row_lb),
-                         row_ub=np.array(self.row_ub), lb=np.array(self.lb), ub=np.array(self.ub),
-                         integrality=np.array(self.integ, dtype=bool), names=tuple(self.names))
+def _named_vars(B, k, lb, ub, integer, prefix):
+    """``k`` variables named ``prefix0, prefix1, ...`` (the names are diagnostics only)."""
+    return B.add_vars(k, lb, ub, integer=integer, names=[f"{prefix}{j}" for j in range(k)])
 
 
 class _Rows:
@@ -262,11 +236,11 @@ def rank_deficient_milp(W, b=None, *, box: float = 1e3, margin: float = 1e-6,
     box, margin, rel_margin = _check_params(box, margin, rel_margin)
     m, n = W.shape
     R = _Rows(W, b, box, margin, rel_margin)
-    B = _Builder()
-    x_idx = B.add_vars(n, -box, box, False, "x")
-    v_idx = B.add_vars(n, -1.0, 1.0, False, "v")
-    p_idx = B.add_vars(n, 0.0, 1.0, True, "p")
-    z_idx = B.add_vars(m, R.z_lb, R.z_ub, True, "z")
+    B = MilpBuilder()
+    x_idx = _named_vars(B, n, -box, box, False, "x")
+    v_idx = _named_vars(B, n, -1.0, 1.0, False, "v")
+    p_idx = _named_vars(B, n, 0.0, 1.0, True, "p")
+    z_idx = _named_vars(B, m, R.z_lb, R.z_ub, True, "z")
     B.add_row(p_idx, np.ones(n), 1.0, 1.0)
     for k in range(n):
         B.add_row([v_idx[k], p_idx[k]], [1.0, -2.0], -1.0, np.inf)
@@ -280,7 +254,7 @@ def rank_deficient_milp(W, b=None, *, box: float = 1e3, margin: float = 1e-6,
         cols = np.append(v_idx, z_idx[i])
         B.add_row(cols, np.append(R.a[i], N), -np.inf, N)
         B.add_row(cols, np.append(R.a[i], -N), -N, np.inf)
-    return Formulation(B.model(), n, m, x_idx, v_idx, z_idx, "rankdef", box, margin, R.mu)
+    return Formulation(B.build(), n, m, x_idx, v_idx, z_idx, "rankdef", box, margin, R.mu)
 
 
 def few_active_milp(W, b=None, *, box: float = 1e3, margin: float = 1e-6,
@@ -322,17 +296,15 @@ def few_active_milp(W, b=None, *, box: float = 1e3, margin: float = 1e-6,
     box, margin, rel_margin = _check_params(box, margin, rel_margin)
     m, n = W.shape
     R = _Rows(W, b, box, margin, rel_margin)
-    B = _Builder()
-    x_idx = B.add_vars(n, -box, box, False, "x")
-    z_idx = B.add_vars(m, R.z_lb, R.z_ub, True, "z")
+    B = MilpBuilder()
+    x_idx = _named_vars(B, n, -box, box, False, "x")
+    z_idx = _named_vars(B, m, R.z_lb, R.z_ub, True, "z")
     for i in range(m):
         if R.free(i):
             R.sign_rows(B, i, x_idx, z_idx[i])
     counted = z_idx[~R.zero]
     B.add_row(counted, np.ones(counted.size), -np.inf, n - 1)
-    c = None
     if minimize_active:
-        c = np.zeros(len(B.lb))
-        c[counted] = 1.0
-    return Formulation(B.model(c), n, m, x_idx, np.zeros(0, dtype=np.int64), z_idx,
+        B.set_cost(counted, 1.0)
+    return Formulation(B.build(), n, m, x_idx, np.zeros(0, dtype=np.int64), z_idx,
                        "fewactive", box, margin, R.mu)

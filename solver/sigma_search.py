@@ -126,9 +126,17 @@ def cell_point(G, nonzero, sign, x_float, extra=()):
     """An exact point ``x`` (list of Fractions) with ``sign[i] * (w_i.x + b_i) > 0``
     for every row in ``nonzero`` (integer rows ``G`` as from
     :func:`solver.exact.integer_rows`) and ``g.(x, 1) < 0`` for the integer
-    rows ``extra``, near ``x_float``; None if no simple candidate works."""
+    rows ``extra``, near ``x_float``; None if no candidate works.
+
+    The binary64-rounded candidates come first, then an exact ``x_float``
+    (a point of the exact simplex) as it is: a cell thinner than the spacing
+    of doubles contains none (tests/test_stability.py, the thin cell).
+    """
     n = len(G[0]) - 1
-    for x in rational_candidates(x_float, denominators=SIGMA_DENOMINATORS, via_float=True):
+    cands = rational_candidates(x_float, denominators=SIGMA_DENOMINATORS, via_float=True)
+    if any(isinstance(v, Fraction) for v in x_float):
+        cands.append([Fraction(v) for v in x_float])
+    for x in cands:
         X, d = exact.common_denominator(x)
         if all(sign[i] * (exact.dot(G[i][:n], X) + G[i][n] * d) > 0 for i in nonzero) and \
                 all(exact.dot(g[:n], X) + g[n] * d < 0 for g in extra):

@@ -28,9 +28,10 @@ def rational_candidates(x_float, *, denominators=DENOMINATORS, via_float=False):
     pass), then the point itself.
 
     Entries that are Fractions are kept exact, unless ``via_float``: then
-    every entry is first rounded to binary64 (what the cell points of
-    :mod:`solver.sigma_search` have always done, including for the exact
-    points of its exact simplex; kept so that its results do not change).
+    every entry is first rounded to binary64 (the first candidates of the
+    cell points of :mod:`solver.sigma_search`, kept so that its points do not
+    change; it then tries an exact point itself, which rounding can move out
+    of a cell thinner than the spacing of doubles).
 
     Examples
     --------

@@ -7,10 +7,13 @@ import pkgutil
 import pytest
 
 import solver
+from benchmarks import phase
 
 MODULES = sorted(m.name for m in pkgutil.walk_packages(solver.__path__, "solver.")
                  if not m.name.endswith("__main__")) + [
-    "benchmarks.papers", "benchmarks.phasefit", "benchmarks.phase"]
+    "benchmarks.papers", "benchmarks.phasefit"] + sorted(
+    m.name for m in pkgutil.walk_packages(phase.__path__, "benchmarks.phase.")
+    if not m.name.endswith("__main__"))
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -345,17 +345,17 @@ def test_cross_checks_flag_violated_implications():
                 "verdict": verdict, **kw}
     ok = [row("phase", "injective"), row("phasenonneg", "injective", "nonneg"),
           row("phasebias", "not_injective", bias_scale=1.0)]
-    assert phase.problems({"cross_checks": phase._pairs(ok)}) == []
+    assert phase.problems({"cross_checks": phase.cross_checks(ok)}) == []
     bad = [row("phase", "not_injective"), row("phasebias", "injective", bias_scale=1.0)]
-    probs = phase.problems({"cross_checks": phase._pairs(bad)})
+    probs = phase.problems({"cross_checks": phase.cross_checks(bad)})
     assert len(probs) == 1 and probs[0]["curves"] == "gauss|bias:1"
     # the bias scale is irrelevant: verdicts of b and 4 b must agree
     bad = [row("phasebias", "injective", bias_scale=0.25), row("phasebias", "not_injective",
                                                                bias_scale=1.0)]
-    probs = phase.problems({"cross_checks": phase._pairs(bad)})
+    probs = phase.problems({"cross_checks": phase.cross_checks(bad)})
     assert len(probs) == 1 and probs[0]["curves"] == "bias:0.25|bias:1"
     bad = [row("phase", "injective"), row("phasenonneg", "not_injective", "nonneg")]
-    assert len(phase.problems({"cross_checks": phase._pairs(bad)})) == 1
+    assert len(phase.problems({"cross_checks": phase.cross_checks(bad)})) == 1
 
 
 def test_cli_rejects_a_bad_curve(capsys):
@@ -413,7 +413,7 @@ def test_bias_sandwich_bounds():
         return {"estimate": e, "ci": [lo, hi]}
     curves = {"gauss": {"3": rec(4.5, 4.4, 4.6), "4": rec(4.9, 4.8, 5.0)},
               "bias:1": {"3": rec(5.0, 4.9, 5.1), "4": rec(4.0, 3.9, 4.1)}}
-    bb = phase._bias_bounds(curves)["bias:1"]
+    bb = phase.bias_bounds(curves)["bias:1"]
     assert bb[0]["n"] == 3 and bb[0]["upper"] == pytest.approx(4.9 * 4 / 3) and bb[0]["consistent"]
     assert bb[1]["upper"] is None and not bb[1]["consistent"]       # below c50_gauss(4)
 

@@ -141,6 +141,38 @@ def test_the_whole_sigma_proof_verifies_independently():
     assert bound > 0
 
 
+def _thin_cell_layer():
+    """A 1-D layer whose middle cell (1/3, c) contains no binary64 number
+    (``c`` is the double right after 1/3, and the double before it is below
+    1/3), and whose sigma* is attained there: the cells, exactly, are
+    ``x < 1/3`` (rows -300x + 100 and -x + c), ``1/3 < x < c`` (3x - 1 and
+    -x + c: sigma = sqrt(10)) and ``x > c`` (3x - 1 and 1024 (x - c))."""
+    c = np.nextafter(1 / 3, 1.0)
+    assert Fraction(np.nextafter(c, 0.0)) < Fraction(1, 3) < Fraction(c)
+    W = np.array([[3.0], [-300.0], [-1.0], [1024.0]])
+    b = np.array([-1.0, 100.0, c, -1024 * c])
+    return W, b, Fraction(c)
+
+
+def test_sigma_star_settles_a_cell_that_no_double_meets():
+    """The minimising cell is thinner than the spacing of binary64 numbers:
+    its exact interior point (from the exact simplex) must be used as it is,
+    not rounded to a double (which lies outside the cell)."""
+    W, b, c = _thin_cell_layer()
+    out = sigma_star(W, b)
+    assert out.status == "exact", out.stats
+    assert out.sigma == pytest.approx(math.sqrt(10), rel=1e-12)
+    assert out.lower * out.lower <= 10 and float(out.lower) >= math.sqrt(10) * (1 - 1e-9)
+    x, = out.point
+    assert Fraction(1, 3) < x < c and out.positive == (0, 2)
+    assert stability(W, b, time_limit=30).status == "exact"
+    # rank-deficient thin cell (no row active in it): sigma* = 0, with its point
+    W0, b0 = np.array([[-3.0], [1.0]]), np.array([1.0, -float(c)])
+    out = sigma_star(W0, b0)
+    assert out.status == "zero" and out.positive == ()
+    assert Fraction(1, 3) < out.point[0] < c
+
+
 def test_pd_exact_against_eigenvalues():
     import flint
     rng = np.random.default_rng(3)
