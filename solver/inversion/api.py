@@ -77,8 +77,11 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
        ``eps`` as its starting lower bound. For a sigmoid/tanh head and
        ``linf`` the residual is in the output space: per-pixel range bounds
        (a pixel below 0 costs at least its distance to the sigmoid's range)
-       give the first lower bound, then feasibility MIPs of the interval
-       target at levels below the incumbent; for ``l1`` the problem is solved
+       give the first lower bound; the incumbent is a region walk
+       (:func:`solver.inversion.nearest.region_walk`: the exact L-inf minimum
+       of each activation region, then across kinks), which often attains
+       that bound; otherwise feasibility MIPs of the interval target at
+       levels below the incumbent; for ``l1`` the problem is solved
        in the pre-activation space against ``act^{-1}(x)`` (targets at or
        beyond the range clipped, with a warning) and ``space`` says so.
 

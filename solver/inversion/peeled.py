@@ -12,6 +12,7 @@ import numpy as np
 from ..deadline import Deadline
 from .exactphase import gd_candidates, solve_box_mip, solve_exact_phase
 from .mipmodel import MAX_MIP_BINARIES, box_model, mip_binaries
+from .nearest import region_walk
 from .candidates import descend
 from .problem import (MIP_GAP, make_result, output_residual, pre_activation_network,
                       residual_norm, tolerance, validate_inputs)
@@ -221,7 +222,7 @@ def nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backe
 
     ``|act(y_i) - x_i| <= t`` is the box :func:`target_box` ``(t)`` on the
     last pre-activation, nested in ``t``: the incumbent (gradient descent,
-    polished against the box of its own level) gives an upper level; the
+    then :func:`solver.inversion.nearest.region_walk`) gives an upper level; the
     per-unit range bound (:func:`range_lower_bound`) a lower one; a
     feasibility MIP of the box at ``t_inc (1 - MIP_GAP)`` that is infeasible
     proves optimality, a feasible one gives a better incumbent."""
@@ -234,11 +235,21 @@ def nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backe
     def score(z):
         return output_residual(network, z, x)
 
-    def improve(z):
-        return descend(network, prenet, x, z, lo, hi, deadline=deadline)
-
     lb = P.range_lower_bound(head, x, *fwd[-1])
     lower = max(lower, float(np.max(lb)) if len(lb) else 0.0)
+
+    def improve(z):
+        # the region walk (exact L-inf minimum per activation region, then
+        # across kinks) makes the incumbent, hence the MIP's level, tight
+        t0 = time.monotonic()
+        z, _, wi = region_walk(network, prenet, x, z, lo, hi, lower=lower,
+                               stop_at=lower / (1 - MIP_GAP),
+                               deadline=Deadline(deadline).portion(0.3).at)
+        walk = info.setdefault("region_walk", {"regions": 0, "moves": 0, "seconds": 0.0})
+        walk["regions"] += wi["regions"]
+        walk["moves"] += wi["moves"]
+        walk["seconds"] = round(walk["seconds"] + time.monotonic() - t0, 4)
+        return z
 
     def attained(t):
         return t * (1 - MIP_GAP) <= lower
@@ -246,6 +257,8 @@ def nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backe
     # candidates, cheapest first; stop as soon as one attains the range bound
     z, t_inc = None, math.inf
     for make in (lambda: [] if z0 is None else [z0],
+                 lambda: gd_candidates(network, x, lo, hi, seed, deadline, restarts=1,
+                                       steps=100),
                  lambda: gd_candidates(network, x, lo, hi, seed, deadline),
                  lambda: [np.clip(np.zeros(network.n_in), lo, hi)]):
         for c in make():
