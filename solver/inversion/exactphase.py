@@ -228,6 +228,11 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
             elif sol.x is not None:
                 z2 = polish_box(prenet, np.clip(sol.x[rm.z], zlo, zhi), *pe.boxes[K], zlo, zhi,
                                 score=away_score(z))
+                if away_score(z)(z2) > eps and pl_head:
+                    # the box polish can stall just outside eps (at the MIP's own
+                    # feasibility tolerance); the region LP of the whole network
+                    # then often lands inside
+                    z2 = polish(net, z2, x, lo, hi, "linf", keep_far=(z, delta))
                 if away_score(z)(z2) <= eps:
                     take_second(z, z2, "MIP over the latent box Z")
         return out

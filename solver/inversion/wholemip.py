@@ -426,15 +426,23 @@ def invert_whole_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
                 elif sol.x is not None:
                     z2 = np.clip(sol.x[enc.z], lo, hi)
                     z2 = polish(network, z2, x, lo, hi, norm, keep_far=(z_best, delta))
-                    unique = False
-                    second = z2
-                    if status == "exact":
-                        pair = exact_pair(network, z_best, z2)
-                        if pair is not None:
-                            from ..result import Witness
-                            witness = Witness.of(pair)
+                    r2 = residual_norm(network.forward(z2) - x, norm)
                     stats["uniqueness"]["second_residual"] = float(
                         np.max(np.abs(network.forward(z2) - x)))
+                    if r2 <= eps and np.max(np.abs(z2 - z_best)) >= delta:
+                        unique = False
+                        second = z2
+                        if status == "exact":
+                            pair = exact_pair(network, z_best, z2)
+                            if pair is not None:
+                                from ..result import Witness
+                                witness = Witness.of(pair)
+                    else:
+                        # the MIP's point is a second preimage only up to the
+                        # engine's feasibility tolerance: not proved, say so
+                        stats["uniqueness"]["status"] += (
+                            f"; its point has residual {r2:.3g} > {eps:.3g} after polishing: "
+                            "not a second preimage to tolerance")
     return make_result(status, z_best, network, x, norm, lo, hi, start, method, optimal=optimal,
                        unique=unique, second=second, bound=bound, witness=witness, message=message,
                        delta=delta if uniqueness else None, stats=stats)
