@@ -174,10 +174,10 @@ def _cmd_verify(args):
     except (OSError, ValueError, RecursionError) as exc:
         raise InputError(f"cannot read {args.certificate} as JSON: {exc}") from None
     layers = [(L.W, L.b, str(L.activation)) for L in net.layers]
-    if (os.cpu_count() or 1) > 1:
-        # a second process checks the circuit table while this one walks the tree
-        from .parallel import process_pool
-        with process_pool(1) as pool:
+    from .parallel import ForkExecutor, fork_available
+    if (os.cpu_count() or 1) > 1 and fork_available():
+        # a forked child checks the circuit table while this process walks the tree
+        with ForkExecutor() as pool:
             ok, reason = verify_document(layers, doc, executor=pool)
     else:
         ok, reason = verify_document(layers, doc)

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-__all__ = ["process_pool", "die_with_parent", "terminate"]
+__all__ = ["process_pool", "die_with_parent", "terminate", "ForkExecutor", "fork_available"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -93,3 +93,75 @@ def process_pool(workers, initializer=None, initargs=(), context=None):
         yield pool
     finally:
         terminate(pool)
+
+
+class _Forked:
+    """The future of :meth:`ForkExecutor.submit`: ``result()`` waits for the
+    forked child's answer (re-raising its exception as a RuntimeError)."""
+
+    def __init__(self, proc, conn):
+        self._proc, self._conn = proc, conn
+
+    def result(self):
+        try:
+            ok, value = self._conn.recv()
+        except EOFError:
+            raise RuntimeError("the worker process died") from None
+        finally:
+            self._proc.join()
+        if not ok:
+            raise RuntimeError(value)
+        return value
+
+    def kill(self):
+        with contextlib.suppress(Exception):
+            self._proc.kill()
+            self._proc.join()
+
+
+def _forked_main(conn, owner, fn, args):
+    die_with_parent(owner)
+    try:
+        conn.send((True, fn(*args)))
+    except BaseException as exc:        # the parent must hear about any failure
+        conn.send((False, f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+        os._exit(0)
+
+
+class ForkExecutor:
+    """``submit(fn, *args)`` runs ``fn(*args)`` in a forked child that dies
+    with this process; the arguments are inherited, not pickled (the point:
+    a 50 MB certificate's circuit table costs about a second to pickle and
+    unpickle). Only the answer travels back, pickled. Linux/macOS (fork);
+    :func:`fork_available` says whether it can be used. A context manager:
+    leaving it kills children still running."""
+
+    def __init__(self):
+        import multiprocessing as mp
+        self._ctx = mp.get_context("fork")
+        self._children = []
+
+    def submit(self, fn, *args):
+        recv, send = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(target=_forked_main, args=(send, os.getpid(), fn, args),
+                                 daemon=True)
+        proc.start()
+        send.close()
+        fut = _Forked(proc, recv)
+        self._children.append(fut)
+        return fut
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for f in self._children:
+            f.kill()
+        return False
+
+
+def fork_available():
+    import multiprocessing as mp
+    return "fork" in mp.get_all_start_methods()

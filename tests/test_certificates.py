@@ -469,20 +469,30 @@ def test_the_checkers_read_activation_texts_one_way():
             regions._slope(bad)
 
 
-def test_circuits_checked_in_another_process(good, monkeypatch):
+@pytest.mark.parametrize("kind", ["pool", "fork"])
+def test_circuits_checked_in_another_process(good, monkeypatch, kind):
     # with an executor, the circuit table is checked in a worker process while
     # the tree is walked here: the same verdicts, the same messages
-    from solver.parallel import process_pool
+    from solver.parallel import ForkExecutor, process_pool
     W, b, cert = good
+    executor = (lambda: process_pool(1)) if kind == "pool" else ForkExecutor
     monkeypatch.setattr(tree, "PARALLEL_CIRCUITS", 1)
     def bump(c):
         i, s, v = c[0]
         c[0] = [i, s, str(int(v) + 1) if "/" not in v else v + "1"]
     bad = [m for m in mutate_each_circuit(cert, bump)][:2]
     assert bad
-    with process_pool(1) as pool:
+    with executor() as pool:
         assert check_certificate(W, b, cert, executor=pool) == check_certificate(W, b, cert)
         for k, c in bad:
             ok, why = check_certificate(W, b, c, executor=pool)
             assert not ok and f"circuit {k}" in why
             assert (ok, why) == check_certificate(W, b, c)
+
+
+def test_fork_executor_reports_failures():
+    from solver.parallel import ForkExecutor
+    with ForkExecutor() as ex:
+        assert ex.submit(sum, [1, 2, 3]).result() == 6
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            ex.submit(divmod, 1, 0).result()
