@@ -271,3 +271,32 @@ def test_subtrees_split_is_part_of_the_certificate_not_the_workers(tmp_path):
     net = tmp_path / "net.npz"
     np.savez(net, W0=W, b0=b, W1=np.eye(30), b1=np.zeros(30))
     assert main(["check", str(net), "--subtrees", "8"]) == 2
+
+
+FORKED = """
+import time
+from solver.parallel import ForkExecutor
+ex = ForkExecutor()
+fut = ex.submit(time.sleep, 600)
+print(fut._proc.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+def test_a_forked_checker_child_dies_with_a_killed_parent():
+    p = subprocess.Popen([sys.executable, "-c", FORKED], stdout=subprocess.PIPE, text=True)
+    kid = int(p.stdout.readline())
+    time.sleep(0.5)                      # let it arm its parent-death signal
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.time() + 10
+    def alive():
+        try:
+            with open(f"/proc/{kid}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+    while alive() and time.time() < deadline:
+        time.sleep(0.2)
+    assert not alive(), "the forked child outlived its parent"
