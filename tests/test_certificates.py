@@ -368,8 +368,8 @@ def test_rank_modulo_p_falls_back_to_exact(monkeypatch):
     L = checker.Layer(W, b)
     E = tree._Echelon(2)
     assert E.push(L.Wp[1]) and not E.push(L.Wp[0])
-    assert tree._rank_at_least(L, E, [1, 0], [], 2)
-    assert not tree._rank_at_least(L, E, [1], [], 2)
+    assert tree._rank_at_least(L, E, [1, 0], 2)
+    assert not tree._rank_at_least(L, E, [1], 2)
     # a whole certificate whose leaves need the exact fallback still verifies
     assert decide_bruteforce(W, b)[0] == "injective"
     cert = certificate(W, b)

@@ -101,11 +101,10 @@ refused because they are already rounded.
 from __future__ import annotations
 
 import json
-import math
 from fractions import Fraction
 
-from .exactlayer import (PRIME, Layer, Rejected, activation_slope, int_rank, layer_fingerprint,
-                         multipliers, rational)
+from .exactlayer import (PRIME, Layer, Rejected, activation_slope, int_rank, int_vector,
+                         layer_fingerprint, multipliers, rational)
 from .tree import check_circuit, check_tree
 
 __all__ = ["FORMAT", "VERSION", "VERSIONS", "PRIME", "Rejected", "layer_fingerprint", "rational",
@@ -174,16 +173,7 @@ def _check_leaf(L, node, sigma, where):
         _check_gordan(L, node.get("y"), sigma, where)
     elif kind == "hyperplane":
         every = _independent_positive(L, node, sigma, L.n - 1, where)
-        normal = node.get("normal")
-        if not isinstance(normal, list) or len(normal) != L.n:
-            raise Rejected(f"{where}: 'normal' must have {L.n} entries")
-        v = [rational(s) for s in normal]
-        if all(x == 0 for x in v):
-            raise Rejected(f"{where}: normal is zero")
-        den = 1  # integer multiple of the normal: same orthogonality
-        for x in v:
-            den = den * x.denominator // math.gcd(den, x.denominator)
-        v_int = [int(x * den) for x in v]
+        v_int = int_vector(node.get("normal"), L.n, where)
         for i in every:
             if L.dot_int(i, v_int) != 0:
                 raise Rejected(f"{where}: normal not orthogonal to row {i}")

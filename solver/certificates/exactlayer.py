@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 __all__ = ["PRIME", "Rejected", "layer_fingerprint", "int_or_fraction", "rational",
-           "activation_slope", "int_rank", "Layer", "multipliers"]
+           "activation_slope", "int_rank", "Layer", "multipliers", "int_vector"]
 
 PRIME = 1073741789     # ranks along a version-2/3 walk are computed modulo this prime (< 2^30)
 
@@ -169,3 +169,18 @@ def multipliers(L, entries, fields, parse, where):
             raise Rejected(f"{where}: negative multiplier for row {i}")
         out.append((i, e, v))
     return out
+
+
+def int_vector(values, n, where):
+    """A hyperplane normal read exactly (``n`` rationals, not all zero), as
+    an integer multiple of it (the same orthogonality)."""
+    v = [rational(s) for s in values] if isinstance(values, list) and len(values) == n else None
+    if v is None:
+        raise Rejected(f"{where}: 'normal' must have {n} entries")
+    den = 1
+    for x in v:
+        den = den * x.denominator // math.gcd(den, x.denominator)
+    v_int = [int(x * den) for x in v]   # an integer multiple: same orthogonality
+    if not any(v_int):
+        raise Rejected(f"{where}: normal is zero")
+    return v_int

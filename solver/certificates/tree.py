@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .exactlayer import PRIME, Layer, Rejected, int_or_fraction, int_rank, multipliers, rational
+from .exactlayer import PRIME, Layer, Rejected, int_or_fraction, int_rank, int_vector
 
 __all__ = ["check_circuit", "circuit_signs", "check_circuits", "check_tree", "PARALLEL_CIRCUITS"]
 
@@ -67,29 +67,16 @@ class _Echelon:
         return sum(a * y for a, y in zip(v, self._normal)) % PRIME != 0
 
 
-def _int_vector(values, n, where):
-    v = [rational(s) for s in values] if isinstance(values, list) and len(values) == n else None
-    if v is None:
-        raise Rejected(f"{where}: 'normal' must have {n} entries")
-    den = 1
-    for x in v:
-        den = den * x.denominator // math.gcd(den, x.denominator)
-    v_int = [int(x * den) for x in v]   # an integer multiple: same orthogonality
-    if not any(v_int):
-        raise Rejected(f"{where}: normal is zero")
-    return v_int
-
-
 def check_circuit(L, entries, where):
-    """Validate one circuit; returns its ``{row: sign}``."""
-    if not isinstance(entries, list) or not entries:
-        raise Rejected(f"{where}: a circuit must be a non-empty list")
-    signs, coef = {}, []
-    for i, e, q in multipliers(L, entries, "row, sign, value", int_or_fraction, where):
-        s = e[1]
-        if isinstance(s, bool) or s not in (1, -1):
-            raise Rejected(f"{where}: sign of row {i} must be 1 or -1")
-        signs[i] = s
+    """Validate one circuit: its structure (:func:`circuit_signs`), its
+    multipliers (exact, >= 0, not all zero) and its identity; returns its
+    ``{row: sign}``."""
+    signs = circuit_signs(L, entries, where)
+    coef = []
+    for i, s, value in entries:
+        q = int_or_fraction(value)
+        if q < 0:
+            raise Rejected(f"{where}: negative multiplier for row {i}")
         coef.append((i, q * s))
     if all(c == 0 for _, c in coef):
         raise Rejected(f"{where}: all multipliers are zero")
@@ -154,17 +141,17 @@ def _exact_rank(L, S):
     return int_rank([L.Wint[i] for i in S]) if S else 0
 
 
-def _rank_at_least(L, E, S, extra, r):
-    """Is the rank of the rows ``S`` plus the rows ``extra`` (indices) at
-    least ``r``? Modulo p first (``E`` holds the echelon form of ``S`` modulo
-    p): enough when it says yes; else exactly over the integers."""
+def _rank_at_least(L, E, S, r, j=None):
+    """Is the rank of the rows ``S`` (plus row ``j``) at least ``r``? Modulo
+    p first (``E`` holds the echelon form of ``S`` modulo p): enough when it
+    says yes; else exactly over the integers."""
     got = len(E.rows)
-    for j in extra:             # (only one extra row is ever passed)
-        if got < r and (E.outside(L.Wp[j]) if got == E.n - 1 else any(E.reduce(L.Wp[j]))):
-            got += 1
+    if j is not None and got < r and (E.outside(L.Wp[j]) if got == E.n - 1
+                                      else any(E.reduce(L.Wp[j]))):
+        got += 1
     if got >= r:
         return True
-    rows = [L.Wint[i] for i in list(S) + list(extra)]
+    rows = [L.Wint[i] for i in S + ([] if j is None else [j])]
     return bool(rows) and int_rank(rows) >= r
 
 
@@ -190,7 +177,7 @@ def check_tree(L, cert, W=None, b=None, executor=None):
         seen_lines.add(L.key[i])
         E.push(L.Wp[i])
         S.append(i)
-    if not _rank_at_least(L, E, S, [], len(S)):
+    if not _rank_at_least(L, E, S, len(S)):
         raise Rejected(f"pairs: rows {pairs} are not linearly independent")
     table = cert.get("circuits")
     if not isinstance(table, list):
@@ -201,7 +188,7 @@ def check_tree(L, cert, W=None, b=None, executor=None):
         circuits = [circuit_signs(L, c, f"circuit {k}") for k, c in enumerate(table)]
     else:
         circuits = [check_circuit(L, c, f"circuit {k}") for k, c in enumerate(table)]
-    leaves = _walk(L, cert, version, _tokens_of(cert), circuits, E, S)
+    leaves = _walk(L, version, _tokens_of(cert), circuits, E, S)
     if pending is not None:
         try:
             reason = pending.result()
@@ -219,8 +206,8 @@ def _tokens_of(cert):
     return tokens
 
 
-def _walk(L, cert, version, tokens, circuits, E, S):
-    """The preorder walk of a version-2/3 tree (see :func:`_check_v2`)."""
+def _walk(L, version, tokens, circuits, E, S):
+    """The preorder walk of a version-2/3 tree (see :func:`check_tree`)."""
     n = L.n
     h_len = 3 if version == 2 else 2
     h_form = "['H', k, normal]" if version == 2 else "['H', k]"
@@ -253,7 +240,7 @@ def _walk(L, cert, version, tokens, circuits, E, S):
             stack.append([i, E.push(L.Wp[i]), 0])
             continue
         if kind == "B":
-            if not _rank_at_least(L, E, S, [], n):
+            if not _rank_at_least(L, E, S, n):
                 raise Rejected(f"{where}: basis leaf at rank {_exact_rank(L, S)}, not {n}")
         elif kind in ("G", "H"):
             k = tok[1] if len(tok) >= 2 else None
@@ -269,11 +256,11 @@ def _walk(L, cert, version, tokens, circuits, E, S):
                 if len(tok) != h_len:
                     raise Rejected(f"{where}: hyperplane token must be {h_form}")
                 if version == 2:
-                    v = _int_vector(tok[2], n, where)
+                    v = int_vector(tok[2], n, where)
                     for i in S:
                         if L.dot_int(i, v) != 0:
                             raise Rejected(f"{where}: normal not orthogonal to the positive rows")
-                    if not _rank_at_least(L, E, S, [], n - 1):
+                    if not _rank_at_least(L, E, S, n - 1):
                         raise Rejected(f"{where}: hyperplane leaf at rank {_exact_rank(L, S)}, "
                                        f"not {n - 1}")
                 for i, s in circuits[k].items():
@@ -281,7 +268,7 @@ def _walk(L, cert, version, tokens, circuits, E, S):
                         if sigma[i] != s:
                             raise Rejected(f"{where}: circuit {k} row {i} does not have sign {s} here")
                     elif s != -1 or (L.dot_int(i, v) == 0 if version == 2 else
-                                     not _rank_at_least(L, E, S, [i], n)):
+                                     not _rank_at_least(L, E, S, n, i)):
                         raise Rejected(f"{where}: circuit {k} row {i} is unassigned and not "
                                        f"a negative row outside the span of the positive rows")
         else:
