@@ -89,10 +89,11 @@ def cmd_invert(args):
                                     progress=not args.json and sys.stderr.isatty(), **kw)
     elif args.method == "gd":
         from .baselines import gradient_descent
-        res = gradient_descent(net, x, restarts=args.restarts, seed=args.seed, **kw)
+        res = gradient_descent(net, x, restarts=args.restarts, seed=args.seed,
+                               time_limit=args.time_limit, **kw)
     else:
         from .baselines import layerwise_lp
-        res = layerwise_lp(net, x, **kw)
+        res = layerwise_lp(net, x, time_limit=args.time_limit, **kw)
     if args.output:
         if res.z is None:
             raise InputError("no latent point to write (status unknown)")

@@ -241,6 +241,8 @@ def nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backe
     def improve(z):
         # the region walk (exact L-inf minimum per activation region, then
         # across kinks) makes the incumbent, hence the MIP's level, tight
+        if Deadline(deadline).expired():
+            return z
         t0 = time.monotonic()
         z, _, wi = region_walk(network, prenet, x, z, lo, hi, lower=lower,
                                stop_at=lower / (1 - MIP_GAP),
