@@ -55,6 +55,18 @@ def test_whole_network_mip_keeps_a_tiny_limit(vae400id):
     if r.status == "nearest":
         assert not r.optimal and r.residual == pytest.approx(
             float(np.max(np.abs(net.forward(np.array(r.z)) - x))))
+        _check_gap(net, x, r)
+
+
+def _check_gap(net, x, r):
+    """A nearest point not proved optimal states its proved lower bound and
+    the gap; the bound is below the residual of every latent point sampled."""
+    d = r.to_json()
+    assert d["bound"] is not None and d["gap"] == pytest.approx(d["objective"] - d["bound"])
+    assert d["relative_gap"] == pytest.approx(d["gap"] / d["objective"])
+    Z = np.random.default_rng(1).uniform(-5, 5, (2000, net.n_in))
+    sampled = np.abs(np.vstack([net.forward(z) for z in Z]) - x).max(axis=1)
+    assert d["bound"] <= min(sampled.min(), d["objective"]) + 1e-12
 
 
 def test_peeled_path_keeps_a_tiny_limit(vae400id):
@@ -62,6 +74,8 @@ def test_peeled_path_keeps_a_tiny_limit(vae400id):
     r, took = _timed(invert, net, x, time_limit=2.0)
     assert took <= 1.1 * 2.0 + SLACK
     assert r.status in ("nearest", "unknown") and not r.optimal
+    if r.status == "nearest":
+        _check_gap(net, x, r)
 
 
 def test_enumeration_stops_inside_its_first_region():

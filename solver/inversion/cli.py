@@ -154,6 +154,9 @@ def summary_lines(res):
     if res.status == "nearest" and res.bound is not None:
         out.append(f"bound:     {res.bound:.6g} (proved: no z in the box has a smaller {norm} "
                    f"residual, {res.space} space)")
+        if not res.optimal and res.gap is not None:
+            rel = "" if res.relative_gap is None else f", relative {res.relative_gap:.3g}"
+            out.append(f"gap:       {res.gap:.6g} (objective - bound{rel}; not proved optimal)")
     return out
 
 

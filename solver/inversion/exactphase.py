@@ -94,6 +94,7 @@ class ExactPhase:
     method: str = "peel"
     message: str = ""
     mip_tried: bool = False
+    fwd: Any = None                  # forward interval bounds (pre-activations) over the box
     peel: dict = field(default_factory=dict)
     uniq: dict = field(default_factory=dict)
 
@@ -146,7 +147,9 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
         out.binaries = max(out.binaries or 0, bst["binaries"])
         return sol, enc2, bst
 
-    fwd = P.forward_bounds(net, lo, hi)
+    # pre-activation bounds: the same for the network, its pre-activation network
+    # and its truncations (computed once: on wide generators this takes a while)
+    out.fwd = fwd = P.forward_bounds(net, lo, hi)
     tlo, thi = P.target_box(head, x, eps)
     pe = P.peel(net, tlo, thi, lo, hi, fwd=fwd)
     out.peel = pinfo = pe.to_json()
@@ -251,7 +254,7 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
             out.status = "exact"
             out.message = ("G(z) reproduces the target to tolerance (floating-point forward "
                            "pass; candidate from gradient descent, polished)")
-    bk = P.forward_bounds(tn, lo, hi)
+    bk = list(fwd[:k + 1])           # = forward_bounds(tn, lo, hi)
     nb = mip_binaries(tn, bk)
     pinfo["remaining_problem"] = {"layers": k + 1, "binaries": nb}
     if nb > MAX_MIP_BINARIES:

@@ -74,6 +74,9 @@ class InversionResult:
     objective : float, the residual in ``norm`` in ``space``.
     bound : float or None, proved lower bound on the minimal ``objective``
         (same norm and space) over the box.
+    gap, relative_gap : properties (and JSON fields): ``objective - bound``
+        and that divided by ``objective``: how far the returned point may be
+        from the optimum; None without a bound (0 for a proved optimum).
     space : ``"output"`` (``G(z) - x``) or ``"pre-activation"`` (the last
         layer's pre-activations against ``act^{-1}(x)``, used for an L1
         nearest point of a sigmoid/tanh head); ``output_objective`` is then the
@@ -113,6 +116,19 @@ class InversionResult:
     uniqueness_method: str | None = None
 
     @property
+    def gap(self) -> float | None:
+        """``objective - bound`` (None without a finite bound)."""
+        if self.bound is None or not (math.isfinite(self.bound) and math.isfinite(self.objective)):
+            return None
+        return float(self.objective - self.bound)
+
+    @property
+    def relative_gap(self) -> float | None:
+        """:attr:`gap` over ``objective`` (None without a bound or for objective 0)."""
+        g = self.gap
+        return None if g is None or self.objective <= 0 else g / float(self.objective)
+
+    @property
     def relative_residual(self) -> float:
         return self.residual / max(self.target_norm, 1e-300) if self.target_norm > 0 \
             else self.residual
@@ -144,6 +160,8 @@ class InversionResult:
             "norm": self.norm,
             "objective": num(self.objective),
             "bound": num(self.bound),
+            "gap": num(self.gap),
+            "relative_gap": num(self.relative_gap),
             "delta": self.delta,
             "message": self.message,
             "residual_norm": "linf",
