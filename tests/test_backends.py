@@ -406,3 +406,19 @@ def test_an_engine_that_overruns_is_stopped_at_its_limit(monkeypatch):
     monkeypatch.setattr(_ClockBlindBackend, "_solve_raw",
                         lambda self, m, d, th, v: RawResult(MilpStatus.OPTIMAL, None, 0.0, "x"))
     assert _ClockBlindBackend().solve(model, time_limit=0.5).status != MilpStatus.TIME_LIMIT
+
+
+def test_an_engine_that_overruns_small_models_is_isolated_whatever_the_size(monkeypatch):
+    # ortools' CBC overran a 5 s limit by 1.2 s on an 11,400-weight inversion MIP,
+    # far below ISOLATE_NNZ: a backend that says it does not keep its limits runs
+    # every call with a limit in a child process killed at the limit
+    monkeypatch.setattr(base, "ISOLATE_NNZ", 10 ** 9)
+    monkeypatch.setattr(_ClockBlindBackend, "keeps_time_limit", False)
+    model, _ = knapsack()
+    t = time.monotonic()
+    sol = _ClockBlindBackend().solve(model, time_limit=0.5)
+    assert sol.status == MilpStatus.TIME_LIMIT and sol.x is None, sol
+    assert time.monotonic() - t < 5.0
+    from solver.backends import get_backend
+    assert get_backend("cbc").keeps_time_limit is False
+    assert get_backend("scip").keeps_time_limit is True

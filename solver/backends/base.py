@@ -295,7 +295,8 @@ class RawResult:
     message: str = ""
 
 
-#: Models with at least this many nonzeros are solved in a child process that
+#: Models with at least this many nonzeros (any model, for a backend whose
+#: ``keeps_time_limit`` is False) are solved in a child process that
 #: is killed when the engine overruns its time limit. Measured (ortools 9.15,
 #: a 3,584 x 2,004 model with 327k nonzeros from inverting the 20-400-784
 #: VAE): HiGHS's MIP presolve ignored a 10 s limit and an interrupter for 94 s,
@@ -375,8 +376,13 @@ class TemplateBackend(Backend):
             raw = self._resolve_inf_or_unbd(model, raw, deadline, int(threads), verbose)
         return self._finish(model, raw, start)
 
+    #: False for an engine that overruns its time limit on small models too
+    #: (then every call with a limit runs in a child process killed at the limit)
+    keeps_time_limit = True
+
     def _guarded(self, model, deadline, threads, verbose) -> RawResult:
-        if deadline is not None and model.A.nnz >= ISOLATE_NNZ and _may_fork():
+        if deadline is not None and (model.A.nnz >= ISOLATE_NNZ or not self.keeps_time_limit) \
+                and _may_fork():
             return _isolated(self, model, deadline, threads, verbose)
         return _raw_or_error(self, model, deadline, threads, verbose)
 
