@@ -145,3 +145,34 @@ def test_methods_that_cannot_read_the_generator_refuse_it_before_any_work():
         invert(sparse, np.zeros(40), peel=False)
     with pytest.raises(InputError, match="time_limit"):
         invert(sparse, np.zeros(40), time_limit=-1)
+
+
+def test_blas_is_single_threaded_unless_the_user_says_otherwise():
+    """``import solver`` before numpy (the CLI, the workers) sets
+    OPENBLAS_NUM_THREADS / MKL_NUM_THREADS to 1 unless they are set (two
+    OpenBLAS threads made gradient descent 4-8x slower in CPU time on the
+    shared 2-core machine)."""
+    import os
+    import subprocess
+    import sys
+    code = ("import solver, numpy, os, json\n"
+            "out = {'env': os.environ['OPENBLAS_NUM_THREADS']}\n"
+            "try:\n"
+            "    from threadpoolctl import threadpool_info\n"
+            "    out['openblas'] = [i['num_threads'] for i in threadpool_info()\n"
+            "                       if i['internal_api'] == 'openblas']\n"
+            "except ImportError:\n"
+            "    pass\n"
+            "print(json.dumps(out))\n")
+    root = pathlib.Path(__file__).resolve().parents[1]
+    for preset, want in ((None, "1"), ("3", "3")):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
+        if preset:
+            env["OPENBLAS_NUM_THREADS"] = preset
+        import json
+        got = json.loads(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                        capture_output=True, text=True).stdout)
+        assert got["env"] == want
+        if preset is None:   # (OpenBLAS caps a preset at the number of cores)
+            assert all(n == 1 for n in got.get("openblas", []))
