@@ -323,10 +323,12 @@ def _isolated(backend, model, deadline, threads, verbose) -> RawResult:
     not look at its clock. What a killed engine had found is lost; it is
     reported as a time limit without an incumbent."""
     import concurrent.futures as cf
-    from ..parallel import process_pool
+    from ..parallel import in_own_group, process_pool
     left = Deadline(deadline).remaining()
     with process_pool(1) as pool:
-        fut = pool.submit(_raw_or_error, backend, model, deadline, threads, verbose)
+        # in its own process group: an engine's subprocesses (PuLP's CBC) die with it
+        fut = pool.submit(in_own_group, _raw_or_error, backend, model, deadline, threads,
+                          verbose)
         try:
             return fut.result(timeout=1.04 * left + 0.2)     # the engine's limit, then a grace
         except cf.TimeoutError:
