@@ -147,16 +147,19 @@ def test_methods_that_cannot_read_the_generator_refuse_it_before_any_work():
         invert(sparse, np.zeros(40), time_limit=-1)
 
 
-def test_blas_is_single_threaded_unless_the_user_says_otherwise():
-    """``import solver`` before numpy (the CLI, the workers) sets
-    OPENBLAS_NUM_THREADS / MKL_NUM_THREADS to 1 unless they are set (two
-    OpenBLAS threads made gradient descent 4-8x slower in CPU time on the
-    shared 2-core machine)."""
+def test_blas_is_single_threaded_in_the_command_unless_the_user_says_otherwise():
+    """The ``reluinj`` command (``sys.argv[0]`` the script, or ``-m`` while
+    ``python -m solver`` locates the package) sets OPENBLAS_NUM_THREADS /
+    MKL_NUM_THREADS to 1 unless they are set (two OpenBLAS threads made
+    gradient descent 4-8x slower in CPU time on the shared 2-core machine);
+    a program importing the package as a library keeps its own setting."""
+    import json
     import os
     import subprocess
     import sys
-    code = ("import solver, numpy, os, json\n"
-            "out = {'env': os.environ['OPENBLAS_NUM_THREADS']}\n"
+    code = ("import sys; sys.argv[0] = {argv0!r}\n"
+            "import solver, numpy, os, json\n"
+            "out = {{'env': os.environ.get('OPENBLAS_NUM_THREADS')}}\n"
             "try:\n"
             "    from threadpoolctl import threadpool_info\n"
             "    out['openblas'] = [i['num_threads'] for i in threadpool_info()\n"
@@ -165,14 +168,14 @@ def test_blas_is_single_threaded_unless_the_user_says_otherwise():
             "    pass\n"
             "print(json.dumps(out))\n")
     root = pathlib.Path(__file__).resolve().parents[1]
-    for preset, want in ((None, "1"), ("3", "3")):
+    for argv0, preset, want in (("-m", None, "1"), ("/usr/bin/reluinj", None, "1"),
+                                ("-m", "3", "3"), ("-c", None, None), ("script.py", None, None)):
         env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
         env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
         if preset:
             env["OPENBLAS_NUM_THREADS"] = preset
-        import json
-        got = json.loads(subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                                        capture_output=True, text=True).stdout)
+        got = json.loads(subprocess.run([sys.executable, "-c", code.format(argv0=argv0)], env=env,
+                                        check=True, capture_output=True, text=True).stdout)
         assert got["env"] == want
-        if preset is None:   # (OpenBLAS caps a preset at the number of cores)
+        if want == "1":   # (OpenBLAS caps a preset at the number of cores)
             assert all(n == 1 for n in got.get("openblas", []))
