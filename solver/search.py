@@ -194,54 +194,118 @@ class _CircuitPool:
 
 
 class _Span:
-    """The span of the positive rows, kept as an exact integer basis ``K`` of
-    its orthogonal complement (so ``rank = n - len(K)``; at rank n-1, ``K[0]``
-    is the hyperplane's normal, and any ``K[0]`` is a witness direction).
+    """The span of the positive rows, kept modulo the prime ``p`` of the
+    checker (:data:`solver.certificates.checker.PRIME`) as the matrix ``D``
+    of every row's dot products with a basis of its orthogonal complement:
+    ``D[i, c] = g_i . k_c mod p`` (``rank = n - D.shape[1]``).
 
-    Adding a row g (fraction-free): with ``d_i = g.k_i`` and a pivot p with
-    ``d_p != 0``, the vectors ``d_p k_i - d_i k_p`` (i != p) are orthogonal to
-    g and to everything k_i was orthogonal to, and independent: a basis of the
-    new complement. ``d = 0`` means g is already in the span. This replaces a
-    rank test, a kernel and a QR per node by a few integer dot products."""
+    Adding a row g with ``d = D[g]`` (fraction-free): with a pivot c,
+    ``d_c != 0 mod p``, the vectors ``d_c k_i - d_i k_c`` (i != c) are an exact
+    basis of the new complement (exact because ``d_c != 0 mod p`` implies
+    ``d_c != 0``), and their dot products are the columns ``d_c D_i - d_i D_c``
+    mod p: one vectorised update, no big integers. So the rank is exact, and
+    ``D[i] != 0`` proves row i outside the span exactly (an exact complement
+    vector has a nonzero dot product with it). ``D[i] = 0`` may, with
+    probability about 1/p, hide a row outside the span; the search then
+    treats it as inside, which only loses pruning (every leaf is re-checked).
+    An exact basis of the complement (witnesses, frontier tasks) is computed
+    on demand from the exact ``base`` basis and the rows added since."""
 
-    __slots__ = ("K", "rank", "_f")
+    __slots__ = ("D", "rank", "base", "added", "_out", "_K", "_extra")
 
-    def __init__(self, K, n):
-        self.K = [list(k) for k in K]
-        self.rank = n - len(self.K)
-        self._f = None
+    @classmethod
+    def from_basis(cls, K, n, Gp_rows):
+        """The span whose complement has the exact integer basis ``K``;
+        ``Gp_rows``: every row of the layer (Python ints, first n entries used)."""
+        s = cls.__new__(cls)
+        s.base = [list(k) for k in K]
+        s.rank = n - len(s.base)
+        s.added = ()
+        P = checker.PRIME
+        Kp = [[c % P for c in k] for k in s.base]
+        s.D = np.array([[sum(a * b for a, b in zip(g, k)) % P for k in Kp] for g in Gp_rows],
+                       dtype=np.int64).reshape(len(Gp_rows), len(Kp))
+        s._out = s._K = s._extra = None
+        return s
 
-    def floats(self):
-        """The rows of K as floats, each scaled into range (direction kept)."""
-        if self._f is None:
-            rows = []
-            for k in self.K:
-                shift = max(0, max(abs(c) for c in k).bit_length() - 62)
-                rows.append([float(c >> shift) for c in k])
-            self._f = np.array(rows)
-        return self._f
+    def outside(self):
+        """The rows outside the span modulo p (so outside it exactly), as a
+        Python-int bitset."""
+        if self._out is None:
+            if self.D.shape[1] == 0:
+                self._out = 0
+            else:
+                bits = np.packbits(self.D.any(axis=1), bitorder="little")
+                self._out = int.from_bytes(bits.tobytes(), "little")
+        return self._out
 
-    def add(self, g):
-        """The span with row ``g`` added, or None if g is already in it."""
-        d = [sum(a * b for a, b in zip(g, k)) for k in self.K]
+    def add(self, j, G):
+        """The span with row ``j`` added (``G``: the layer's integer rows), or
+        None if j is in it."""
+        d = self.D[j]
+        nz = np.flatnonzero(d)
+        if nz.size == 0:
+            return self._add_exact(j, G)
+        c = int(nz[0])
+        D = self.D
+        new = (D * d[c] - D[:, c:c + 1] * d[None, :]) % checker.PRIME
+        out = _Span.__new__(_Span)
+        out.D = np.delete(new, c, axis=1)
+        out.rank, out.base, out.added = self.rank + 1, self.base, self.added + (j,)
+        out._out = out._K = out._extra = None
+        return out
+
+    def _add_exact(self, j, G):
+        """:meth:`add` for a row that is in the span modulo p: exactly (the
+        fraction-free update on the exact basis), rarely needed."""
+        K = self.exact_basis(G)
+        n = len(K[0])
+        d = [exact.dot(G[j][:n], k) for k in K]
         nz = [i for i, x in enumerate(d) if x]
         if not nz:
             return None
-        p = min(nz, key=lambda i: abs(d[i]))
-        kp, dp = self.K[p], d[p]
+        c = min(nz, key=lambda i: abs(d[i]))
         new = []
-        for i, k in enumerate(self.K):
-            if i == p:
-                continue
-            if d[i]:
-                k = [dp * a - d[i] * c for a, c in zip(k, kp)]
-                gg = math.gcd(*k)
-                if gg > 1:
-                    k = [a // gg for a in k]
-            new.append(k)
-        out = _Span.__new__(_Span)
-        out.K, out.rank, out._f = new, self.rank + 1, None
-        return out
+        for i, k in enumerate(K):
+            if i != c:
+                v = [d[c] * a - d[i] * b for a, b in zip(k, K[c])]
+                g = math.gcd(*v)
+                new.append([a // g for a in v] if g > 1 else v)
+        return _Span.from_basis(new, n, G)
+
+    def outside_exact(self, cand, G):
+        """The rows of the bitset ``cand`` that are outside the span exactly
+        although in it modulo p (as a bitset; cached)."""
+        if self._extra is None:
+            self._extra = [0, 0]         # [rows checked, rows found outside]
+        todo = cand & ~self._extra[0]
+        if todo:
+            K = self.exact_basis(G)
+            n = len(K[0]) if K else 0
+            i = 0
+            while todo >> i:
+                if todo >> i & 1 and any(exact.dot(G[i][:n], k) for k in K):
+                    self._extra[1] |= 1 << i
+                i += 1
+            self._extra[0] |= todo
+        return cand & self._extra[1]
+
+    def exact_basis(self, G):
+        """An exact integer basis of the complement (``G``: the layer's integer rows)."""
+        if self._K is None:
+            if not self.added:
+                self._K = self.base
+            else:
+                n = len(self.base[0])
+                M = [[exact.dot(G[j][:n], k) for k in self.base] for j in self.added]
+                C = exact.kernel(M, len(self.base))
+                K = []
+                for c in C:
+                    v = [sum(ci * k[t] for ci, k in zip(c, self.base)) for t in range(n)]
+                    g = math.gcd(*v)
+                    K.append([a // g for a in v] if g > 1 else v)
+                self._K = K
+        return self._K
 
 
 class SignTree:
@@ -250,6 +314,7 @@ class SignTree:
     # reuse a pooled circuit that needs at most this many branchings instead of
     # solving an LP (any applicable circuit closes a rank n-1 node)
     POOL_CHAIN = 1
+    PREFER_SHORT = False
 
     def __init__(self, W, b, deadline=None, max_nodes=None, pool=None):
         self.W, self.b = W, b
@@ -257,17 +322,12 @@ class SignTree:
         self.sys = lp.SignSystems(W, b)
         self.G, self.scales, self.norms = self.sys.G, self.sys.scales, self.sys.norms
         self.nonzero = [i for i in range(self.m) if any(self.G[i][:self.n])]
-        wn = np.linalg.norm(W, axis=1)
-        wn[wn == 0] = 1.0
-        self.Wunit = W / wn[:, None]
-        self.absW = np.abs(W)
         self.deadline = deadline
         self.max_nodes = max_nodes
         self.stats = SearchStats()
         self.split_rank = None    # frontier mode: defer nodes of this rank
         self.frontier = []
         self.progress = None      # a solver.progress.Progress, or None
-        self._span_cache = {}
         self.out = []             # the certificate tree, tokens in preorder
         self.pool = pool.copy() if pool is not None else _CircuitPool(self.m)
         self._classes()
@@ -325,39 +385,12 @@ class SignTree:
         n = self.n
         K = exact.kernel([self.G[i][:n] for i in basis], n) if basis else \
             [[int(i == j) for j in range(n)] for i in range(n)]
-        return _Span(K, n)
-
-    def _outside(self, span):
-        """The rows outside the span, as a Python-int bitset: exact at rank n-1 (the
-        hyperplane leaf rests on it), a floating-point test below (it only
-        steers the search: chains are sound whichever rows they branch on).
-        The float products W k carry an error below n 2^-52 sum |w_ij| |k_j|,
-        far under the 1e-10 margin used; rows under it are decided exactly."""
-        hit = self._span_cache.get(id(span))
-        if hit is not None and hit[0] is span:
-            return hit[1]
-        if not span.K:
-            out = 0
-        else:
-            Kf = span.floats()
-            P = np.abs(self.W @ Kf.T)
-            far = P > 1e-10 * (self.absW @ np.abs(Kf).T)
-            outside = far.any(axis=1)
-            if len(span.K) == 1:
-                normal = span.K[0]
-                n = self.n
-                for i in np.flatnonzero(~outside):
-                    outside[i] = exact.dot(self.G[i][:n], normal) != 0
-            out = int.from_bytes(np.packbits(outside, bitorder="little").tobytes(), "little")
-        if len(self._span_cache) >= 64:
-            self._span_cache.pop(next(iter(self._span_cache)))
-        self._span_cache[id(span)] = (span, out)
-        return out
+        return _Span.from_basis(K, n, self.G)
 
     def _witness(self, span, point):
         """An exactly checked witness from a point whose positive rows lie in
         the span, or None."""
-        return witness_from_normal(self.G, span.K[0], point, self.W, self.b)
+        return witness_from_normal(self.G, span.exact_basis(self.G)[0], point, self.W, self.b)
 
     def _circuit(self, sigma, masks, Ubits, span, inherit=None):
         """A Gordan circuit for the node's system (path rows with their signs,
@@ -398,8 +431,12 @@ class SignTree:
         weight = {i: v * float(self.norms[i]) for i, v in weight.items()}
         entries = [[i, sign[i], str(mult[i])] for i in sorted(mult)]
         neg_order = sorted((i for i in mult if sign[i] == -1), key=lambda i: -weight[i])
-        k = pool.add(entries, neg_order)
-        return k, [j for j in neg_order if Ubits >> j & 1]
+        knew = pool.add(entries, neg_order)
+        chain = [j for j in neg_order if Ubits >> j & 1]
+        if self.PREFER_SHORT and k is not None and count < len(chain):
+            self.stats.pool_hits += 1
+            return k, [j for j in pool.items[k][1] if Ubits >> j & 1]
+        return knew, chain
 
     # ---- search -------------------------------------------------------
     def _tick(self):
@@ -436,11 +473,14 @@ class SignTree:
             self.out.append(["B"])
             return
         if self.split_rank is not None and span.rank >= self.split_rank and inherit is None:
-            self.frontier.append((dict(sigma), span.K))
+            self.frontier.append((dict(sigma), span.exact_basis(self.G)))
             self.out.append(["o", len(self.frontier) - 1])
             return
         P, N = masks
-        Ubits = self._outside(span) & self.free_bits & ~(P | N)
+        avail = self.free_bits & ~(P | N)
+        Ubits = span.outside() & avail
+        if avail & ~Ubits and span.rank < n:
+            Ubits |= span.outside_exact(avail & ~Ubits, self.G)
         k, chain = self._circuit(sigma, masks, Ubits, span, inherit)
         if not chain:
             self.stats.leaves["gordan"] += 1
@@ -451,7 +491,7 @@ class SignTree:
             self.out.append(["H", k])         # the checker reads the rank, not a normal
             return
         j = chain[0]
-        child = span.add(self.G[j][:n]) or span
+        child = span.add(j, self.G) or span
         neg = self._assign(sigma, j, -1)
         cb = self.class_bits[j]
         self.out.append(["b", j])
@@ -466,7 +506,8 @@ class SignTree:
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old, 10 * self.m + 1000))
         try:
-            span = self._span_of(list(self.pair_reps)) if basis is None else _Span(basis, self.n)
+            span = self._span_of(list(self.pair_reps)) if basis is None else \
+                _Span.from_basis(basis, self.n, self.G)
             sigma = {} if sigma is None else sigma
             P = sum(1 << i for i, s in sigma.items() if s == 1)
             N = sum(1 << i for i, s in sigma.items() if s == -1)
