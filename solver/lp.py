@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import flint
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
@@ -98,12 +99,11 @@ def exact_gordan(G_int, y_approx, *, tol=1e-9):
     top = float(np.max(y_approx)) if y_approx.size else 0.0
     if top <= 0:
         return None
-    support = [i for i in range(k + 1) if y_approx[i] > tol * top]
+    support = np.flatnonzero(y_approx > tol * top).tolist()
     t_row = [0] * (n1 - 1) + [-1]
     cols = [G_int[i] if i < k else t_row for i in support]
     # kernel of the (n+1) x |S| matrix whose columns are the support rows
-    M = [[cols[j][r] for j in range(len(cols))] for r in range(n1)]
-    basis = exact.kernel(M, len(cols))
+    basis = exact.kernel(flint.fmpz_mat(cols).transpose(), len(cols))
     if not basis:
         return None
     exact_kernel = len(basis) == 1
@@ -270,7 +270,7 @@ class PersistentSignLP:
         if weights is None:
             rows = [4 * i + (s == 1) for i, s in signed]
         else:
-            if any(w not in (1.0, 2.0) for w in weights):
+            if not set(weights) <= {1.0, 2.0}:
                 raise ValueError("slack weights must be 1 or 2")
             rows = [4 * i + (s == 1) + 2 * (w == 2.0) for (i, s), w in zip(signed, weights)]
         want = set(rows)
@@ -316,6 +316,7 @@ class SignSystems:
         self.m, self.n = W.shape
         b = np.zeros(self.m) if b is None else np.asarray(b, dtype=np.float64)
         self.G, self.scales = exact.integer_rows(W, b)
+        self._Gneg = None
         Wb = np.hstack([W, b[:, None]])
         norms = np.linalg.norm(Wb, axis=1)
         norms[norms == 0] = 1.0
@@ -348,7 +349,9 @@ class SignSystems:
             return None
         keep = np.flatnonzero(y[:-1] > 1e-9 * y.max())
         rows = [signed[k] for k in keep]
-        Gi = [[-s * c for c in self.G[i]] for i, s in rows]
+        if self._Gneg is None:
+            self._Gneg = [[-c for c in g] for g in self.G]
+        Gi = [self.G[i] if s == -1 else self._Gneg[i] for i, s in rows]     # -s g_i
         cert = exact_gordan(Gi, np.append(y[keep], y[-1]))
         if cert is None:
             return None

@@ -138,6 +138,7 @@ class _CircuitPool:
 
     def __init__(self, m):
         self.words = (m + 63) // 64
+        self.full = (1 << (64 * self.words)) - 1
         self.k = 0
         self.pos = np.zeros((64, self.words), dtype=np.uint64)
         self.neg = np.zeros((64, self.words), dtype=np.uint64)
@@ -145,7 +146,7 @@ class _CircuitPool:
 
     def copy(self):
         c = _CircuitPool.__new__(_CircuitPool)
-        c.words, c.k = self.words, self.k
+        c.words, c.k, c.full = self.words, self.k, self.full
         c.pos, c.neg = self.pos.copy(), self.neg.copy()
         c.items = list(self.items)
         return c
@@ -178,19 +179,27 @@ class _CircuitPool:
     def best(self, P, N, U):
         """The applicable circuit with the fewest rows in ``U`` (Python-int
         bitsets): ``+`` rows inside P, ``-`` rows inside N | U, among the
-        ``RECENT`` latest. Returns ``(index, count)`` or ``(None, None)``."""
-        if self.k == 0:
+        ``RECENT`` latest (the first such one, by index). Returns ``(index,
+        count)`` or ``(None, None)``."""
+        k = self.k
+        if k == 0:
             return None, None
-        P, N, U = self.as_words(P), self.as_words(N), self.as_words(U)
-        lo = max(0, self.k - self.RECENT)
-        pos, neg = self.pos[lo:self.k], self.neg[lo:self.k]
-        ok = ~np.any(pos & ~P, axis=1) & ~np.any(neg & ~(N | U), axis=1)
-        idx = np.flatnonzero(ok)
-        if idx.size == 0:
-            return None, None
-        counts = np.bitwise_count(neg[idx] & U).sum(axis=1)
-        j = int(np.argmin(counts))
-        return lo + int(idx[j]), int(counts[j])
+        lo = max(0, k - self.RECENT)
+        nb, full = 8 * self.words, self.full
+        notP = np.frombuffer((full ^ P).to_bytes(nb, "little"), dtype=np.uint64)
+        notNU = np.frombuffer((full ^ (N | U)).to_bytes(nb, "little"), dtype=np.uint64)
+        Uw = np.frombuffer(U.to_bytes(nb, "little"), dtype=np.uint64)
+        pos, neg = self.pos[lo:k], self.neg[lo:k]
+        bad = (pos & notP) | (neg & notNU)
+        counts = np.bitwise_count(neg & Uw)
+        if self.words == 1:
+            bad, counts, none = bad[:, 0] != 0, counts[:, 0], 255    # counts <= 64 < 255
+        else:
+            bad, counts, none = bad.any(axis=1), counts.sum(axis=1, dtype=np.int32), 1 << 30
+        counts[bad] = none
+        j = int(counts.argmin())
+        c = int(counts[j])
+        return (None, None) if c == none else (lo + j, c)
 
 
 class _Span:
@@ -249,8 +258,9 @@ class _Span:
         c = int(nz[0])
         D = self.D
         new = (D * d[c] - D[:, c:c + 1] * d[None, :]) % checker.PRIME
+        new[:, c] = new[:, -1]           # column c is zero: drop it (column order is free)
         out = _Span.__new__(_Span)
-        out.D = np.delete(new, c, axis=1)
+        out.D = new[:, :-1]
         out.rank, out.base, out.added = self.rank + 1, self.base, self.added + (j,)
         out._out = out._K = out._extra = None
         return out
@@ -314,7 +324,9 @@ class SignTree:
     # reuse a pooled circuit that needs at most this many branchings instead of
     # solving an LP (any applicable circuit closes a rank n-1 node)
     POOL_CHAIN = 1
-    PREFER_SHORT = False
+    # after an LP, keep an applicable pooled circuit with fewer unassigned rows
+    # than the LP's (measured: about 2 % fewer nodes and LPs)
+    PREFER_SHORT = True
 
     def __init__(self, W, b, deadline=None, max_nodes=None, pool=None):
         self.W, self.b = W, b
