@@ -93,13 +93,13 @@ def exact_gordan(G_int, y_approx, *, tol=1e-9):
     """
     y_approx = np.asarray(y_approx, dtype=np.float64)
     k = len(G_int)
-    if k == 0 or not np.all(np.isfinite(y_approx)):
+    if k == 0 or not np.isfinite(y_approx).all():
         return None
     n1 = len(G_int[0])
-    top = float(np.max(y_approx)) if y_approx.size else 0.0
+    top = float(y_approx.max()) if y_approx.size else 0.0
     if top <= 0:
         return None
-    support = np.flatnonzero(y_approx > tol * top).tolist()
+    support = (y_approx > tol * top).nonzero()[0].tolist()
     t_row = [0] * (n1 - 1) + [-1]
     cols = [G_int[i] if i < k else t_row for i in support]
     # kernel of the (n+1) x |S| matrix whose columns are the support rows
@@ -345,17 +345,19 @@ class SignSystems:
 
     def _from_duals(self, signed, y):
         y = np.asarray(y, dtype=np.float64)
-        if not np.all(np.isfinite(y)) or y.max() <= 0:
+        top = y.max()
+        if not np.isfinite(y).all() or top <= 0:
             return None
-        keep = np.flatnonzero(y[:-1] > 1e-9 * y.max())
-        rows = [signed[k] for k in keep]
+        keep = (y[:-1] > 1e-9 * top).nonzero()[0]
+        rows = [signed[k] for k in keep.tolist()]
         if self._Gneg is None:
             self._Gneg = [[-c for c in g] for g in self.G]
         Gi = [self.G[i] if s == -1 else self._Gneg[i] for i, s in rows]     # -s g_i
         cert = exact_gordan(Gi, np.append(y[keep], y[-1]))
         if cert is None:
             return None
-        return {rows[k][0]: v * self.scales[rows[k][0]] for k, v in cert.items()}
+        scales = self.scales
+        return {rows[k][0]: v * scales[rows[k][0]] for k, v in cert.items()}
 
     def settle(self, signed, feas, y, deadline=None):
         """Exact answer for ``signed`` after a float solve: ``(mult, None)``,
