@@ -269,6 +269,8 @@ class _Span:
         """:meth:`add` for a row that is in the span modulo p: exactly (the
         fraction-free update on the exact basis), rarely needed."""
         K = self.exact_basis(G)
+        if not K:
+            return None
         n = len(K[0])
         d = [exact.dot(G[j][:n], k) for k in K]
         nz = [i for i, x in enumerate(d) if x]

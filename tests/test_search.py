@@ -300,3 +300,36 @@ def test_a_forked_checker_child_dies_with_a_killed_parent():
     while alive() and time.time() < deadline:
         time.sleep(0.2)
     assert not alive(), "the forked child outlived its parent"
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 5), st.integers(0, 10**6))
+def test_modular_span_has_exact_ranks_and_outside_rows(n, seed):
+    # integer rows, some dependent, some divisible by the checker's prime (zero
+    # modulo p but not zero): the span kept modulo p must report exact ranks,
+    # and after the exact fallback exactly the rows outside the span
+    from solver import exact
+    from solver.certificates import checker
+    from solver.search import SignTree
+    rng = np.random.default_rng(seed)
+    m = 3 * n
+    W = rng.integers(-3, 4, (m, n)).astype(float)
+    W[rng.integers(m)] = 0.0
+    W[rng.integers(m)] *= checker.PRIME
+    W[rng.integers(m)] = W[rng.integers(m)] + W[rng.integers(m)]
+    T = SignTree(W, np.zeros(m))
+    G = [g[:n] for g in T.G]
+    span, S = T._span_of([]), []
+    for j in rng.permutation(m).tolist():
+        child = span.add(j, T.G)
+        if child is not None:
+            span, S = child, S + [j]
+        assert span.rank == exact.rank([G[i] for i in S + [j]]) == len(S)
+        out = span.outside()
+        allrows = (1 << m) - 1
+        out |= span.outside_exact(allrows & ~out, T.G)
+        r = span.rank
+        want = [exact.rank([G[i] for i in S] + [G[i]]) > r for i in range(m)]
+        assert [bool(out >> i & 1) for i in range(m)] == want
+        K = span.exact_basis(T.G)
+        assert len(K) == n - r and all(exact.dot(G[i], k) == 0 for i in S for k in K)
