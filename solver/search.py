@@ -23,6 +23,12 @@ row j with the largest multiplier: ``j > 0`` raises the rank; ``j < 0``
 leaves the circuit applicable with one row fewer, so negative branches cost
 no LP and the last one is the circuit's own gordan leaf.
 
+The span of the positive rows is kept modulo the checker's prime (the dot
+products of every row with a basis of its complement, one vectorised update
+per positive branch): its rank is exact, a row nonzero there is outside the
+span exactly, and the rare row that vanishes modulo p is decided exactly
+(:class:`_Span`).
+
 Every LP is scale-free (homogeneous coordinates, no box, no big-M), and a
 floating LP answer only steers the search: Gordan multipliers are re-derived
 exactly on the dual support (python-flint integer kernels), and when floating
