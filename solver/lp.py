@@ -197,6 +197,29 @@ def highs_lp(c, A, lo, hi, lb=None, ub=None):
     return True, np.array(sol.col_value), np.array(sol.row_dual)
 
 
+def _slots(signed, weights):
+    """The model row (:class:`PersistentSignLP`) or column
+    (:class:`PersistentGordanLP`) of each ``(row i, sign s)`` with its slack
+    weight w: ``4 i + 2 [w = 2] + [s = +1]``."""
+    if weights is None:
+        return [4 * i + (s == 1) for i, s in signed]
+    if not set(weights) <= {1.0, 2.0}:
+        raise ValueError("slack weights must be 1 or 2")
+    return [4 * i + (s == 1) + 2 * (w == 2.0) for (i, s), w in zip(signed, weights)]
+
+
+def _run(model, time_limit):
+    """Run the HiGHS object ``model.h`` within ``time_limit`` seconds (None:
+    none); True when it ends optimal."""
+    h = model.h
+    tl = model.inf if time_limit is None else max(1e-3, float(time_limit))
+    if tl != getattr(model, "_time_limit", model.inf):
+        h.setOptionValue("time_limit", tl)
+        model._time_limit = tl
+    h.run()
+    return h.getModelStatus() == model._ok
+
+
 class PersistentSignLP:
     """One HiGHS LP held for a whole search; sign constraints are switched on
     and off by changing row bounds, and every solve warm-starts from the
@@ -267,12 +290,7 @@ class PersistentSignLP:
             if weights is not None:
                 G = G / np.asarray(weights, dtype=np.float64)[:, None]
             return strict_system(G)
-        if weights is None:
-            rows = [4 * i + (s == 1) for i, s in signed]
-        else:
-            if not set(weights) <= {1.0, 2.0}:
-                raise ValueError("slack weights must be 1 or 2")
-            rows = [4 * i + (s == 1) + 2 * (w == 2.0) for (i, s), w in zip(signed, weights)]
+        rows = _slots(signed, weights)
         want = set(rows)
         h = self.h
         inf = self.inf
@@ -281,12 +299,7 @@ class PersistentSignLP:
         for r in want - self.active:
             h.changeRowBounds(r, -inf, -1.0)
         self.active = want
-        tl = inf if time_limit is None else max(1e-3, float(time_limit))
-        if tl != getattr(self, "_time_limit", inf):
-            h.setOptionValue("time_limit", tl)
-            self._time_limit = tl
-        h.run()
-        if h.getModelStatus() != self._ok:
+        if not _run(self, time_limit):
             return None, None, None
         sol = h.getSolution()
         x = np.asarray(sol.col_value)
@@ -358,12 +371,7 @@ class PersistentGordanLP:
         """As :meth:`PersistentSignLP.solve`."""
         if self.h is None:
             return self._fallback.solve(signed, weights, time_limit)
-        if weights is None:
-            cols = [4 * i + (s == 1) for i, s in signed]
-        else:
-            if not set(weights) <= {1.0, 2.0}:
-                raise ValueError("slack weights must be 1 or 2")
-            cols = [4 * i + (s == 1) + 2 * (w == 2.0) for (i, s), w in zip(signed, weights)]
+        cols = _slots(signed, weights)
         want = set(cols)
         h, inf = self.h, self.inf
         for change, upper in ((self.active - want, 0.0), (want - self.active, inf)):
@@ -371,12 +379,7 @@ class PersistentGordanLP:
                 idx = np.fromiter(change, dtype=np.int32, count=len(change))
                 h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.full(len(idx), upper))
         self.active = want
-        tl = inf if time_limit is None else max(1e-3, float(time_limit))
-        if tl != getattr(self, "_time_limit", inf):
-            h.setOptionValue("time_limit", tl)
-            self._time_limit = tl
-        h.run()
-        if h.getModelStatus() != self._ok:
+        if not _run(self, time_limit):
             return None, None, None
         sol = h.getSolution()
         u = np.asarray(sol.col_value)
