@@ -103,9 +103,9 @@ def _invert(method, net, x, time_limit, seed):
     if method == "enumeration":
         return B.invert_by_enumeration(net, x, time_limit=time_limit, max_regions=50000)
     if method == "gradient-descent":
-        return B.gradient_descent(net, x, seed=seed)
+        return B.gradient_descent(net, x, seed=seed, time_limit=time_limit)
     if method == "layerwise-lp":
-        return B.layerwise_lp(net, x)
+        return B.layerwise_lp(net, x, time_limit=time_limit)
     raise ValueError(f"unknown inversion method {method!r}")
 
 

@@ -71,9 +71,12 @@ def activation_bounds(activation, lo, hi):
 
 
 def affine_interval(W, b, ulo, uhi):
-    """Bounds of ``W u + b`` for ``u`` in the box ``[ulo, uhi]``."""
-    Wp = np.maximum(W, 0.0)
-    Wn = np.minimum(W, 0.0)
+    """Bounds of ``W u + b`` for ``u`` in the box ``[ulo, uhi]`` (``W`` dense
+    or scipy.sparse, as convolutions are stored)."""
+    if hasattr(W, "tocsr"):
+        Wp, Wn = W.maximum(0), W.minimum(0)
+    else:
+        Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
     return Wp @ ulo + Wn @ uhi + b, Wp @ uhi + Wn @ ulo + b
 
 

@@ -29,7 +29,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-__all__ = ["Deadline"]
+__all__ = ["Deadline", "validate_time_limit"]
+
+
+def validate_time_limit(time_limit):
+    """``time_limit`` (seconds) if it is None or a number >= 0, else
+    :class:`solver.errors.InputError` (the one check of every entry point
+    that takes a time limit).
+
+    >>> validate_time_limit(None), validate_time_limit(2)
+    (None, 2)
+    """
+    import numbers
+    if time_limit is not None and not (isinstance(time_limit, numbers.Real)
+                                       and not isinstance(time_limit, bool) and time_limit >= 0):
+        from .errors import InputError
+        raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
+    return time_limit
 
 
 @dataclass(frozen=True)

@@ -188,8 +188,8 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
     W, b = validate_layer(W, b)
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if time_limit is not None and not (time_limit >= 0):
-        raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
+    from .deadline import validate_time_limit
+    validate_time_limit(time_limit)
     start = time.monotonic()
     if method == "auto":
         method = "milp" if backend else "tree"

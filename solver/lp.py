@@ -486,12 +486,21 @@ class SignSystems:
         return self.settle(signed, False if feas is False else None, y, deadline)[0]
 
 
-def linprog_highs(c, **kwargs):
+def linprog_highs(c, *, deadline=None, **kwargs):
     """:func:`scipy.optimize.linprog` with ``method="highs"``: the one door
     to HiGHS for one-shot LPs of the package (this module owns HiGHS: the
     strict systems, :func:`highs_lp` and :class:`PersistentLP` are here too).
     A float answer: callers certify what they conclude, or use it as a
-    heuristic."""
+    heuristic.
+
+    ``deadline`` (a ``time.monotonic()`` value or None) becomes HiGHS's
+    ``time_limit``: an LP stopped by it returns ``status`` 1 (limit reached),
+    which every caller already reads as "no answer"."""
+    left = Deadline(deadline).remaining()
+    if left is not None:
+        opts = dict(kwargs.pop("options", None) or {})
+        opts["time_limit"] = min(opts.get("time_limit", math.inf), max(1e-3, left))
+        kwargs["options"] = opts
     return linprog(c, method="highs", **kwargs)
 
 

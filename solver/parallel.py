@@ -23,7 +23,8 @@ import sys
 import threading
 import time
 
-__all__ = ["process_pool", "die_with_parent", "terminate", "ForkExecutor", "fork_available"]
+__all__ = ["process_pool", "die_with_parent", "terminate", "in_own_group", "ForkExecutor",
+           "fork_available"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -64,13 +65,27 @@ def die_with_parent(owner=None, initializer=None, initargs=()):
         initializer(*initargs)
 
 
+def in_own_group(fn, *args):
+    """Run ``fn(*args)`` in a worker that first becomes the leader of its own
+    process group, so that :func:`terminate` also kills the programs it starts
+    (PuLP runs CBC as a subprocess: killed with the worker only, CBC ran on
+    for 3-4 s after ``reluinj invert`` had returned)."""
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    return fn(*args)
+
+
 def terminate(pool):
     """Stop a ``ProcessPoolExecutor`` now: cancel what is queued and kill the
-    workers (the executor has no public way to stop running tasks before
-    Python 3.14; a decided search must not wait for them)."""
+    workers, with their process groups where a worker leads one
+    (:func:`in_own_group`). (The executor has no public way to stop running
+    tasks before Python 3.14; a decided search must not wait for them.)"""
     procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
+        with contextlib.suppress(Exception):
+            if hasattr(os, "killpg") and os.getpgid(p.pid) == p.pid:
+                os.killpg(p.pid, signal.SIGKILL)
         with contextlib.suppress(Exception):
             p.kill()
 

@@ -511,8 +511,8 @@ def stability(model, b=None, *, time_limit=None, box=None, backend=None, seed=0,
     """
     from .network import Network
     from .network_io import load_network
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit >= 0):
-        raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
+    from .deadline import validate_time_limit
+    validate_time_limit(time_limit)
     if box is not None:
         from .io import validate_box
         box = validate_box(box)

@@ -406,3 +406,60 @@ def test_an_engine_that_overruns_is_stopped_at_its_limit(monkeypatch):
     monkeypatch.setattr(_ClockBlindBackend, "_solve_raw",
                         lambda self, m, d, th, v: RawResult(MilpStatus.OPTIMAL, None, 0.0, "x"))
     assert _ClockBlindBackend().solve(model, time_limit=0.5).status != MilpStatus.TIME_LIMIT
+
+
+def test_an_engine_that_overruns_small_models_is_isolated_whatever_the_size(monkeypatch):
+    # ortools' CBC overran a 5 s limit by 1.2 s on an 11,400-weight inversion MIP,
+    # far below ISOLATE_NNZ: a backend that says it does not keep its limits runs
+    # every call with a limit in a child process killed at the limit
+    monkeypatch.setattr(base, "ISOLATE_NNZ", 10 ** 9)
+    monkeypatch.setattr(_ClockBlindBackend, "keeps_time_limit", False)
+    model, _ = knapsack()
+    t = time.monotonic()
+    sol = _ClockBlindBackend().solve(model, time_limit=0.5)
+    assert sol.status == MilpStatus.TIME_LIMIT and sol.x is None, sol
+    assert time.monotonic() - t < 5.0
+    from solver.backends import get_backend
+    assert get_backend("cbc").keeps_time_limit is False
+    assert get_backend("scip").keeps_time_limit is True
+
+
+class _SubprocessBackend(base.TemplateBackend):
+    """An engine that runs a program (as PuLP runs CBC) and overruns its limit."""
+    name = "subprocess-engine"
+
+    def available(self):
+        return True
+
+    def _solve_raw(self, model, deadline, threads, verbose):
+        import subprocess
+        proc = subprocess.Popen(["sleep", "60"])
+        with open(self.pidfile, "w") as fh:
+            fh.write(str(proc.pid))
+        proc.wait()
+        return RawResult(MilpStatus.OPTIMAL, np.zeros(model.num_vars), 0.0, "too late")
+
+
+def test_an_engine_killed_at_its_limit_takes_its_subprocesses_along(monkeypatch, tmp_path):
+    # PuLP's CBC (a subprocess of the killed engine child) ran on for 3-4 s after
+    # `reluinj invert` had returned; the child now leads a process group, killed whole
+    import os
+    import shutil
+    if shutil.which("sleep") is None or not hasattr(os, "killpg"):
+        pytest.skip("needs sleep(1) and process groups")
+    monkeypatch.setattr(base, "ISOLATE_NNZ", 0)
+    be = _SubprocessBackend()
+    be.pidfile = str(tmp_path / "pid")
+    model, _ = knapsack()
+    sol = be.solve(model, time_limit=1.0)
+    assert sol.status == MilpStatus.TIME_LIMIT and sol.x is None
+    pid = int(open(be.pidfile).read())
+    for _ in range(50):          # the kill is asynchronous: give the kernel a moment
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the engine's subprocess outlived the killed engine")

@@ -149,6 +149,21 @@ def test_wedge_probe_finds_rounding_wedges():
     assert found >= 2
 
 
+def test_wedge_probe_finds_points_in_several_wedges(monkeypatch):
+    # n = 6: in these layers no single wedge has every other row negative, so
+    # one-wedge LPs find nothing; inside two or more wedges at once, too few
+    # rows are active, and the search MILP finds that point (the witness is
+    # checked exactly against the binary64 weights).
+    import solver.wedge as wedge
+    for seed in (3, 4):
+        W, b = rounded_construction(6, seed)
+        monkeypatch.setattr(wedge, "MILP_ROUNDS", 0)
+        assert probe_wedges(W, b) is None
+        monkeypatch.undo()
+        w = probe_wedges(W, b)
+        assert w is not None and check_layer_witness(W, b, *w)[0]
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(2, 4), st.integers(0, 10**6))
 def test_wedge_probe_never_claims_too_much(n, seed):
@@ -166,12 +181,14 @@ def test_wedge_probe_never_claims_too_much(n, seed):
 
 def test_time_limit_is_kept_with_exact_lps():
     # rounded pairs make the float LPs unreliable, so the search needs the
-    # exact simplex; the limit must hold inside it
-    W, b = rounded_construction(24, 0)
+    # exact simplex; the limit must hold inside it. Six extra rows per pair
+    # close the wedges that the probe would find (two per pair leave one).
+    W, b = rounded_construction(24, 0, extra=6)
     t = time.monotonic()
     r = check_layer(W, b, time_limit=2.0)
     assert time.monotonic() - t < 2.0 * 1.1 + 0.5
     assert r.verdict.value in ("unknown", "not_injective")
+    assert r.stats["exact_lps"] >= 1
 
 
 HARD = """

@@ -295,7 +295,8 @@ class RawResult:
     message: str = ""
 
 
-#: Models with at least this many nonzeros are solved in a child process that
+#: Models with at least this many nonzeros (any model, for a backend whose
+#: ``keeps_time_limit`` is False) are solved in a child process that
 #: is killed when the engine overruns its time limit. Measured (ortools 9.15,
 #: a 3,584 x 2,004 model with 327k nonzeros from inverting the 20-400-784
 #: VAE): HiGHS's MIP presolve ignored a 10 s limit and an interrupter for 94 s,
@@ -322,10 +323,12 @@ def _isolated(backend, model, deadline, threads, verbose) -> RawResult:
     not look at its clock. What a killed engine had found is lost; it is
     reported as a time limit without an incumbent."""
     import concurrent.futures as cf
-    from ..parallel import process_pool
+    from ..parallel import in_own_group, process_pool
     left = Deadline(deadline).remaining()
     with process_pool(1) as pool:
-        fut = pool.submit(_raw_or_error, backend, model, deadline, threads, verbose)
+        # in its own process group: an engine's subprocesses (PuLP's CBC) die with it
+        fut = pool.submit(in_own_group, _raw_or_error, backend, model, deadline, threads,
+                          verbose)
         try:
             return fut.result(timeout=1.04 * left + 0.2)     # the engine's limit, then a grace
         except cf.TimeoutError:
@@ -375,8 +378,13 @@ class TemplateBackend(Backend):
             raw = self._resolve_inf_or_unbd(model, raw, deadline, int(threads), verbose)
         return self._finish(model, raw, start)
 
+    #: False for an engine that overruns its time limit on small models too
+    #: (then every call with a limit runs in a child process killed at the limit)
+    keeps_time_limit = True
+
     def _guarded(self, model, deadline, threads, verbose) -> RawResult:
-        if deadline is not None and model.A.nnz >= ISOLATE_NNZ and _may_fork():
+        if deadline is not None and (model.A.nnz >= ISOLATE_NNZ or not self.keeps_time_limit) \
+                and _may_fork():
             return _isolated(self, model, deadline, threads, verbose)
         return _raw_or_error(self, model, deadline, threads, verbose)
 

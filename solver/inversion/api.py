@@ -7,7 +7,12 @@ from .peeled import invert_peeled
 from .problem import DEFAULT_DELTA, DEFAULT_LATENT_BOX, DEFAULT_TOL, InversionResult
 from .wholemip import invert_whole_mip
 
-__all__ = ["invert"]
+__all__ = ["invert", "WORK_SHARE"]
+
+#: the share of ``time_limit`` that the search steps may use; the rest is kept
+#: for what follows them (polishing, exact checks, the result), so that the
+#: call returns within 10 % of its limit (non-negotiable 4)
+WORK_SHARE = 0.95
 
 
 def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit=None,
@@ -24,7 +29,8 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
     norm : ``"linf"`` (default) or ``"l1"``: the residual minimised.
     latent_box : float R (box ``[-R, R]^n``; default 5.0), array of R's, or
         ``(lo, hi)``. Always reported in the result.
-    time_limit : seconds for everything, or None.
+    time_limit : seconds for everything, or None. The search steps stop at
+        :data:`WORK_SHARE` of it, which leaves time to finish.
     backend : MILP backend name (default :data:`solver.backends.DEFAULT_BACKEND`).
     uniqueness : decide uniqueness (default True).
     delta : separation for uniqueness, ``||z' - z||_inf >= delta`` (default 1e-3).
@@ -96,6 +102,9 @@ def invert(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, time_limit
     spline insights into deep generative networks", Prop. 4. Lei et al. 2019
     (layer-wise inversion). Tjeng et al. 2019 (big-M MIP).
     """
+    from ..deadline import validate_time_limit
+    if validate_time_limit(time_limit) is not None:
+        time_limit = WORK_SHARE * float(time_limit)
     if not peel:
         return invert_whole_mip(network, x, norm=norm, latent_box=latent_box, time_limit=time_limit,
                                 backend=backend, uniqueness=uniqueness, delta=delta, tol=tol,

@@ -25,8 +25,8 @@ import numpy as np
 
 from ..deadline import Deadline
 from .problem import (DEFAULT_LATENT_BOX, DEFAULT_TOL, check_norm, make_result,
-                                latent_box_arrays, region_lp, residual_norm, tolerance,
-                                validate_target)
+                                latent_box_arrays, region_lp, require_dense_piecewise_linear,
+                                residual_norm, tolerance, validate_target)
 from ..lp import linprog_highs
 
 
@@ -36,9 +36,10 @@ __all__ = ["enumerate_regions", "invert_by_enumeration", "gradient_descent", "la
 # 1. exhaustive region enumeration
 # ---------------------------------------------------------------------------
 
-def _interior_lp(M, m, lo, hi, row_norms):
+def _interior_lp(M, m, lo, hi, row_norms, deadline=None):
     """Max ``s`` with ``M z + s |M_i| <= m``, ``lo + s <= z <= hi - s``,
-    ``s <= 1``. Returns ``(s, z)`` or ``(None, None)``."""
+    ``s <= 1``. Returns ``(s, z)`` or ``(None, None)`` (also when HiGHS
+    stops at ``deadline``)."""
     n = len(lo)
     if M.shape[0]:
         Aub = np.hstack([M, row_norms[:, None]])
@@ -52,13 +53,15 @@ def _interior_lp(M, m, lo, hi, row_norms):
     bub = np.concatenate([bub, hi, -lo])
     c = np.zeros(n + 1)
     c[-1] = -1.0
-    res = linprog_highs(c, A_ub=Aub, b_ub=bub, bounds=[(None, None)] * n + [(None, 1.0)])
+    res = linprog_highs(c, A_ub=Aub, b_ub=bub, bounds=[(None, None)] * n + [(None, 1.0)],
+                        deadline=deadline)
     if res.status != 0 or res.x is None:
         return None, None
     return float(res.x[-1]), res.x[:n]
 
 
-def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, margin=1e-9):
+def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, margin=1e-9,
+                      deadline=None):
     """Yield the activation patterns of the full-dimensional activation
     regions that meet the interior of the box ``[lo, hi]``.
 
@@ -70,7 +73,9 @@ def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, marg
     Yields
     ------
     ``(pattern, z_interior)``: per-layer bool arrays and a point inside.
-    Stops after ``max_regions`` regions.
+    Stops after ``max_regions`` regions, or silently at ``deadline`` (a
+    ``time.monotonic()`` value; the caller tells a complete enumeration from
+    a stopped one by that deadline).
     """
     from tqdm.auto import tqdm
     layers = network.layers
@@ -89,6 +94,8 @@ def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, marg
               np.zeros((0, n)), np.zeros(0), np.zeros(0), z0)]
     try:
         while stack:
+            if Deadline(deadline).expired():   # one region can take many LPs: look here
+                return
             k, i, done, cur, A, c, M, m, nr, zc = stack.pop()
             L = layers[k]
             mk = L.W.shape[0]
@@ -134,7 +141,7 @@ def enumerate_regions(network, lo, hi, *, max_regions=None, progress=False, marg
                         # zc is strictly inside this child; keep it
                         children.append((sgn, (M2, m2, nr2, zc)))
                     else:
-                        s, z = _interior_lp(M2, m2, lo, hi, nr2)
+                        s, z = _interior_lp(M2, m2, lo, hi, nr2, deadline)
                         if s is not None and s > margin:
                             children.append((sgn, (M2, m2, nr2, z)))
             for sgn, data in children:
@@ -172,23 +179,27 @@ def invert_by_enumeration(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_
     networks", Proposition 4.
     """
     start = time.monotonic()
+    deadline = Deadline.after(time_limit, start)
     norm = check_norm(norm)
     x = validate_target(network, x)
+    require_dense_piecewise_linear(network, "region enumeration")   # before any work
     lo, hi = latent_box_arrays(network, latent_box)
     best_z, best_v = None, np.inf
     count = 0
     complete = True
-    for pat, _zc in enumerate_regions(network, lo, hi, max_regions=None, progress=progress):
+    for pat, _zc in enumerate_regions(network, lo, hi, max_regions=None, progress=progress,
+                                      deadline=deadline.at):
         count += 1
-        z, _v = region_lp(network, pat, x, lo, hi, norm)
+        z, _v = region_lp(network, pat, x, lo, hi, norm, deadline=deadline.at)
         if z is not None:
             v = residual_norm(network.forward(z) - x, norm)
             if v < best_v:
                 best_z, best_v = z, v
-        if (max_regions is not None and count >= max_regions) or \
-                (time_limit is not None and time.monotonic() - start > time_limit):
+        if (max_regions is not None and count >= max_regions) or deadline.expired():
             complete = False
             break
+    if deadline.expired():   # the enumeration may have stopped inside a region
+        complete = False
     if best_z is None:
         return make_result("unknown", None, network, x, norm, lo, hi, start, "enumeration",
                            message="no region solved", stats={"regions": count})
@@ -298,7 +309,7 @@ def gradient_descent(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
 # 3. layer-by-layer LP inversion
 # ---------------------------------------------------------------------------
 
-def _invert_layer_lp(layer, target, ulo, uhi, sign_tol):
+def _invert_layer_lp(layer, target, ulo, uhi, sign_tol, deadline=None):
     """LP for one layer: ``min t`` over the layer input ``u`` in ``[ulo, uhi]``
     with ``|act(W u + b) - target| <= t`` where each unit's piece is chosen by
     the target's sign (positive target = active piece)."""
@@ -339,13 +350,15 @@ def _invert_layer_lp(layer, target, ulo, uhi, sign_tol):
     c = np.zeros(n + 1)
     c[-1] = 1.0
     bounds = [(ulo[j], uhi[j]) for j in range(n)] + [(0, None)]
-    res = linprog_highs(c, A_ub=np.vstack(rows), b_ub=np.concatenate(rhs), bounds=bounds)
+    res = linprog_highs(c, A_ub=np.vstack(rows), b_ub=np.concatenate(rhs), bounds=bounds,
+                        deadline=deadline)
     if res.status != 0 or res.x is None:
         return None
     return res.x[:n]
 
 
-def layerwise_lp(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, tol=DEFAULT_TOL):
+def layerwise_lp(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, tol=DEFAULT_TOL,
+                 time_limit=None):
     """Layer-by-layer LP inversion (Lei et al. 2019).
 
     Each layer ``u_k = act(W_k u_{k-1} + b_k)`` is inverted by one LP given the
@@ -354,6 +367,9 @@ def layerwise_lp(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, tol=
     for ReLU), minimising ``t``; ``u_{k-1}`` is restricted to its interval
     bounds over the box (so ``u >= 0`` after a ReLU layer, the box for ``z``).
     The result becomes the target of the layer below.
+
+    ``time_limit`` (seconds, or None) is HiGHS's limit on the LPs together;
+    an LP stopped by it ends the method with status ``unknown``.
 
     Returns
     -------
@@ -367,8 +383,10 @@ def layerwise_lp(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, tol=
     """
     from ..bounds import activation_bounds, interval_bounds
     start = time.monotonic()
+    deadline = Deadline.after(time_limit, start).at
     norm = check_norm(norm)
     x = validate_target(network, x)
+    require_dense_piecewise_linear(network, "the layer-wise LP")
     lo, hi = latent_box_arrays(network, latent_box)
     ib = interval_bounds(network, lo, hi)
     post = [(lo, hi)] + [activation_bounds(L.activation, *b) for L, b in
@@ -376,10 +394,11 @@ def layerwise_lp(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, tol=
     target = x
     for k in range(len(network.layers) - 1, -1, -1):
         u = _invert_layer_lp(network.layers[k], target, post[k][0], post[k][1],
-                             sign_tol=tolerance(target, 1e-9))
+                             sign_tol=tolerance(target, 1e-9), deadline=deadline)
         if u is None:
+            why = "time limit" if Deadline(deadline).expired() else "failed"
             return make_result("unknown", None, network, x, norm, lo, hi, start, "layerwise-lp",
-                               message=f"LP of layer {k} failed")
+                               message=f"LP of layer {k}: {why}")
         target = u
     z = np.clip(target, lo, hi)
     res = float(np.max(np.abs(network.forward(z) - x)))

@@ -17,13 +17,16 @@ from ..lp import linprog_highs
 __all__ = ["polish", "polish_box", "descend"]
 
 
-def polish(network, z, x, lo, hi, norm="linf", *, patterns=(), keep_far=None):
+def polish(network, z, x, lo, hi, norm="linf", *, patterns=(), keep_far=None, deadline=None):
     """Improve a candidate: the LP of its closed activation region (and of
     any extra ``patterns``), then Gauss-Newton steps ``z += lstsq(A, x - G(z))``
     inside the region. Only improvements of the floating-point residual in
     ``norm`` are kept. ``keep_far=(z_ref, delta)`` rejects points closer than
-    ``delta`` to ``z_ref``."""
+    ``delta`` to ``z_ref``. Nothing is done past ``deadline`` (a
+    ``time.monotonic()`` value, None: no limit), and the LPs stop there."""
     z = np.clip(np.asarray(z, float), lo, hi)
+    if Deadline(deadline).expired():
+        return z
 
     def score(v):
         if keep_far is not None and np.max(np.abs(v - keep_far[0])) < keep_far[1] * (1 - 1e-9):
@@ -33,7 +36,7 @@ def polish(network, z, x, lo, hi, norm="linf", *, patterns=(), keep_far=None):
     best, best_s = z, score(z)
     for pat in [activation_pattern(network, z), *patterns]:
         try:
-            zp, _ = region_lp(network, pat, x, lo, hi, norm)
+            zp, _ = region_lp(network, pat, x, lo, hi, norm, deadline=deadline)
         except ValueError:
             zp = None
         if zp is not None:
@@ -41,6 +44,8 @@ def polish(network, z, x, lo, hi, norm="linf", *, patterns=(), keep_far=None):
             if s < best_s:
                 best, best_s = zp, s
     for _ in range(3):  # Gauss-Newton in the region of the current best
+        if Deadline(deadline).expired():
+            break
         _, A, c = region_affine(network, activation_pattern(network, best))
         r = x - network.forward(best)
         try:
@@ -56,20 +61,23 @@ def polish(network, z, x, lo, hi, norm="linf", *, patterns=(), keep_far=None):
     return best
 
 
-def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3, trust=0.05):
+def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3, trust=0.05, deadline=None):
     """Improve a candidate against a box target on the last pre-activation:
     the LP of its activation region minimising the largest violation of
     ``tlo <= y_K <= thi`` within a trust box (half-width ``trust`` times the
     box's; only the region rows that can become tight there are kept, which
     makes the LP small for wide generators), then Gauss-Newton steps toward
     the middle of the two-sided rows. ``score(z)`` decides (smaller is
-    better); only improvements are kept."""
+    better); only improvements are kept. No round starts after ``deadline``
+    (a ``time.monotonic()`` value; None: no limit), and the LPs stop there."""
     z = np.clip(np.asarray(z, float), lo, hi)
     best, best_s = z, score(z)
     two = np.isfinite(tlo) & np.isfinite(thi)
     mid = np.zeros(len(tlo))
     mid[two] = 0.5 * (tlo[two] + thi[two])
     for _ in range(rounds):
+        if Deadline(deadline).expired():
+            break
         improved = False
         pat = activation_pattern(prenet, best)
         pres, A, c = region_affine(prenet, pat)
@@ -97,7 +105,8 @@ def polish_box(prenet, z, tlo, thi, lo, hi, *, score, rounds=3, trust=0.05):
         cost[-1] = 1.0
         try:
             res = linprog_highs(cost, A_ub=np.vstack(rows), b_ub=np.concatenate(rhs),
-                                bounds=[(blo[j], bhi[j]) for j in range(n)] + [(0, None)])
+                                bounds=[(blo[j], bhi[j]) for j in range(n)] + [(0, None)],
+                                deadline=deadline)
             cand = [np.clip(res.x[:n], lo, hi)] if res.status == 0 and res.x is not None else []
         except ValueError:
             cand = []
@@ -129,7 +138,7 @@ def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), ro
     def score(v):
         return output_residual(network, v, x)
     if head.piecewise_linear:
-        return polish(network, z, x, lo, hi, "linf")
+        return polish(network, z, x, lo, hi, "linf", deadline=deadline)
     z = np.clip(np.asarray(z, float), lo, hi)
     for f in levels:
         for _ in range(rounds):
@@ -138,7 +147,8 @@ def descend(network, prenet, x, z, lo, hi, *, levels=(0.5, 0.9, 0.99, 0.999), ro
             t = score(z)
             if t == 0:
                 return z
-            z2 = polish_box(prenet, z, *target_box(head, x, f * t), lo, hi, score=score)
+            z2 = polish_box(prenet, z, *target_box(head, x, f * t), lo, hi, score=score,
+                            deadline=deadline)
             if score(z2) >= t:
                 break
             z = z2

@@ -89,10 +89,11 @@ def cmd_invert(args):
                                     progress=not args.json and sys.stderr.isatty(), **kw)
     elif args.method == "gd":
         from .baselines import gradient_descent
-        res = gradient_descent(net, x, restarts=args.restarts, seed=args.seed, **kw)
+        res = gradient_descent(net, x, restarts=args.restarts, seed=args.seed,
+                               time_limit=args.time_limit, **kw)
     else:
         from .baselines import layerwise_lp
-        res = layerwise_lp(net, x, **kw)
+        res = layerwise_lp(net, x, time_limit=args.time_limit, **kw)
     if args.output:
         if res.z is None:
             raise InputError("no latent point to write (status unknown)")
@@ -153,6 +154,9 @@ def summary_lines(res):
     if res.status == "nearest" and res.bound is not None:
         out.append(f"bound:     {res.bound:.6g} (proved: no z in the box has a smaller {norm} "
                    f"residual, {res.space} space)")
+        if not res.optimal and res.gap is not None:
+            rel = "" if res.relative_gap is None else f", relative {res.relative_gap:.3g}"
+            out.append(f"gap:       {res.gap:.6g} (objective - bound{rel}; not proved optimal)")
     return out
 
 

@@ -54,7 +54,7 @@ def _far_points(network, enc, boxes, zlo, zhi, z, delta, deadline):
         for sense, far in ((-1, zhi[j] - z[j]), (+1, z[j] - zlo[j])):
             if far < delta or Deadline(deadline).expired():
                 continue
-            v, st = lp.extreme(j, sense)
+            v, st = lp.extreme(j, sense, Deadline(deadline).remaining(floor=1e-3))
             if v is not None and abs(v - z[j]) >= delta:
                 out.append(np.clip(lp.point()[:len(z)], zlo, zhi))
         if len(out) >= 4:
@@ -94,6 +94,7 @@ class ExactPhase:
     method: str = "peel"
     message: str = ""
     mip_tried: bool = False
+    fwd: Any = None                  # forward interval bounds (pre-activations) over the box
     peel: dict = field(default_factory=dict)
     uniq: dict = field(default_factory=dict)
 
@@ -126,10 +127,10 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
         if score(z) <= 1e-3 * eps:
             return z
         if pl_head:
-            zp = polish(net, z, x, lo, hi, "linf")
+            zp = polish(net, z, x, lo, hi, "linf", deadline=deadline)
         else:
             zp = polish_box(prenet, z, *P.target_box(head, x, 1e-3 * score(z)), lo, hi,
-                            score=score)
+                            score=score, deadline=deadline)
         return zp if score(zp) < score(z) else z
 
     def take_second(z, z2, how):
@@ -146,7 +147,9 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
         out.binaries = max(out.binaries or 0, bst["binaries"])
         return sol, enc2, bst
 
-    fwd = P.forward_bounds(net, lo, hi)
+    # pre-activation bounds: the same for the network, its pre-activation network
+    # and its truncations (computed once: on wide generators this takes a while)
+    out.fwd = fwd = P.forward_bounds(net, lo, hi)
     tlo, thi = P.target_box(head, x, eps)
     pe = P.peel(net, tlo, thi, lo, hi, fwd=fwd)
     out.peel = pinfo = pe.to_json()
@@ -168,7 +171,7 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
             return out
         z = _enclosure_candidate(net, enc, pe.boxes, zlo, zhi)
         if score(z) > eps:
-            z = polish_box(prenet, z, *pe.boxes[K], zlo, zhi, score=score)
+            z = polish_box(prenet, z, *pe.boxes[K], zlo, zhi, score=score, deadline=deadline)
         if score(z) > eps:
             z = descend(net, prenet, x, z, zlo, zhi, deadline=deadline)
         how = "the peel reached the latent space"
@@ -212,7 +215,8 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
             return out
         for zf in _far_points(net, enc, pe.boxes, zlo, zhi, z, delta, share(0.5)):
             if score(zf) > eps:
-                zf = polish_box(prenet, zf, *pe.boxes[K], zlo, zhi, score=away_score(z))
+                zf = polish_box(prenet, zf, *pe.boxes[K], zlo, zhi, score=away_score(z),
+                                deadline=deadline)
             if away_score(z)(zf) <= eps:
                 take_second(z, zf, "second preimage (LP vertex of the latent box)")
                 return out
@@ -227,12 +231,13 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
                 out.unique, out.umethod = True, "MIP over the latent box Z"
             elif sol.x is not None:
                 z2 = polish_box(prenet, np.clip(sol.x[rm.z], zlo, zhi), *pe.boxes[K], zlo, zhi,
-                                score=away_score(z))
+                                score=away_score(z), deadline=deadline)
                 if away_score(z)(z2) > eps and pl_head:
                     # the box polish can stall just outside eps (at the MIP's own
                     # feasibility tolerance); the region LP of the whole network
                     # then often lands inside
-                    z2 = polish(net, z2, x, lo, hi, "linf", keep_far=(z, delta))
+                    z2 = polish(net, z2, x, lo, hi, "linf", keep_far=(z, delta),
+                                deadline=deadline)
                 if away_score(z)(z2) <= eps:
                     take_second(z, z2, "MIP over the latent box Z")
         return out
@@ -249,7 +254,7 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
             out.status = "exact"
             out.message = ("G(z) reproduces the target to tolerance (floating-point forward "
                            "pass; candidate from gradient descent, polished)")
-    bk = P.forward_bounds(tn, lo, hi)
+    bk = list(fwd[:k + 1])           # = forward_bounds(tn, lo, hi)
     nb = mip_binaries(tn, bk)
     pinfo["remaining_problem"] = {"layers": k + 1, "binaries": nb}
     if nb > MAX_MIP_BINARIES:

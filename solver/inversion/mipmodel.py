@@ -323,22 +323,37 @@ def target_tighten(network, x, lo, hi, bounds, norm, r_ub, *, deadline=None, max
     return bounds, fixed, False
 
 
-def relaxation_infeasible(network, x, lo, hi, bounds, norm, rho):
+def relaxation_infeasible(network, x, lo, hi, bounds, norm, rho, deadline=None):
     """True if the LP relaxation of the inversion MIP with residual ``<= rho``
     is infeasible (then no ``z`` in the box has residual ``<= rho``, to LP
-    tolerance)."""
+    tolerance); False otherwise, also when HiGHS stops at ``deadline``."""
     from ..lp import PersistentLP
     B, enc, rv, _ = inversion_model(network, x, lo, hi, bounds, norm, rho)
     lp = PersistentLP(B.matrix(), B.row_lb, B.row_ub, B.lb, B.ub)
-    _, s = lp.extreme(int(rv[0]), +1)
+    _, s = lp.extreme(int(rv[0]), +1, Deadline(deadline).remaining(floor=1e-3))
     return s == "infeasible"
 
 
 def solve_mip(builder, backend, deadline, threads=1, verbose=False):
+    """``(solution, backend name)`` of the builder's model, solved until
+    ``deadline``. Past the deadline (before or after the build) no engine is
+    started (:func:`solver.netmilp.solve_model` gives every call at least
+    0.5 s, and a large model's child process costs more): the answer is a
+    ``TIME_LIMIT`` without a point."""
+    from ..backends import MilpStatus, MilpSolution
     from ..netmilp import solve_model
-    model = builder.build()          # (building a large model takes time too)
+    name = getattr(backend, "name", str(backend))
+    t0 = time.monotonic()
+    model = None if Deadline(deadline).expired() else builder.build()  # (building takes time)
     left = Deadline(deadline).remaining()
+    if model is None or (left is not None and left < MIP_MIN_SECONDS):
+        return MilpSolution(MilpStatus.TIME_LIMIT, None, None, None, time.monotonic() - t0, name,
+                            "not started: the time limit is reached"), name
     return solve_model(model, backend, time_limit=left, threads=threads, verbose=verbose)
+
+
+#: a MIP is not started with less time than this left (seconds)
+MIP_MIN_SECONDS = 0.1
 
 
 def output_bounds(network, lo, hi, bounds, amb, deadline, stats, key):

@@ -55,12 +55,12 @@ def _slopes(head, x, t):
     return tlo, thi, dlo, dhi
 
 
-def _lp_active_set(G, g, lo, hi, tlo, thi, v0, first=64, rounds=8):
+def _lp_active_set(G, g, lo, hi, tlo, thi, v0, first=64, rounds=8, deadline=None):
     """``min t`` over ``G (z, t) <= g``, ``lo <= z <= hi``, ``tlo <= t <= thi``
     by an active set: the rows tightest at ``v0`` first, then the rows the
     LP's point violates, until it violates none (the answer is that of the
     full LP; the small LPs are much faster than one with every row).
-    Returns the point or None (infeasible or not solved)."""
+    Returns the point or None (infeasible, or not solved by ``deadline``)."""
     n = G.shape[1] - 1
     cost = np.zeros(n + 1)
     cost[-1] = 1.0
@@ -71,7 +71,8 @@ def _lp_active_set(G, g, lo, hi, tlo, thi, v0, first=64, rounds=8):
     keep[np.argsort(slack)[:first]] = True
     for _ in range(rounds):
         try:
-            res = linprog_highs(cost, A_ub=G[keep], b_ub=g[keep], bounds=bounds)
+            res = linprog_highs(cost, A_ub=G[keep], b_ub=g[keep], bounds=bounds,
+                                deadline=deadline)
         except ValueError:
             return None
         if res.status != 0 or res.x is None:
@@ -89,7 +90,7 @@ def _lp_active_set(G, g, lo, hi, tlo, thi, v0, first=64, rounds=8):
 
 
 def region_minimax(prenet, head, x, pattern, lo, hi, z, t0, *, lower=0.0, steps=6,
-                   network=None):
+                   network=None, deadline=None):
     """Minimise the L-inf output residual over one closed activation region.
 
     Parameters
@@ -103,6 +104,8 @@ def region_minimax(prenet, head, x, pattern, lo, hi, z, t0, *, lower=0.0, steps=
     steps : Newton steps.
     network : the full network (default: ``prenet`` with ``head``), for the
         forward pass that scores a point.
+    deadline : ``time.monotonic()`` value: no step starts after it, and the
+        LPs stop there (None: no limit).
 
     Returns
     -------
@@ -118,6 +121,8 @@ def region_minimax(prenet, head, x, pattern, lo, hi, z, t0, *, lower=0.0, steps=
     The LP's point is scored by the forward pass, so linearisation error
     cannot make the answer wrong, only the step short.
     """
+    if Deadline(deadline).expired():    # (the region's maps alone take a while when wide)
+        return np.asarray(z, float), float(t0)
     score_net = network
     if score_net is None:
         from ..network import DenseLayer, Network
@@ -129,6 +134,8 @@ def region_minimax(prenet, head, x, pattern, lo, hi, z, t0, *, lower=0.0, steps=
     best, best_t = np.asarray(z, float), float(t0)
     t = best_t
     for _ in range(steps):
+        if Deadline(deadline).expired():
+            break
         tlo, thi, dlo, dhi = _slopes(head, x, t)
         up = np.isfinite(thi) & np.isfinite(dhi)
         dn = np.isfinite(tlo) & np.isfinite(dlo)
@@ -139,7 +146,8 @@ def region_minimax(prenet, head, x, pattern, lo, hi, z, t0, *, lower=0.0, steps=
             rows.append(np.hstack([M, np.zeros((M.shape[0], 1))]))
             rhs.append(m)
         G, g = np.vstack(rows), np.concatenate(rhs)
-        sol = _lp_active_set(G, g, lo, hi, max(lower, 0.0), t, np.append(best, t))
+        sol = _lp_active_set(G, g, lo, hi, max(lower, 0.0), t, np.append(best, t),
+                             deadline=deadline)
         if sol is None:
             break
         cand = np.clip(sol[:n], lo, hi)
@@ -204,7 +212,8 @@ def region_walk(network, prenet, x, z, lo, hi, *, lower=0.0, stop_at=None, deadl
     if t <= stop:
         return z, t, info
     pat = activation_pattern(prenet, z)
-    z, t = region_minimax(prenet, head, x, pat, lo, hi, z, t, lower=lower, network=network)
+    z, t = region_minimax(prenet, head, x, pat, lo, hi, z, t, lower=lower, network=network,
+                          deadline=deadline)
     info["regions"] += 1
     tried = set()
     while info["moves"] < max_moves and not Deadline(deadline).expired():
@@ -229,7 +238,7 @@ def region_walk(network, prenet, x, z, lo, hi, *, lower=0.0, stop_at=None, deadl
                 continue
             tried.add(key)
             z2, t2 = region_minimax(prenet, head, x, p2, lo, hi, z, t, lower=lower,
-                                    network=network)
+                                    network=network, deadline=deadline)
             info["regions"] += 1
             if t2 < t * (1 - 1e-12):
                 # z2 lies in the closed region p2 (the one solved)

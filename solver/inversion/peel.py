@@ -384,14 +384,7 @@ def forward_bounds(network, lo, hi):
     ulo, uhi = np.asarray(lo, float), np.asarray(hi, float)
     out = []
     for L in network.layers:
-        W = L.W
-        if hasattr(W, "tocsr"):
-            Wp = W.maximum(0)
-            Wn = W.minimum(0)
-            plo = Wp @ ulo + Wn @ uhi + L.b
-            phi = Wp @ uhi + Wn @ ulo + L.b
-        else:
-            plo, phi = affine_interval(W, L.b, ulo, uhi)
+        plo, phi = affine_interval(L.W, L.b, ulo, uhi)
         out.append((plo, phi))
         ulo, uhi = L.activation.bounds(plo, phi)
     return out

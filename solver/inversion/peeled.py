@@ -130,7 +130,7 @@ class _Peeled:
         pixel below 0 under a ReLU or sigmoid head costs at least its
         distance to the range); ``(lower, forward bounds)``."""
         from . import peel as P
-        fwd = P.forward_bounds(self.network, self.lo, self.hi)
+        fwd = ex.fwd if ex.fwd is not None else P.forward_bounds(self.network, self.lo, self.hi)
         lb = P.range_lower_bound(self.head, self.x, *fwd[-1])
         lower = self.eps if (ex.status == "none" and self.space == "output") else 0.0
         if len(lb):
@@ -241,6 +241,8 @@ def nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backe
     def improve(z):
         # the region walk (exact L-inf minimum per activation region, then
         # across kinks) makes the incumbent, hence the MIP's level, tight
+        if Deadline(deadline).expired():
+            return z
         t0 = time.monotonic()
         z, _, wi = region_walk(network, prenet, x, z, lo, hi, lower=lower,
                                stop_at=lower / (1 - MIP_GAP),
@@ -272,7 +274,7 @@ def nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backe
     method = "peel"
     optimal = attained(t_inc)
     how = "the per-unit range bound" if optimal else ""
-    bk = P.forward_bounds(prenet, lo, hi)
+    bk = fwd                         # pre-activation bounds: prenet's are the network's
     nb = mip_binaries(prenet, bk)
     if nb > MAX_MIP_BINARIES:
         info["mip"] = f"not built: {nb} binaries (> {MAX_MIP_BINARIES})"

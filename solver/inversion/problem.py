@@ -27,6 +27,7 @@ __all__ = ["DEFAULT_LATENT_BOX", "DEFAULT_TOL", "DEFAULT_DELTA", "NORMS", "NORM_
            "MIP_GAP", "InversionResult", "validate_target", "latent_box_arrays", "check_norm",
            "residual_norm", "tolerance", "make_result", "activation_pattern", "region_affine",
            "region_constraints", "region_lp", "pre_activation_network", "truncated_network",
+           "require_dense_piecewise_linear",
            "output_residual", "validate_inputs"]
 
 #: default half-width of the latent box ``[-R, R]^n``
@@ -73,6 +74,9 @@ class InversionResult:
     objective : float, the residual in ``norm`` in ``space``.
     bound : float or None, proved lower bound on the minimal ``objective``
         (same norm and space) over the box.
+    gap, relative_gap : properties (and JSON fields): ``objective - bound``
+        and that divided by ``objective``: how far the returned point may be
+        from the optimum; None without a bound (0 for a proved optimum).
     space : ``"output"`` (``G(z) - x``) or ``"pre-activation"`` (the last
         layer's pre-activations against ``act^{-1}(x)``, used for an L1
         nearest point of a sigmoid/tanh head); ``output_objective`` is then the
@@ -112,6 +116,19 @@ class InversionResult:
     uniqueness_method: str | None = None
 
     @property
+    def gap(self) -> float | None:
+        """``objective - bound`` (None without a finite bound)."""
+        if self.bound is None or not (math.isfinite(self.bound) and math.isfinite(self.objective)):
+            return None
+        return float(self.objective - self.bound)
+
+    @property
+    def relative_gap(self) -> float | None:
+        """:attr:`gap` over ``objective`` (None without a bound or for objective 0)."""
+        g = self.gap
+        return None if g is None or self.objective <= 0 else g / float(self.objective)
+
+    @property
     def relative_residual(self) -> float:
         return self.residual / max(self.target_norm, 1e-300) if self.target_norm > 0 \
             else self.residual
@@ -143,6 +160,8 @@ class InversionResult:
             "norm": self.norm,
             "objective": num(self.objective),
             "bound": num(self.bound),
+            "gap": num(self.gap),
+            "relative_gap": num(self.relative_gap),
             "delta": self.delta,
             "message": self.message,
             "residual_norm": "linf",
@@ -280,12 +299,14 @@ def region_constraints(network, pattern, pres=None):
     return np.vstack(Ms), np.concatenate(ms)
 
 
-def region_lp(network, pattern, x, lo, hi, norm="linf", *, extra=None):
+def region_lp(network, pattern, x, lo, hi, norm="linf", *, extra=None, deadline=None):
     """Minimise ``||A z + c - x||`` over the closed region of ``pattern``
     intersected with the box (one LP, HiGHS).
 
     Returns ``(z, value)`` or ``(None, None)`` if the region misses the box.
     ``extra``: optional ``(M, m)`` rows ``M z <= m`` added to the LP.
+    ``deadline``: HiGHS stops there (a ``time.monotonic()`` value; then
+    ``(None, None)`` too).
     """
     pres, A, c = region_affine(network, pattern)
     M, m = region_constraints(network, pattern, pres)
@@ -310,7 +331,7 @@ def region_lp(network, pattern, x, lo, hi, norm="linf", *, extra=None):
         bub = np.concatenate([d, -d, m])
         cost = np.concatenate([np.zeros(n), np.ones(k)])
         bounds = [(lo[j], hi[j]) for j in range(n)] + [(0, None)] * k
-    res = linprog_highs(cost, A_ub=Aub, b_ub=bub, bounds=bounds)
+    res = linprog_highs(cost, A_ub=Aub, b_ub=bub, bounds=bounds, deadline=deadline)
     if res.status != 0 or res.x is None:
         return None, None
     return np.clip(res.x[:n], lo, hi), float(res.fun)
@@ -330,6 +351,18 @@ def truncated_network(network, k):
     its pre-activation): the remaining problem when peeling stops at ``k``."""
     from ..network import Network
     return pre_activation_network(Network(network.layers[:k + 1]))
+
+
+def require_dense_piecewise_linear(network, what):
+    """Refuse, before any work, a generator that the method ``what`` cannot
+    read: a sigmoid/tanh layer (:class:`solver.activations.NotPiecewiseLinear`)
+    or a sparse (convolution) layer (:class:`solver.errors.InputError`); both
+    are one line on stderr and exit status 2 at the command line."""
+    for L in network.layers:
+        L.activation.require_piecewise_linear(what)
+        if hasattr(L.W, "tocsr"):
+            raise InputError(f"{what} needs dense layers; this generator has sparse "
+                             "(convolution) layers: use the default method (mip, peel)")
 
 
 def output_residual(network, z, x):

@@ -20,8 +20,8 @@ from .mipmodel import (ambiguous_outputs, inversion_model, output_bounds, relaxa
                        solve_mip, target_tighten)
 from .candidates import polish
 from .problem import (DEFAULT_DELTA, DEFAULT_LATENT_BOX, DEFAULT_TOL, MIP_GAP, NORM_NAMES,
-                      InversionResult, activation_pattern, make_result, residual_norm,
-                      tolerance, validate_inputs)
+                      InversionResult, activation_pattern, make_result,
+                      require_dense_piecewise_linear, residual_norm, tolerance, validate_inputs)
 
 __all__ = ["invert_whole_mip"]
 
@@ -72,7 +72,9 @@ def _interval_search(network, x, lo, hi, bounds, lower, upper, *, tighten, deadl
     def lp_feasible(k):
         B, enc, rv, _ = model(k)
         lp = PersistentLP(B.matrix(), B.row_lb, B.row_ub, B.lb, B.ub)
-        return lp.extreme(int(rv[0]), +1)[1] != "infeasible"
+        # stopped at the deadline: not a proof, so "feasible"
+        return lp.extreme(int(rv[0]), +1, Deadline(deadline).remaining(floor=1e-3))[1] \
+            != "infeasible"
 
     lo_k, hi_k = 0, K - 1
     screens = 0
@@ -158,7 +160,7 @@ def _level_search(solve_at, lower, upper, norm_tol, network, x, lo, hi, bounds, 
         while hi_r / lo_r > 4 and screens < 12 and not Deadline(deadline).expired():
             mid = math.sqrt(lo_r * hi_r)
             screens += 1
-            if relaxation_infeasible(network, x, lo, hi, bounds, norm, mid):
+            if relaxation_infeasible(network, x, lo, hi, bounds, norm, mid, deadline):
                 lo_r = mid
             else:
                 hi_r = mid
@@ -239,6 +241,7 @@ def invert_whole_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
     start = time.monotonic() if start is None else start
     deadline = Deadline.after(time_limit, start).at
     norm, x, lo, hi = validate_inputs(network, x, norm, latent_box, delta, tol)
+    require_dense_piecewise_linear(network, "the whole-network MIP (peel=False, --no-peel)")
     from ..backends import get_backend
     be_name = backend or DEFAULT_BACKEND
     backend = get_backend(be_name)  # an unknown/unavailable name fails here, before any work
@@ -265,13 +268,16 @@ def invert_whole_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
         for p in pats:
             op = activation_pattern(network, z)[-1]
             full.append(list(p) + [op])
-        return polish(network, z, x, lo, hi, norm, patterns=full)
+        return polish(network, z, x, lo, hi, norm, patterns=full, deadline=deadline)
 
     def solve_at(rho, key):
         """The MIP with residual <= rho: output big-M bounds for the ambiguous
         units, sign fixing under the target, then the backend. Returns
         ``(status, sol, enc, phase)`` with status "infeasible", "solved" or
         "stopped"."""
+        if Deadline(deadline).expired():
+            stats.setdefault(key, {})["status"] = "not started (time limit)"
+            return "stopped", None, None, None
         amb = ambiguous_outputs(network, x, rho)
         bnd = output_bounds(network, lo, hi, bounds, amb, deadline, stats, key + "_bounds") \
             if tighten else bounds
@@ -327,18 +333,25 @@ def invert_whole_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
         if z_best is not None:
             cands.append(z_best)
         starts = []
+        # the heuristics get shares of the time left, and are skipped once it is up
+        # (their set-up alone, dense LP rows for a wide layer, takes a fraction of a second)
         try:
-            r = layerwise_lp(network, x, norm=norm, latent_box=(lo, hi))
-            if r.z is not None:
-                cands.append(np.array(r.z))
-                starts.append(np.array(r.z))
+            if not Deadline(deadline).expired():
+                r = layerwise_lp(network, x, norm=norm, latent_box=(lo, hi),
+                                 time_limit=Deadline(deadline).share(0.2))
+                if r.z is not None:
+                    cands.append(np.array(r.z))
+                    starts.append(np.array(r.z))
         except Exception:  # a heuristic failing must not stop the exact method
             pass
         # gradient descent from the layer-wise point and a few random starts
-        r = gradient_descent(network, x, norm=norm, latent_box=(lo, hi), restarts=4,
-                             steps=500, seed=seed, z_init=np.array(starts) if starts else None)
-        cands.append(np.array(r.z))
-        cands = [polish(network, c, x, lo, hi, norm) for c in cands]
+        if not Deadline(deadline).expired():
+            r = gradient_descent(network, x, norm=norm, latent_box=(lo, hi), restarts=4,
+                                 steps=500, seed=seed,
+                                 z_init=np.array(starts) if starts else None,
+                                 time_limit=Deadline(deadline).share(0.2))
+            cands.append(np.array(r.z))
+        cands = [polish(network, c, x, lo, hi, norm, deadline=deadline) for c in cands]
         scores = [residual_norm(network.forward(c) - x, norm) for c in cands]
         inc = cands[int(np.argmin(scores))]
         inc_val = float(min(scores))
@@ -425,7 +438,8 @@ def invert_whole_mip(network, x, *, norm="linf", latent_box=DEFAULT_LATENT_BOX, 
                     unique = True
                 elif sol.x is not None:
                     z2 = np.clip(sol.x[enc.z], lo, hi)
-                    z2 = polish(network, z2, x, lo, hi, norm, keep_far=(z_best, delta))
+                    z2 = polish(network, z2, x, lo, hi, norm, keep_far=(z_best, delta),
+                                deadline=deadline)
                     d2 = network.forward(z2) - x
                     r2 = residual_norm(d2, norm)
                     stats["uniqueness"]["second_residual"] = float(np.max(np.abs(d2)))

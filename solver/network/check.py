@@ -250,8 +250,8 @@ def _validated(network, domain, method, time_limit, box, delta):
         raise InputError(f"domain must be one of {', '.join(DOMAINS)}; got {domain!r}")
     if method not in ("auto", "layerwise", "regions", "milp"):
         raise InputError(f"method must be auto, layerwise, regions or milp; got {method!r}")
-    if time_limit is not None and not (time_limit >= 0):
-        raise InputError(f"time_limit must be a non-negative number of seconds; got {time_limit!r}")
+    from ..deadline import validate_time_limit
+    validate_time_limit(time_limit)
     if box is not None:
         from ..io import validate_box
         box = validate_box(box)
