@@ -401,6 +401,15 @@ class PersistentGordanLP:
         return True, z, None
 
 
+def _primitive(mult):
+    """Integer Gordan multipliers divided by their gcd: the same circuit
+    (any positive multiple is one), written shorter. The rows' power-of-two
+    scales put a common factor of about 2^54 into every multiplier, about a
+    tenth of a certificate's digits."""
+    g = math.gcd(*mult.values())
+    return {i: v // g for i, v in mult.items()} if g > 1 else mult
+
+
 class SignSystems:
     """Strict sign systems over the rows of one layer, decided exactly.
 
@@ -458,7 +467,7 @@ class SignSystems:
         if cert is None:
             return None
         scales = self.scales
-        return {rows[k][0]: v * scales[rows[k][0]] for k, v in cert.items()}
+        return _primitive({rows[k][0]: v * scales[rows[k][0]] for k, v in cert.items()})
 
     def settle(self, signed, feas, y, deadline=None):
         """Exact answer for ``signed`` after a float solve: ``(mult, None)``,
@@ -476,8 +485,8 @@ class SignSystems:
         status, v = exactlp.strict_feasibility(Gi, deadline=deadline)
         if status == "infeasible":
             Y, _ = exact.common_denominator(v)
-            return {signed[k][0]: Y[k] * self.scales[signed[k][0]]
-                    for k in range(len(signed)) if Y[k] != 0}, None
+            return _primitive({signed[k][0]: Y[k] * self.scales[signed[k][0]]
+                               for k in range(len(signed)) if Y[k] != 0}), None
         return None, v
 
     def circuit(self, signed, deadline=None):
