@@ -104,14 +104,18 @@ def full_column_rank(W, int_rows=None) -> bool:
 
 
 def kernel(int_rows, n: int) -> list:
-    """An integer basis (list of int vectors) of ``{v : r.v = 0 for r in rows}``."""
-    if len(int_rows) == 0:
+    """An integer basis (list of int vectors) of ``{v : r.v = 0 for r in rows}``
+    (``int_rows``: a list of int vectors, or a ``flint.fmpz_mat``)."""
+    M = int_rows if isinstance(int_rows, flint.fmpz_mat) else None
+    if (M.nrows() if M is not None else len(int_rows)) == 0:
         return [[1 if j == k else 0 for j in range(n)] for k in range(n)]
-    M = flint.fmpz_mat(int_rows)
+    if M is None:
+        M = flint.fmpz_mat(int_rows)
     N, nullity = M.nullspace()
     basis = []
-    for col in N.transpose().tolist()[:nullity]:
-        v = [int(x) for x in col]
+    rows = N.nrows()
+    for c in range(nullity):
+        v = [int(N[r, c]) for r in range(rows)]
         g = math.gcd(*v)
         basis.append([x // g for x in v] if g > 1 else v)
     return basis

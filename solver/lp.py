@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import flint
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
@@ -30,8 +31,8 @@ from .deadline import Deadline
 from . import exact, exactlp
 from .exactlp import Timeout
 
-__all__ = ["strict_system", "exact_gordan", "highs_lp", "PersistentSignLP", "SignSystems",
-           "linprog_highs", "PersistentLP"]
+__all__ = ["strict_system", "exact_gordan", "highs_lp", "PersistentSignLP", "PersistentGordanLP",
+           "SignSystems", "linprog_highs", "PersistentLP"]
 
 
 def _normalised(G):
@@ -92,18 +93,17 @@ def exact_gordan(G_int, y_approx, *, tol=1e-9):
     """
     y_approx = np.asarray(y_approx, dtype=np.float64)
     k = len(G_int)
-    if k == 0 or not np.all(np.isfinite(y_approx)):
+    if k == 0 or not np.isfinite(y_approx).all():
         return None
     n1 = len(G_int[0])
-    top = float(np.max(y_approx)) if y_approx.size else 0.0
+    top = float(y_approx.max()) if y_approx.size else 0.0
     if top <= 0:
         return None
-    support = [i for i in range(k + 1) if y_approx[i] > tol * top]
+    support = (y_approx > tol * top).nonzero()[0].tolist()
     t_row = [0] * (n1 - 1) + [-1]
     cols = [G_int[i] if i < k else t_row for i in support]
     # kernel of the (n+1) x |S| matrix whose columns are the support rows
-    M = [[cols[j][r] for j in range(len(cols))] for r in range(n1)]
-    basis = exact.kernel(M, len(cols))
+    basis = exact.kernel(flint.fmpz_mat(cols).transpose(), len(cols))
     if not basis:
         return None
     exact_kernel = len(basis) == 1
@@ -197,6 +197,29 @@ def highs_lp(c, A, lo, hi, lb=None, ub=None):
     return True, np.array(sol.col_value), np.array(sol.row_dual)
 
 
+def _slots(signed, weights):
+    """The model row (:class:`PersistentSignLP`) or column
+    (:class:`PersistentGordanLP`) of each ``(row i, sign s)`` with its slack
+    weight w: ``4 i + 2 [w = 2] + [s = +1]``."""
+    if weights is None:
+        return [4 * i + (s == 1) for i, s in signed]
+    if not set(weights) <= {1.0, 2.0}:
+        raise ValueError("slack weights must be 1 or 2")
+    return [4 * i + (s == 1) + 2 * (w == 2.0) for (i, s), w in zip(signed, weights)]
+
+
+def _run(model, time_limit):
+    """Run the HiGHS object ``model.h`` within ``time_limit`` seconds (None:
+    none); True when it ends optimal."""
+    h = model.h
+    tl = model.inf if time_limit is None else max(1e-3, float(time_limit))
+    if tl != getattr(model, "_time_limit", model.inf):
+        h.setOptionValue("time_limit", tl)
+        model._time_limit = tl
+    h.run()
+    return h.getModelStatus() == model._ok
+
+
 class PersistentSignLP:
     """One HiGHS LP held for a whole search; sign constraints are switched on
     and off by changing row bounds, and every solve warm-starts from the
@@ -267,12 +290,7 @@ class PersistentSignLP:
             if weights is not None:
                 G = G / np.asarray(weights, dtype=np.float64)[:, None]
             return strict_system(G)
-        if weights is None:
-            rows = [4 * i + (s == 1) for i, s in signed]
-        else:
-            if any(w not in (1.0, 2.0) for w in weights):
-                raise ValueError("slack weights must be 1 or 2")
-            rows = [4 * i + (s == 1) + 2 * (w == 2.0) for (i, s), w in zip(signed, weights)]
+        rows = _slots(signed, weights)
         want = set(rows)
         h = self.h
         inf = self.inf
@@ -281,12 +299,7 @@ class PersistentSignLP:
         for r in want - self.active:
             h.changeRowBounds(r, -inf, -1.0)
         self.active = want
-        tl = inf if time_limit is None else max(1e-3, float(time_limit))
-        if tl != getattr(self, "_time_limit", inf):
-            h.setOptionValue("time_limit", tl)
-            self._time_limit = tl
-        h.run()
-        if h.getModelStatus() != self._ok:
+        if not _run(self, time_limit):
             return None, None, None
         sol = h.getSolution()
         x = np.asarray(sol.col_value)
@@ -300,12 +313,109 @@ class PersistentSignLP:
         return False, z, y
 
 
+class PersistentGordanLP:
+    """The LP of :class:`PersistentSignLP` in its dual form, held for a whole
+    search: the same contract (``solve(signed, weights, time_limit)``), about
+    a third less LP time on the sign tree's systems (measured: 3.8 against 6.1
+    CPU seconds at n = 9, m = 54), because its basis has n + 2 rows instead
+    of one per layer row and sign.
+
+    The dual of ``min s : g_k . z - w_k s <= -1, -t - s <= -1, s >= 0`` is
+    ``max sum u : sum_k u_k g_k - u_t e_t = 0, sum_k w_k u_k + u_t <= 1, u >=
+    0``: Gordan's alternative written as an LP. One column per (layer row,
+    sign, slack weight), switched on and off through its upper bound; a
+    vertex is a circuit (a minimal support), which is what the exact
+    re-derivation wants. ``s* = sum u``; the primal point ``z`` is the dual
+    of the equality rows. Falls back to :class:`PersistentSignLP` when
+    scipy's HiGHS binding is missing. Nothing here decides a verdict."""
+
+    def __init__(self, F):
+        self.F = np.asarray(F, dtype=np.float64)
+        self.m, self.n1 = self.F.shape
+        self.active = set()
+        self.h = None
+        self._fallback = None
+        try:
+            from scipy.optimize._highspy import _core
+            h = _core._Highs()
+            h.setOptionValue("output_flag", False)
+            inf = h.getInfinity()
+            m, n1 = self.m, self.n1
+            lo, hi = np.zeros(n1 + 1), np.zeros(n1 + 1)
+            lo[n1], hi[n1] = -inf, 1.0
+            h.addRows(n1 + 1, lo, hi, 0, np.zeros(n1 + 1, dtype=np.int32),
+                      np.zeros(0, dtype=np.int32), np.zeros(0))
+            # column 4i + 2w' + s': row i, sign s' (0: sigma = -1), weight w'
+            # (0: 1, 1: 2), as the rows of PersistentSignLP; the last is u_t
+            cols = np.zeros((4 * m + 1, n1 + 1))
+            k = 0
+            for w in (1.0, 2.0):
+                for sgn in (1.0, -1.0):
+                    cols[k:4 * m:4, :n1] = sgn * self.F
+                    cols[k:4 * m:4, n1] = w
+                    k += 1
+            cols[4 * m, n1 - 1], cols[4 * m, n1] = -1.0, 1.0
+            ncol, nnz = 4 * m + 1, cols.size
+            ub = np.zeros(ncol)
+            ub[-1] = inf
+            h.addCols(ncol, -np.ones(ncol), np.zeros(ncol), ub, nnz,
+                      np.arange(0, nnz, n1 + 1, dtype=np.int32),
+                      np.tile(np.arange(n1 + 1, dtype=np.int32), ncol), cols.ravel())
+            self.inf, self.h = inf, h
+            self._ok = _core.HighsModelStatus.kOptimal
+        except Exception:  # pragma: no cover - depends on the scipy build
+            self.h = None
+            self._fallback = PersistentSignLP(self.F)
+
+    def solve(self, signed, weights=None, time_limit=None):
+        """As :meth:`PersistentSignLP.solve`."""
+        if self.h is None:
+            return self._fallback.solve(signed, weights, time_limit)
+        cols = _slots(signed, weights)
+        want = set(cols)
+        h, inf = self.h, self.inf
+        for change, upper in ((self.active - want, 0.0), (want - self.active, inf)):
+            if change:
+                idx = np.fromiter(change, dtype=np.int32, count=len(change))
+                h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.full(len(idx), upper))
+        self.active = want
+        if not _run(self, time_limit):
+            return None, None, None
+        sol = h.getSolution()
+        u = np.asarray(sol.col_value)
+        at = np.array(cols + [4 * self.m], dtype=np.intp)
+        y = u[at]
+        z = np.asarray(sol.row_dual)[:self.n1]
+        if y.sum() > 1e-9:
+            return False, z, y
+        # s* = 0: z (up to the sign convention of the duals) has g_k . z <= -1
+        if signed:
+            G = np.array([-s * self.F[i] for i, s in signed])
+            worst = (G @ z).max()
+            if worst > (G @ -z).max():
+                z, worst = -z, (G @ -z).max()
+            if not worst < 0:
+                return None, None, None
+        if not z[-1] > 0:
+            return None, None, None
+        return True, z, None
+
+
+def _primitive(mult):
+    """Integer Gordan multipliers divided by their gcd: the same circuit
+    (any positive multiple is one), written shorter. The rows' power-of-two
+    scales put a common factor of about 2^54 into every multiplier, about a
+    tenth of a certificate's digits."""
+    g = math.gcd(*mult.values())
+    return {i: v // g for i, v in mult.items()} if g > 1 else mult
+
+
 class SignSystems:
     """Strict sign systems over the rows of one layer, decided exactly.
 
     ``signed`` lists ``(row, sigma)``: the system asks for ``x`` with
     ``sigma (w_i.x + b_i) > 0`` for every entry (homogeneously: ``z = (x, t)``,
-    ``t > 0``). The float LP (:class:`PersistentSignLP`) answers first; its
+    ``t > 0``). The float LP (:class:`PersistentGordanLP`) answers first; its
     duals are made exact on their support (:func:`exact_gordan`), and when
     that fails the exact simplex (:mod:`solver.exactlp`) decides. The one
     place the package turns a sign system into a proof.
@@ -316,18 +426,19 @@ class SignSystems:
         self.m, self.n = W.shape
         b = np.zeros(self.m) if b is None else np.asarray(b, dtype=np.float64)
         self.G, self.scales = exact.integer_rows(W, b)
+        self._Gneg = None
         Wb = np.hstack([W, b[:, None]])
         norms = np.linalg.norm(Wb, axis=1)
         norms[norms == 0] = 1.0
         self.norms = norms
         self.F = Wb / norms[:, None]
-        self.lp = PersistentSignLP(self.F)
+        self.lp = PersistentGordanLP(self.F)
         self.lps = 0
         self.exact_lps = 0
 
     def reset(self):
         """A fresh LP (no warm start): a deterministic state."""
-        self.lp = PersistentSignLP(self.F)
+        self.lp = PersistentGordanLP(self.F)
 
     def float_solve(self, signed, weights=None, deadline=None):
         """The float LP: ``(feasible, z, y)`` as :meth:`PersistentSignLP.solve`
@@ -344,15 +455,19 @@ class SignSystems:
 
     def _from_duals(self, signed, y):
         y = np.asarray(y, dtype=np.float64)
-        if not np.all(np.isfinite(y)) or y.max() <= 0:
+        top = y.max()
+        if not np.isfinite(y).all() or top <= 0:
             return None
-        keep = np.flatnonzero(y[:-1] > 1e-9 * y.max())
-        rows = [signed[k] for k in keep]
-        Gi = [[-s * c for c in self.G[i]] for i, s in rows]
+        keep = (y[:-1] > 1e-9 * top).nonzero()[0]
+        rows = [signed[k] for k in keep.tolist()]
+        if self._Gneg is None:
+            self._Gneg = [[-c for c in g] for g in self.G]
+        Gi = [self.G[i] if s == -1 else self._Gneg[i] for i, s in rows]     # -s g_i
         cert = exact_gordan(Gi, np.append(y[keep], y[-1]))
         if cert is None:
             return None
-        return {rows[k][0]: v * self.scales[rows[k][0]] for k, v in cert.items()}
+        scales = self.scales
+        return _primitive({rows[k][0]: v * scales[rows[k][0]] for k, v in cert.items()})
 
     def settle(self, signed, feas, y, deadline=None):
         """Exact answer for ``signed`` after a float solve: ``(mult, None)``,
@@ -370,8 +485,8 @@ class SignSystems:
         status, v = exactlp.strict_feasibility(Gi, deadline=deadline)
         if status == "infeasible":
             Y, _ = exact.common_denominator(v)
-            return {signed[k][0]: Y[k] * self.scales[signed[k][0]]
-                    for k in range(len(signed)) if Y[k] != 0}, None
+            return _primitive({signed[k][0]: Y[k] * self.scales[signed[k][0]]
+                               for k in range(len(signed)) if Y[k] != 0}), None
         return None, v
 
     def circuit(self, signed, deadline=None):

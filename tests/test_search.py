@@ -317,3 +317,68 @@ def test_a_forked_checker_child_dies_with_a_killed_parent():
     while alive() and time.time() < deadline:
         time.sleep(0.2)
     assert not alive(), "the forked child outlived its parent"
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 5), st.integers(0, 10**6))
+def test_modular_span_has_exact_ranks_and_outside_rows(n, seed):
+    # integer rows, some dependent, some divisible by the checker's prime (zero
+    # modulo p but not zero): the span kept modulo p must report exact ranks,
+    # and after the exact fallback exactly the rows outside the span
+    from solver import exact
+    from solver.certificates import checker
+    from solver.search import SignTree
+    rng = np.random.default_rng(seed)
+    m = 3 * n
+    W = rng.integers(-3, 4, (m, n)).astype(float)
+    W[rng.integers(m)] = 0.0
+    W[rng.integers(m)] *= checker.PRIME
+    W[rng.integers(m)] = W[rng.integers(m)] + W[rng.integers(m)]
+    T = SignTree(W, np.zeros(m))
+    G = [g[:n] for g in T.G]
+    span, S = T._span_of([]), []
+    for j in rng.permutation(m).tolist():
+        child = span.add(j, T.G)
+        if child is not None:
+            span, S = child, S + [j]
+        assert span.rank == exact.rank([G[i] for i in S + [j]]) == len(S)
+        out = span.outside()
+        allrows = (1 << m) - 1
+        out |= span.outside_exact(allrows & ~out, T.G)
+        r = span.rank
+        want = [exact.rank([G[i] for i in S] + [G[i]]) > r for i in range(m)]
+        assert [bool(out >> i & 1) for i in range(m)] == want
+        K = span.exact_basis(T.G)
+        assert len(K) == n - r and all(exact.dot(G[i], k) == 0 for i in S for k in K)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(0, 10**6))
+def test_dual_sign_lp_answers_the_primal_question(n, seed):
+    # the dual form (PersistentGordanLP) and the primal form (PersistentSignLP)
+    # of the strict-system LP, one persistent model each, over a sequence of
+    # systems: same feasibility (checked exactly), and each answer is what it
+    # says: a strictly feasible point, or multipliers y >= 0 with sum y g = 0
+    from solver import exactlp, lp
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(n + 1, 4 * n + 4))
+    W = rng.standard_normal((m, n))
+    b = rng.standard_normal(m) * (rng.random() < 0.5)
+    S = lp.SignSystems(W, b)
+    primal, dual = lp.PersistentSignLP(S.F), lp.PersistentGordanLP(S.F)
+    for _ in range(6):
+        rows = rng.permutation(m)[:int(rng.integers(1, m + 1))].tolist()
+        signed = [(i, int(rng.choice([-1, 1]))) for i in rows]
+        weights = [float(rng.choice([1.0, 2.0])) for _ in signed]
+        G = np.array([-s * S.F[i] for i, s in signed])
+        Gi = [[-s * c for c in S.G[i]] for i, s in signed]
+        truth = exactlp.strict_feasibility(Gi)[0] == "feasible"
+        for engine in (primal, dual):
+            feas, z, y = engine.solve(signed, weights)
+            assert feas is not None and feas == truth
+            if feas:
+                assert (G @ z).max() < 0 and z[-1] > 0
+            else:
+                assert y.min() >= -1e-9 and y.max() > 0
+                resid = G.T @ y[:-1] - y[-1] * np.eye(n + 1)[-1]
+                assert np.abs(resid).max() <= 1e-7 * max(1.0, y.max())
