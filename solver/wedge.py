@@ -67,19 +67,14 @@ def near_antiparallel_pairs(W, b, rtol=PROBE_RTOL):
     return [(i, j) for j, i, s, _ in snap.rows if s < 0]
 
 
-def _float_point(G, i, e, negative):
-    """Float LP: z with g_i.z = 0, e.z <= -1 (``e`` a unit float vector), rows
-    ``negative`` <= -1 (rows normalised), t >= 1. Returns z or None."""
-    n1 = len(G[0])
-    Gf = np.array([[float(c) for c in g] for g in G])
-    norms = np.linalg.norm(Gf, axis=1)
-    norms[norms == 0] = 1.0
-    Gn = Gf / norms[:, None]
-    ef = e
+def _float_point(F, i, e, negative):
+    """Float LP: z with f_i.z = 0, e.z <= -1 (``F`` the unit rows, ``e`` a
+    unit vector), rows ``negative`` <= -1, t >= 1. Returns z or None."""
+    n1 = F.shape[1]
     t_row = np.zeros(n1)
     t_row[-1] = -1.0
-    A_ub = np.vstack([Gn[negative], ef, t_row]) if negative else np.vstack([ef, t_row])
-    res = linprog_highs(np.zeros(n1), A_ub=A_ub, b_ub=-np.ones(len(A_ub)), A_eq=Gn[[i]],
+    A_ub = np.vstack([F[negative], e, t_row]) if negative else np.vstack([e, t_row])
+    res = linprog_highs(np.zeros(n1), A_ub=A_ub, b_ub=-np.ones(len(A_ub)), A_eq=F[[i]],
                         b_eq=[0.0], bounds=[(None, None)] * n1)
     return res.x if res.status == 0 else None
 
@@ -140,7 +135,7 @@ def _unit(v):
     return v / np.linalg.norm(v)
 
 
-def _several_wedges_milp(G, pairs, es, others, n, time_limit, excluded=()):
+def _several_wedges_milp(F, pairs, es, others, n, time_limit, excluded=()):
     """Search MILP for a point in the wedges of a set K of pairs where too few
     other rows are active to span R^n (see :func:`probe_wedges`).
 
@@ -165,12 +160,12 @@ def _several_wedges_milp(G, pairs, es, others, n, time_limit, excluded=()):
     s = B.add_binaries(P)
     a = B.add_binaries(len(others))
     for k, (i, _) in enumerate(pairs):
-        g = _unit(G[i])
+        g = F[i]
         B.add_row(np.r_[z, s[k]], np.r_[g, M], hi=M)
         B.add_row(np.r_[z, s[k]], np.r_[g, -M], lo=-M)
         B.add_row(np.r_[z, s[k]], np.r_[es[k], M], hi=M - 1)
     for q, r in enumerate(others):
-        B.add_row(np.r_[z, a[q]], np.r_[_unit(G[r]), -M], hi=-1)
+        B.add_row(np.r_[z, a[q]], np.r_[F[r], -M], hi=-1)
     B.add_row(np.r_[a, s], np.r_[np.ones(len(a)), -np.ones(P)], hi=-1)
     for K in excluded:
         B.add_row([s[k] for k in K], np.ones(len(K)), hi=len(K) - 1)
@@ -207,13 +202,16 @@ def probe_wedges(W, b, *, rtol=PROBE_RTOL, deadline=None, pairs=None):
         return None
     deadline = Deadline(deadline)
     G, _ = exact.integer_rows(W, b)
+    F = np.hstack([W, b[:, None]])      # unit rows (same directions as G), for the float steps
+    norms = np.linalg.norm(F, axis=1)
+    F = F / np.where(norms == 0, 1.0, norms)[:, None]
     in_pair = {k for p in pairs for k in p}
     others = [k for k in range(m) if k not in in_pair and any(G[k])]
     pairs, es = _with_gaps(G, pairs, n)
     for (i, j), e in zip(pairs, es):                 # one wedge: one LP each
         if deadline.expired():
             return None
-        z0 = _float_point(G, i, e, others)
+        z0 = _float_point(F, i, e, others)
         z = None if z0 is None or z0[-1] <= 0 else _exact_wedge_point(G, [(i, j)], z0)
         w = None if z is None else _witness_at(G, z, W, b)
         if w is not None:
@@ -224,7 +222,7 @@ def probe_wedges(W, b, *, rtol=PROBE_RTOL, deadline=None, pairs=None):
         budget = MILP_SECONDS if budget is None else min(MILP_SECONDS, budget)
         if budget <= 0:
             return None
-        found = _several_wedges_milp(G, pairs, es, others, n, budget, tried)
+        found = _several_wedges_milp(F, pairs, es, others, n, budget, tried)
         if found is None:
             return None
         K, z0 = found
