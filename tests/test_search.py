@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import descendants, wait_until_dead
+
 from solver import check_layer
 from solver.bruteforce import decide_bruteforce
 from solver.certificates import check_certificate
@@ -204,30 +206,14 @@ check_layer(W, time_limit=600, workers=2)
 def test_workers_die_with_a_killed_parent():
     p = subprocess.Popen([sys.executable, "-c", HARD], stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "started"
-    def children():
-        kids = []
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    with open(f"/proc/{pid}/stat") as fh:
-                        if int(fh.read().rsplit(")", 1)[1].split()[1]) == p.pid:
-                            kids.append(int(pid))
-                except (OSError, ValueError, IndexError):
-                    pass
-        return kids
     deadline = time.time() + 60
-    while len(children()) < 2 and time.time() < deadline:
+    while len(descendants(p.pid)) < 2 and time.time() < deadline:
         time.sleep(0.2)
-    kids = children()
+    kids = descendants(p.pid)
     assert len(kids) >= 2, "the workers did not start"
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
-    deadline = time.time() + 10
-    alive = kids
-    while alive and time.time() < deadline:
-        time.sleep(0.2)
-        alive = [k for k in kids if os.path.exists(f"/proc/{k}") and
-                 open(f"/proc/{k}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    alive = wait_until_dead(kids, 10)
     assert not alive, f"workers {alive} outlived their parent"
 
 
@@ -307,16 +293,7 @@ def test_a_forked_checker_child_dies_with_a_killed_parent():
     time.sleep(0.5)                      # let it arm its parent-death signal
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
-    deadline = time.time() + 10
-    def alive():
-        try:
-            with open(f"/proc/{kid}/stat") as fh:
-                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except OSError:
-            return False
-    while alive() and time.time() < deadline:
-        time.sleep(0.2)
-    assert not alive(), "the forked child outlived its parent"
+    assert not wait_until_dead([kid], 10), "the forked child outlived its parent"
 
 
 @settings(max_examples=20, deadline=None)
