@@ -51,7 +51,7 @@ def parallel_search(W, b, *, time_limit=None, workers=2, client=None, checkpoint
         return done
     stats = T.stats
     try:
-        fr = frontier(W, b, min_tasks=min_tasks, deadline=deadline)
+        fr = frontier(W, b, min_tasks=min_tasks, deadline=deadline, tree=T)
         stats = fr.stats
         if not fr.tasks:
             cert = T.certificate(fr.skeleton, fr.pool)

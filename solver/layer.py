@@ -59,7 +59,9 @@ def _depth_after(W, b, seconds):
     reach, or ``(None, None)``: what :mod:`solver.depth` certifies in
     ``seconds`` after the sign tree stopped."""
     from .depth import certify_depth
-    r = certify_depth(W, b, time_limit=max(seconds, 0.0))
+    if seconds is None or seconds <= 0:        # (every group sets up an LP: not for free)
+        return None, None
+    r = certify_depth(W, b, time_limit=seconds)
     if r.total == 0:
         return None, None
     text = (f"every generic x has at least {r.total} active rows (certified, "

@@ -330,6 +330,8 @@ class SignTree:
         of the orthogonal complement of the positive rows' span, as frontier
         tasks carry it); returns the preorder tokens of the subtree."""
         self.out = []
+        if Deadline(self.deadline).expired():   # (the root's span costs seconds on wide layers)
+            raise SearchStopped("time_limit")
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old, 10 * self.m + 1000))
         try:
@@ -379,10 +381,12 @@ class Frontier:
     split_rank: int
 
 
-def frontier(W, b, *, min_tasks=64, deadline=None):
+def frontier(W, b, *, min_tasks=64, deadline=None, tree=None):
     """Expand the sign tree breadth-wise until at least ``min_tasks`` open
-    subtrees exist (or the tree is closed). Raises ``WitnessFound`` / ``SearchStopped``."""
-    T = SignTree(W, b, deadline)
+    subtrees exist (or the tree is closed). ``tree``: the :class:`SignTree`
+    of ``(W, b, deadline)`` if the caller has one already (its set-up costs
+    seconds on wide layers); it is reset. Raises ``WitnessFound`` / ``SearchStopped``."""
+    T = SignTree(W, b, deadline) if tree is None else tree
     for rank in range(len(T.pair_reps) + 1, T.n + 1):
         T.frontier = []
         T.pool = CircuitPool(T.m)
