@@ -69,7 +69,8 @@ from .wedge import probe_wedges
 from .witness import witness_from_kernel, witness_from_normal
 
 __all__ = ["SearchStats", "SearchOutcome", "sign_tree_search", "solve_subtree", "Frontier",
-           "frontier", "splice", "presolve", "SignTree", "SearchStopped", "WitnessFound"]
+           "frontier", "splice", "presolve", "prepare", "SignTree", "SearchStopped",
+           "WitnessFound"]
 
 
 class SearchStopped(Exception):
@@ -456,7 +457,26 @@ def presolve(W, b, T, deadline):
     return None
 
 
-def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) -> SearchOutcome:
+def prepare(W, b, deadline=None, max_nodes=None, reuse=None):
+    """The set-up of a search, on its own: ``(tree, outcome)``, the
+    :class:`SignTree` of ``(W, b)`` and the outcome of :func:`presolve` (a
+    witness, or None). It costs seconds on wide layers (exact integer rows,
+    classes, the rank) and cannot be interrupted, so a method that runs other
+    steps first (the MILP witness search) sets the tree up before them, while
+    the limit is still ahead, and hands it to :func:`sign_tree_search` or
+    :func:`solver.distributed.parallel_search` as ``prepared``, which call
+    this again with ``reuse``: that set-up, given the search's own
+    ``deadline`` and ``max_nodes``."""
+    if reuse is None:
+        T = SignTree(W, b, deadline, max_nodes)
+        return T, presolve(W, b, T, deadline)
+    T, done = reuse
+    T.deadline, T.max_nodes = deadline, max_nodes
+    return T, done
+
+
+def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None,
+                     prepared=None) -> SearchOutcome:
     """Decide injectivity of ``x -> ReLU(W x + b)`` by sign-tree search, in
     this process (:func:`solver.distributed.parallel_search` spreads one
     search over processes or a Dask cluster).
@@ -467,6 +487,8 @@ def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) ->
     time_limit : seconds, or None. Hitting it gives verdict "unknown".
     max_nodes : node budget, or None.
     progress : a :class:`solver.progress.Progress` to report to, or None.
+    prepared : ``(tree, outcome)`` from :func:`prepare` on ``(W, b)``, or
+        None (set up here).
 
     Returns
     -------
@@ -482,11 +504,10 @@ def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) ->
     """
     start = time.monotonic()
     deadline = Deadline.after(time_limit, start).at
-    T = SignTree(W, b, deadline, max_nodes)
-    T.progress = progress
-    done = presolve(W, b, T, deadline)
+    T, done = prepare(W, b, deadline, max_nodes, reuse=prepared)
     if done is not None:
         return done
+    T.progress = progress
     try:
         cert = T.certificate(T.run(), T.pool)
     except WitnessFound as f:
