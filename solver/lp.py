@@ -21,6 +21,7 @@ Integer Programming*, §7.8).
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import flint
 import numpy as np
@@ -31,15 +32,109 @@ from .deadline import Deadline
 from . import exact, exactlp
 from .exactlp import Timeout
 
-__all__ = ["strict_system", "exact_gordan", "highs_lp", "PersistentSignLP", "PersistentGordanLP",
-           "SignSystems", "linprog_highs", "PersistentLP"]
+__all__ = ["unit_rows", "scaled_floats", "strict_system", "exact_gordan", "highs_lp",
+           "PersistentSignLP", "PersistentGordanLP", "SignSystems", "linprog_highs", "PersistentLP"]
 
 
-def _normalised(G):
-    G = np.asarray(G, dtype=np.float64)
-    norms = np.linalg.norm(G, axis=1)
-    norms[norms == 0] = 1.0
-    return G / norms[:, None]
+def scaled_floats(rows):
+    """Float copies of exact rows (ints or Fractions) and the positive factor
+    each was divided by (its largest entry in absolute value, a float, inf
+    if beyond binary64): ``out[i] = rows[i] / top[i]`` with entries in
+    [-1, 1]. Signs and directions are unchanged, and binary64 cannot
+    overflow (rows of huge or tiny binary64 weights scale to integers far
+    beyond 2^1024). The floats only guide LPs; every conclusion is exact.
+
+    Examples
+    --------
+    >>> out, top = scaled_floats([[3, -6, 0], [0, 0, 0], [2**1100, 1, 0]])
+    >>> out.tolist(), top[:2].tolist(), bool(top[2] == np.inf)
+    ([[0.5, -1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], [6.0, 1.0], True)
+    """
+    k = len(rows)
+    width = len(rows[0]) if k else 0
+    out, top = np.zeros((k, width)), np.ones(k)
+    for i, r in enumerate(rows):
+        t = max((abs(v) for v in r), default=0)
+        if t:
+            out[i] = [float(Fraction(v) / t) for v in r]
+            try:
+                top[i] = float(t)
+            except OverflowError:
+                top[i] = np.inf
+    return out, top
+
+
+def unit_rows(rows, *, cols=None):
+    """The float rows an LP of the package sees: each row divided by the
+    Euclidean norm of its first ``cols`` entries (all entries by default).
+
+    The one place rows are normalised for the floating-point LPs, so that
+    every float row has the direction of the exact row it stands for (the
+    LPs only guide: each conclusion is re-derived from the exact rows).
+
+    Parameters
+    ----------
+    rows : numpy array or list of rows
+        A float ``numpy`` array is taken as binary64 rows (e.g. ``[W | b]``,
+        whose exact integer rows :func:`solver.exact.integer_rows` are power-
+        of-two multiples: the same directions). Anything else is a list of
+        exact rows (ints or Fractions), turned into floats first by
+        :func:`scaled_floats` (which cannot overflow).
+    cols : int, optional
+        ``None``: the whole row, for the homogeneous cone rows ``g = [w, b]``
+        of the strict sign systems (``g.(x, t) < 0``; the LP margin is then
+        an angle, independent of each row's scale). ``k``: only the first
+        ``k`` entries, for affine rows ``[a, c]`` of ``a.u <= c`` (the region
+        LPs of :mod:`solver.network`): the slack of a unit normal is a
+        Euclidean distance, and ``c / |a|`` the hyperplane's offset.
+
+    Returns
+    -------
+    U : (k, width) float array
+        ``U[i] = rows[i] / norms[i]``. A row whose normed part is zero is
+        left as it is (zero rows stay zero, never NaN).
+    norms : (k,) float array
+        The positive factors: the norm (1 for a zero normed part), times the
+        factor of :func:`scaled_floats` for exact rows (inf if beyond
+        binary64); multipliers of the unit rows divided by ``norms`` are
+        multipliers of the original rows.
+
+    Notes
+    -----
+    Each row is first scaled by a power of two (exact) so that its largest
+    entry lies in [0.5, 1): the squares can neither overflow (weights beyond
+    1e154) nor underflow (below 1e-154), and for rows in between the result
+    is bit-for-bit ``row / numpy.linalg.norm(row)``.
+
+    Examples
+    --------
+    >>> U, nrm = unit_rows(np.array([[1.0, 2.0, 2.0], [0.0, 0.0, -2.0], [0.0, 0.0, 0.0]]))
+    >>> U.tolist(), nrm.tolist()
+    ([[0.3333333333333333, 0.6666666666666666, 0.6666666666666666], [0.0, 0.0, -1.0], [0.0, 0.0, 0.0]], [3.0, 2.0, 1.0])
+    >>> U, nrm = unit_rows(np.array([[3.0, 4.0, 10.0], [0.0, 0.0, 2.0]]), cols=2)
+    >>> U.tolist(), nrm.tolist()
+    ([[0.6, 0.8, 2.0], [0.0, 0.0, 2.0]], [5.0, 1.0])
+    >>> U, nrm = unit_rows([[3 * 10**400, 4 * 10**400, -10**400]], cols=2)   # exact rows
+    >>> U.tolist(), nrm.tolist()
+    ([[0.6, 0.8, -0.2]], [inf])
+    """
+    if isinstance(rows, np.ndarray):
+        A, top = np.asarray(rows, dtype=np.float64), None
+    else:
+        A, top = scaled_floats(rows)
+    if A.ndim != 2:
+        raise ValueError(f"rows must be 2-D, got shape {A.shape}")
+    part = A if cols is None else A[:, :cols]
+    big = np.abs(part).max(axis=1) if part.size else np.zeros(len(A))
+    e = np.frexp(big)[1][:, None]                   # 0 for zero rows
+    norms = np.linalg.norm(np.ldexp(part, -e), axis=1)
+    norms[norms == 0] = 1.0                         # then e = 0 too: the row stays
+    with np.errstate(over="ignore"):
+        U = np.ldexp(A, -e) / norms[:, None]
+        norms = np.ldexp(norms, e[:, 0])
+        if top is not None:
+            norms = norms * top
+    return U, norms
 
 
 def strict_system(Gfloat, *, want_point=True, engine="linprog"):
@@ -56,7 +151,7 @@ def strict_system(Gfloat, *, want_point=True, engine="linprog"):
     each caller keeps the engine it had, so that its floating-point points,
     and hence the exact witnesses built from them, stay as they were.
     """
-    F = _normalised(Gfloat)
+    F = unit_rows(np.asarray(Gfloat, dtype=np.float64))[0]
     k, n1 = F.shape
     t_row = np.zeros(n1)
     t_row[-1] = -1.0
@@ -418,20 +513,34 @@ class SignSystems:
     ``t > 0``). The float LP (:class:`PersistentGordanLP`) answers first; its
     duals are made exact on their support (:func:`exact_gordan`), and when
     that fails the exact simplex (:mod:`solver.exactlp`) decides. The one
-    place the package turns a sign system into a proof.
+    place the package turns a sign system into a proof: the sign tree
+    (:mod:`solver.search`), the cell enumeration, the orthant tree of
+    :mod:`solver.network.orthant`, the σ* search and the depth bound all ask
+    it. Extra constraints such as ``x_j > 0`` are rows too (``[e_j, 0]``
+    with sign +1).
+
+    Parameters
+    ----------
+    W : (m, n) array; b : (m,) array or None
+        The rows ``[w_i, b_i]`` (binary64).
+    int_rows : tuple, optional
+        ``exact.integer_rows(W, b)`` when the caller has it already (it must
+        be of these ``W, b``).
+
+    Attributes
+    ----------
+    G, scales : the exact integer rows ``G[i] = scales[i] * [w_i, b_i]``.
+    F, norms : the unit float rows the LP sees (:func:`unit_rows`),
+        ``F[i] = [w_i, b_i] / norms[i]``: the directions of ``G``.
     """
 
-    def __init__(self, W, b):
+    def __init__(self, W, b, *, int_rows=None):
         W = np.asarray(W, dtype=np.float64)
         self.m, self.n = W.shape
         b = np.zeros(self.m) if b is None else np.asarray(b, dtype=np.float64)
-        self.G, self.scales = exact.integer_rows(W, b)
+        self.G, self.scales = exact.integer_rows(W, b) if int_rows is None else int_rows
         self._Gneg = None
-        Wb = np.hstack([W, b[:, None]])
-        norms = np.linalg.norm(Wb, axis=1)
-        norms[norms == 0] = 1.0
-        self.norms = norms
-        self.F = Wb / norms[:, None]
+        self.F, self.norms = unit_rows(np.hstack([W, b[:, None]]))
         self.lp = PersistentGordanLP(self.F)
         self.lps = 0
         self.exact_lps = 0
@@ -453,7 +562,12 @@ class SignSystems:
             raise Timeout("time_limit")
         return self.lp.solve(signed, weights, time_limit=left)
 
-    def _from_duals(self, signed, y):
+    def from_duals(self, signed, y):
+        """Exact Gordan multipliers (as :meth:`settle`) on the support of the
+        float duals ``y`` of an infeasible solve, or None when they do not
+        give one (then nothing is proved)."""
+        if y is None:
+            return None
         y = np.asarray(y, dtype=np.float64)
         top = y.max()
         if not np.isfinite(y).all() or top <= 0:
@@ -477,7 +591,7 @@ class SignSystems:
         strictly feasible homogeneous point. Raises :class:`Timeout` past
         ``deadline`` (``time.monotonic()``)."""
         if feas is False:
-            mult = self._from_duals(signed, y)
+            mult = self.from_duals(signed, y)
             if mult is not None:
                 return mult, None
         self.exact_lps += 1
@@ -485,6 +599,14 @@ class SignSystems:
         status, v = exactlp.strict_feasibility(Gi, deadline=deadline)
         if status == "infeasible":
             Y, _ = exact.common_denominator(v)
+            # the simplex's multipliers satisfy Gordan's alternative by
+            # construction; re-checked in integers all the same (cheap), since
+            # a pruned branch rests on them
+            if not (all(c >= 0 for c in Y) and any(Y)
+                    and all(sum(Y[k] * Gi[k][r] for k in range(len(Gi))) == 0
+                            for r in range(self.n))
+                    and sum(Y[k] * Gi[k][self.n] for k in range(len(Gi))) >= 0):
+                raise ArithmeticError("the exact simplex returned no Gordan certificate")
             return _primitive({signed[k][0]: Y[k] * self.scales[signed[k][0]]
                                for k in range(len(signed)) if Y[k] != 0}), None
         return None, v

@@ -16,8 +16,7 @@ import numpy as np
 from .. import exact, exactlp, lp
 from ..exact import from_fmpq, to_fmpq
 
-__all__ = ["int_row", "solve_near", "exact_combination",
-           "scaled_floats", "strict_point", "cert_json"]
+__all__ = ["int_row", "solve_near", "exact_combination", "strict_point", "cert_json"]
 
 
 def int_row(vals):
@@ -90,27 +89,6 @@ def exact_combination(vectors, nonneg, target, guide, support_weights, tol=1e-9)
     return out
 
 
-def scaled_floats(rows):
-    """Float copies of exact rows (ints or Fractions) and the positive factor
-    each was divided by (its largest entry in absolute value, a float, inf
-    if beyond binary64): ``out[i] = rows[i] / top[i]`` with entries in
-    [-1, 1]. Signs and directions are unchanged, and binary64 cannot
-    overflow (rows of huge or tiny binary64 weights scale to integers far
-    beyond 2^1024). The floats only guide LPs; every conclusion is exact."""
-    k = len(rows)
-    width = len(rows[0]) if k else 0
-    out, top = np.zeros((k, width)), np.ones(k)
-    for i, r in enumerate(rows):
-        t = max((abs(v) for v in r), default=0)
-        if t:
-            out[i] = [float(Fraction(v) / t) for v in r]
-            try:
-                top[i] = float(t)
-            except OverflowError:
-                top[i] = np.inf
-    return out, top
-
-
 def strict_point(rows, tol=1e-7):
     """Strict homogeneous system ``rows . (z, t) < 0, t > 0`` (integer rows).
     Returns ``("feasible", float z or None)``, ``("infeasible", y)`` with
@@ -119,7 +97,7 @@ def strict_point(rows, tol=1e-7):
     z)`` from the exact simplex."""
     if not rows:
         return "feasible", None
-    G, _ = scaled_floats(rows)
+    G, _ = lp.scaled_floats(rows)
     feas, z, y = lp.strict_system(G, engine="highs")
     if feas:
         return "feasible", z
