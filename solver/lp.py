@@ -324,6 +324,11 @@ class PersistentSignLP:
     ``solve(signed)`` activates exactly the rows listed. Same LP and the same
     contract as :func:`strict_system`, only faster.
 
+    The searches ask the dual form, :class:`PersistentGordanLP`, through
+    :class:`SignSystems`; this primal form is its fallback (when the binding
+    below is missing, then in turn :func:`strict_system`) and its reference
+    in the tests.
+
     Why a private binding: highspy (the public HiGHS binding) and ortools both
     ship libhighs and cannot be loaded in one process, and the MILP backends
     use ortools. scipy bundles its own HiGHS binding

@@ -78,7 +78,7 @@ import numpy as np
 from .deadline import Deadline
 from . import exact, lp
 from .enumeration import coincident_classes
-from .search import SearchStopped
+from .search import SearchStopped, stops_at_deadline
 from .witness import rational_candidates
 from .sigma_certify import CERT_RTOL, certify_sigma_lower, pd_exact  # noqa: F401 (public here too)
 
@@ -267,10 +267,8 @@ class _Search:
             z[-1] = 1.0
             return "point", z
         self.stats["lps"] += 1
-        try:
+        with stops_at_deadline():
             feas, z, y = self.sys.float_solve(signed, deadline=self.deadline)
-        except lp.Timeout:
-            raise SearchStopped("time_limit") from None
         if feas:
             return "point", z
         mult, v = self._settle(signed, feas, y)
@@ -282,13 +280,11 @@ class _Search:
         """:meth:`solver.lp.SignSystems.settle`: ``(multipliers, None)`` in the
         checker's convention (row ``-1-j``: the domain row ``x_j > 0``), or
         ``(None, z)``, an exact strictly feasible homogeneous point."""
-        before = self.sys.exact_lps
         try:
-            mult, v = self.sys.settle(signed, feas, y, self.deadline)
-        except lp.Timeout:
-            raise SearchStopped("time_limit") from None
+            with stops_at_deadline():
+                mult, v = self.sys.settle(signed, feas, y, self.deadline)
         finally:
-            self.stats["exact_lps"] += self.sys.exact_lps - before
+            self.stats["exact_lps"] = self.sys.exact_lps
         if mult is None:
             return None, v
         K = self.K
@@ -372,10 +368,8 @@ class _Search:
             signed = self.fixed + keep + [(k, -int(s[k]))]
             budget -= 1
             self.stats["descent_lps"] += 1
-            try:
+            with stops_at_deadline():
                 feas, z2, _ = self.sys.float_solve(signed, deadline=self.deadline)
-            except lp.Timeout:
-                raise SearchStopped("time_limit") from None
             if not feas:
                 continue
             t = np.zeros(self.K, dtype=np.int8)

@@ -18,7 +18,7 @@ import numpy as np
 from .. import exact, lp
 from ..deadline import Deadline
 from ..result import LayerResult, Verdict, Witness
-from ..search import SearchStopped, WitnessFound
+from ..search import SearchStopped, WitnessFound, stops_at_deadline
 from ..witness import rational_candidates, simple_rational_below
 from ..certificates.nonneg import NONNEG_FORMAT, check_nonneg_certificate
 
@@ -60,22 +60,18 @@ class _OrthantTree:
 
     def _lp(self, signed):
         self.stats["lps"] += 1
-        try:
+        with stops_at_deadline():
             return self.sys.float_solve(signed + self.orth, deadline=self.deadline)
-        except lp.Timeout:
-            raise SearchStopped("time_limit") from None
 
     def _settle(self, signed, feas, y):
         """``(cert, None)`` with ``cert = (y, yx)`` (multipliers of the layer
         rows ``[w_i, b_i]`` and of the rows ``x_j > 0``), or ``(None, z)``, an
         exact strictly feasible homogeneous point."""
-        before = self.sys.exact_lps
         try:
-            mult, zx = self.sys.settle(signed + self.orth, feas, y, self.deadline)
-        except lp.Timeout:
-            raise SearchStopped("time_limit") from None
+            with stops_at_deadline():
+                mult, zx = self.sys.settle(signed + self.orth, feas, y, self.deadline)
         finally:
-            self.stats["exact_lps"] += self.sys.exact_lps - before
+            self.stats["exact_lps"] = self.sys.exact_lps
         if mult is None:
             return None, zx
         m = self.m
