@@ -531,6 +531,17 @@ class SignSystems:
     int_rows : tuple, optional
         ``exact.integer_rows(W, b)`` when the caller has it already (it must
         be of these ``W, b``).
+    form : ``"dual"`` (default) or ``"primal"``
+        The float LP: :class:`PersistentGordanLP` or :class:`PersistentSignLP`,
+        the two forms of one LP (same question, same contract, both answers
+        optimal), which differ only in *which* optimal point or multipliers
+        they return when there are several. Proofs do not depend on it;
+        search trees whose branching reads those floats do. The dual form
+        has the cheaper basis (n + 2 rows): the sign tree, the enumeration,
+        the σ* search and the depth bound use it. The orthant tree keeps the
+        primal form: its branching rule (largest dual, most positive row at
+        the point) was measured to build 4-5x larger trees with the dual
+        form's answers (benchmarks/results/2026-11-27/house).
 
     Attributes
     ----------
@@ -539,20 +550,26 @@ class SignSystems:
         ``F[i] = [w_i, b_i] / norms[i]``: the directions of ``G``.
     """
 
-    def __init__(self, W, b, *, int_rows=None):
+    def __init__(self, W, b, *, int_rows=None, form="dual"):
+        if form not in ("dual", "primal"):
+            raise ValueError(f"form must be 'dual' or 'primal', got {form!r}")
         W = np.asarray(W, dtype=np.float64)
         self.m, self.n = W.shape
         b = np.zeros(self.m) if b is None else np.asarray(b, dtype=np.float64)
         self.G, self.scales = exact.integer_rows(W, b) if int_rows is None else int_rows
         self._Gneg = None
         self.F, self.norms = unit_rows(np.hstack([W, b[:, None]]))
-        self.lp = PersistentGordanLP(self.F)
+        self.form = form
+        self.lp = self._new_lp()
         self.lps = 0
         self.exact_lps = 0
 
+    def _new_lp(self):
+        return (PersistentGordanLP if self.form == "dual" else PersistentSignLP)(self.F)
+
     def reset(self):
         """A fresh LP (no warm start): a deterministic state."""
-        self.lp = PersistentGordanLP(self.F)
+        self.lp = self._new_lp()
 
     def float_solve(self, signed, weights=None, deadline=None):
         """The float LP: ``(feasible, z, y)`` as :meth:`PersistentSignLP.solve`

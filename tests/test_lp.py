@@ -89,3 +89,31 @@ def test_every_caller_of_the_sign_systems_sees_the_directions_of_its_rows(monkey
             assert S.F.shape == (len(S.G), S.n + 1)
             for f, g in zip(S.F, S.G):
                 assert_same_direction(f, g)
+
+
+def test_sign_systems_forms_decide_alike():
+    # the primal and the dual LP form behind one SignSystems: the same exact
+    # answers (feasible: a strictly feasible exact point; infeasible: exact
+    # Gordan multipliers of the rows [w_i, b_i])
+    rng = np.random.default_rng(5)
+    W, b = rng.standard_normal((12, 2)), rng.standard_normal(12)     # 12 of 20 infeasible
+    forms = [lp.SignSystems(W, b, form=f) for f in ("dual", "primal")]
+    G, _ = exact.integer_rows(W, b)
+    Wb = [[Fraction(v) for v in row] + [Fraction(c)] for row, c in zip(W.tolist(), b.tolist())]
+    for _ in range(20):
+        signed = [(int(i), int(rng.choice([-1, 1]))) for i in rng.permutation(12)[:6]]
+        answers = []
+        for S in forms:
+            feas, _, y = S.float_solve(signed)
+            mult, z = S.settle(signed, feas, y)
+            if mult is None:
+                assert z[-1] > 0 and all(s * exact.dot(G[i], z) > 0 for i, s in signed)
+            else:   # sum_i mult_i (-s_i) [w_i, b_i] = (0, ..., 0, c), c >= 0
+                tot = [sum(-s * mult[i] * Wb[i][r] for i, s in signed if i in mult)
+                       for r in range(3)]
+                assert all(v > 0 for v in mult.values())
+                assert tot[:2] == [0, 0] and tot[2] >= 0
+            answers.append(mult is None)
+        assert answers[0] == answers[1]
+    with pytest.raises(ValueError, match="form"):
+        lp.SignSystems(W, b, form="simplex")
