@@ -42,7 +42,7 @@ def _checked_kernels(kernels, P):
     """Validate the kernels and the grid shape ``P`` (InputError naming the
     argument) and return them as ``(q, c_in, O_1..O_d)`` floats and a tuple
     of ints. Input checking only; the rows of LPs are normalised by
-    :func:`solver.lp.unit_rows`."""
+    :func:`solver.floatrows.unit_rows`."""
     try:
         K = np.array(kernels, dtype=np.float64)
     except (TypeError, ValueError) as exc:

@@ -21,7 +21,6 @@ Integer Programming*, §7.8).
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import flint
 import numpy as np
@@ -30,111 +29,11 @@ from scipy.optimize import linprog
 
 from .deadline import Deadline
 from . import exact, exactlp
+from .floatrows import unit_rows
 from .exactlp import Timeout
 
-__all__ = ["unit_rows", "scaled_floats", "strict_system", "exact_gordan", "highs_lp",
-           "PersistentSignLP", "PersistentGordanLP", "SignSystems", "linprog_highs", "PersistentLP"]
-
-
-def scaled_floats(rows):
-    """Float copies of exact rows (ints or Fractions) and the positive factor
-    each was divided by (its largest entry in absolute value, a float, inf
-    if beyond binary64): ``out[i] = rows[i] / top[i]`` with entries in
-    [-1, 1]. Signs and directions are unchanged, and binary64 cannot
-    overflow (rows of huge or tiny binary64 weights scale to integers far
-    beyond 2^1024). The floats only guide LPs; every conclusion is exact.
-
-    Examples
-    --------
-    >>> out, top = scaled_floats([[3, -6, 0], [0, 0, 0], [2**1100, 1, 0]])
-    >>> out.tolist(), top[:2].tolist(), bool(top[2] == np.inf)
-    ([[0.5, -1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], [6.0, 1.0], True)
-    """
-    k = len(rows)
-    width = len(rows[0]) if k else 0
-    out, top = np.zeros((k, width)), np.ones(k)
-    for i, r in enumerate(rows):
-        t = max((abs(v) for v in r), default=0)
-        if t:
-            out[i] = [float(Fraction(v) / t) for v in r]
-            try:
-                top[i] = float(t)
-            except OverflowError:
-                top[i] = np.inf
-    return out, top
-
-
-def unit_rows(rows, *, cols=None):
-    """The float rows an LP of the package sees: each row divided by the
-    Euclidean norm of its first ``cols`` entries (all entries by default).
-
-    The one place rows are normalised for the floating-point LPs, so that
-    every float row has the direction of the exact row it stands for (the
-    LPs only guide: each conclusion is re-derived from the exact rows).
-
-    Parameters
-    ----------
-    rows : numpy array or list of rows
-        A float ``numpy`` array is taken as binary64 rows (e.g. ``[W | b]``,
-        whose exact integer rows :func:`solver.exact.integer_rows` are power-
-        of-two multiples: the same directions). Anything else is a list of
-        exact rows (ints or Fractions), turned into floats first by
-        :func:`scaled_floats` (which cannot overflow).
-    cols : int, optional
-        ``None``: the whole row, for the homogeneous cone rows ``g = [w, b]``
-        of the strict sign systems (``g.(x, t) < 0``; the LP margin is then
-        an angle, independent of each row's scale). ``k``: only the first
-        ``k`` entries, for affine rows ``[a, c]`` of ``a.u <= c`` (the region
-        LPs of :mod:`solver.network`): the slack of a unit normal is a
-        Euclidean distance, and ``c / |a|`` the hyperplane's offset.
-
-    Returns
-    -------
-    U : (k, width) float array
-        ``U[i] = rows[i] / norms[i]``. A row whose normed part is zero is
-        left as it is (zero rows stay zero, never NaN).
-    norms : (k,) float array
-        The positive factors: the norm (1 for a zero normed part), times the
-        factor of :func:`scaled_floats` for exact rows (inf if beyond
-        binary64); multipliers of the unit rows divided by ``norms`` are
-        multipliers of the original rows.
-
-    Notes
-    -----
-    Each row is first scaled by a power of two (exact) so that its largest
-    entry lies in [0.5, 1): the squares can neither overflow (weights beyond
-    1e154) nor underflow (below 1e-154), and for rows in between the result
-    is bit-for-bit ``row / numpy.linalg.norm(row)``.
-
-    Examples
-    --------
-    >>> U, nrm = unit_rows(np.array([[1.0, 2.0, 2.0], [0.0, 0.0, -2.0], [0.0, 0.0, 0.0]]))
-    >>> U.tolist(), nrm.tolist()
-    ([[0.3333333333333333, 0.6666666666666666, 0.6666666666666666], [0.0, 0.0, -1.0], [0.0, 0.0, 0.0]], [3.0, 2.0, 1.0])
-    >>> U, nrm = unit_rows(np.array([[3.0, 4.0, 10.0], [0.0, 0.0, 2.0]]), cols=2)
-    >>> U.tolist(), nrm.tolist()
-    ([[0.6, 0.8, 2.0], [0.0, 0.0, 2.0]], [5.0, 1.0])
-    >>> U, nrm = unit_rows([[3 * 10**400, 4 * 10**400, -10**400]], cols=2)   # exact rows
-    >>> U.tolist(), nrm.tolist()
-    ([[0.6, 0.8, -0.2]], [inf])
-    """
-    if isinstance(rows, np.ndarray):
-        A, top = np.asarray(rows, dtype=np.float64), None
-    else:
-        A, top = scaled_floats(rows)
-    if A.ndim != 2:
-        raise ValueError(f"rows must be 2-D, got shape {A.shape}")
-    part = A if cols is None else A[:, :cols]
-    big = np.abs(part).max(axis=1) if part.size else np.zeros(len(A))
-    e = np.frexp(big)[1][:, None]                   # 0 for zero rows
-    norms = np.linalg.norm(np.ldexp(part, -e), axis=1)
-    norms[norms == 0] = 1.0                         # then e = 0 too: the row stays
-    with np.errstate(over="ignore"):
-        U = np.ldexp(A, -e) / norms[:, None]
-        norms = np.ldexp(norms, e[:, 0])
-        if top is not None:
-            norms = norms * top
-    return U, norms
+__all__ = ["strict_system", "exact_gordan", "highs_lp", "PersistentSignLP", "PersistentGordanLP",
+           "SignSystems", "linprog_highs", "PersistentLP"]
 
 
 def strict_system(Gfloat, *, want_point=True, engine="linprog"):
@@ -546,7 +445,7 @@ class SignSystems:
     Attributes
     ----------
     G, scales : the exact integer rows ``G[i] = scales[i] * [w_i, b_i]``.
-    F, norms : the unit float rows the LP sees (:func:`unit_rows`),
+    F, norms : the unit float rows the LP sees (:func:`solver.floatrows.unit_rows`),
         ``F[i] = [w_i, b_i] / norms[i]``: the directions of ``G``.
     """
 

@@ -78,12 +78,12 @@ import numpy as np
 from .deadline import Deadline
 from . import exact, lp
 from .enumeration import coincident_classes
+from .floatrows import median_offset
 from .search import SearchStopped, stops_at_deadline
 from .witness import rational_candidates
 from .sigma_certify import CERT_RTOL, certify_sigma_lower, pd_exact  # noqa: F401 (public here too)
 
-__all__ = ["SigmaOutcome", "sigma_star", "pd_exact", "certify_sigma_lower", "cell_point",
-           "median_offset"]
+__all__ = ["SigmaOutcome", "sigma_star", "pd_exact", "certify_sigma_lower", "cell_point"]
 
 #: the simpler rationals tried for a cell's interior point (then the binary64 values)
 SIGMA_DENOMINATORS = (1, 1000, 10**6, 10**9, 10**12)
@@ -118,25 +118,6 @@ class SigmaOutcome:
     positive: tuple
     tree: dict | None = None
     stats: dict = field(default_factory=dict)
-
-
-def median_offset(W, b):
-    """The median distance ``|b_i| / |w_i|`` from the origin of the
-    hyperplanes ``w_i.x + b_i = 0`` with ``w_i != 0`` and ``b_i != 0`` (the
-    scale of sampled starting points), or None when there is none.
-
-    Examples
-    --------
-    >>> median_offset(np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 0.0]]), np.array([10.0, 0.0, 1.0]))
-    2.0
-    """
-    W = np.asarray(W, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    ok = W.any(axis=1) & (b != 0)
-    if not ok.any():
-        return None
-    U, _ = lp.unit_rows(np.hstack([W, b[:, None]]), cols=W.shape[1])
-    return float(np.median(np.abs(U[ok, -1])))
 
 
 # ---------------------------------------------------------------------------

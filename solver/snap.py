@@ -29,7 +29,7 @@ from fractions import Fraction
 import numpy as np
 
 from .errors import InputError
-from .lp import unit_rows
+from .floatrows import unit_rows
 
 __all__ = ["DEFAULT_RTOL", "Snap", "snap_coincident_rows"]
 

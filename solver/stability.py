@@ -249,7 +249,7 @@ def _pair_for(net, *, deadline, seed, point=None, positive=None, W=None, b=None,
         _, _, Vt = np.linalg.svd(W0)
         for u in Vt[-min(n, 4):]:
             starts.append((-u, u))
-    from .sigma_search import median_offset
+    from .floatrows import median_offset
     off = median_offset(W0, net.layers[0].b)
     scale = 1.0 if off is None else max(1e-6, off)
     found = pair_search(net, starts=starts, n_random=n_random, deadline=deadline, seed=seed,

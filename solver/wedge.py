@@ -40,7 +40,8 @@ import numpy as np
 from .deadline import Deadline
 from . import exact
 from .witness import witness_from_normal
-from .lp import linprog_highs, unit_rows
+from .floatrows import unit_rows
+from .lp import linprog_highs
 
 __all__ = ["near_antiparallel_pairs", "probe_wedges"]
 

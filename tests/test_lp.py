@@ -1,4 +1,4 @@
-"""The float rows the LPs see (solver.lp.unit_rows) have the directions of
+"""The float rows the LPs see (solver.floatrows.unit_rows) have the directions of
 the exact rows every conclusion is drawn from, checked in exact arithmetic,
 for every caller of the sign-system solver (solver.lp.SignSystems)."""
 from fractions import Fraction
@@ -6,7 +6,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from solver import exact, lp
+from solver import exact, floatrows, lp
 
 EPS = Fraction(1, 2**52)
 
@@ -43,14 +43,14 @@ def extreme_layer(seed, m=7, n=3):
 def test_unit_rows_have_the_directions_of_the_exact_rows(seed):
     W, b = extreme_layer(seed)
     G, _ = exact.integer_rows(W, b)
-    F, norms = lp.unit_rows(np.hstack([W, b[:, None]]))
+    F, norms = floatrows.unit_rows(np.hstack([W, b[:, None]]))
     assert norms[0] == 1.0 and not F[0].any()
     for f, g in zip(F, G):
         assert_same_direction(f, g)
     # exact rows in: affine rows normalised by their normal part
     n = W.shape[1]
     rows = [[Fraction(v) * 10**300 for v in g] for g in G]
-    U, nu = lp.unit_rows(rows, cols=n)
+    U, nu = floatrows.unit_rows(rows, cols=n)
     for u, g, s in zip(U, rows, nu):
         assert_same_direction(u, g, cols=n)
         assert s > 0

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import exact, lp
 from ..deadline import Deadline
+from ..floatrows import unit_rows
 from ..result import LayerResult, Verdict, Witness
 from ..search import SearchStopped, WitnessFound, stops_at_deadline
 from ..witness import rational_candidates, simple_rational_below
@@ -57,7 +58,7 @@ class _OrthantTree:
         self.F = self.Faug[:m]
         self.orth = [(m + j, 1) for j in range(n)]
         self.nonzero = [i for i in range(m) if any(self.G[i][:n])]
-        self.Wunit = lp.unit_rows(W)[0]
+        self.Wunit = unit_rows(W)[0]
         self.deadline, self.max_nodes = deadline, max_nodes
         self.stats = {"nodes": 0, "lps": 0, "exact_lps": 0,
                       "leaves": {"basis": 0, "gordan": 0, "hyperplane": 0}}

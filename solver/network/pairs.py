@@ -8,7 +8,8 @@ from fractions import Fraction
 import numpy as np
 
 from .. import exact, exactlp
-from ..lp import highs_lp, unit_rows
+from ..floatrows import unit_rows
+from ..lp import highs_lp
 from ..witness import rational_candidates
 from .rational import cert_json, exact_combination, int_row, solve_near
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import exact, exactlp, lp
 from ..exact import from_fmpq, to_fmpq
+from ..floatrows import scaled_floats
 
 __all__ = ["int_row", "solve_near", "exact_combination", "strict_point", "cert_json"]
 
@@ -97,7 +98,7 @@ def strict_point(rows, tol=1e-7):
     z)`` from the exact simplex."""
     if not rows:
         return "feasible", None
-    G, _ = lp.scaled_floats(rows)
+    G, _ = scaled_floats(rows)
     feas, z, y = lp.strict_system(G, engine="highs")
     if feas:
         return "feasible", z

@@ -21,7 +21,8 @@ import numpy as np
 
 from .. import exact
 from ..deadline import Deadline
-from ..lp import highs_lp, scaled_floats, unit_rows
+from ..floatrows import scaled_floats, unit_rows
+from ..lp import highs_lp
 from ..regionmap import exact_region_maps
 from ..search import SearchStopped
 from .pairs import PairDecider
