@@ -38,7 +38,11 @@ from .result import LayerResult, Verdict
 __all__ = ["zero_padded_kernels", "conv_matrix", "ConvResult", "check_conv"]
 
 
-def _normalise(kernels, P):
+def _checked_kernels(kernels, P):
+    """Validate the kernels and the grid shape ``P`` (InputError naming the
+    argument) and return them as ``(q, c_in, O_1..O_d)`` floats and a tuple
+    of ints. Input checking only; the rows of LPs are normalised by
+    :func:`solver.floatrows.unit_rows`."""
     try:
         K = np.array(kernels, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -69,7 +73,7 @@ def zero_padded_kernels(kernels, P):
     """The matrix ``W|_{Z_P}``: one row per kernel and per shift ``Q`` with
     ``0 <= Q <= P - O`` (Definition 4), as vectors of ``R^{c_in x P}``
     flattened row-major. Returns ``(M, index)`` with ``index[r] = (k, Q)``."""
-    K, P = _normalise(kernels, P)
+    K, P = _checked_kernels(kernels, P)
     q, c = K.shape[:2]
     O = K.shape[2:]
     rows, index = [], []
@@ -89,7 +93,7 @@ def conv_matrix(kernels, input_shape, bias=None):
     ``input_shape`` (``c_in`` channels). A reference for tests: Theorem 3 says
     ``ReLU(conv_matrix(...) x + b)`` is injective when ``check_conv`` proves
     it, for every ``input_shape >= P``."""
-    K, N = _normalise(kernels, input_shape)
+    K, N = _checked_kernels(kernels, input_shape)
     M, index = zero_padded_kernels(K, N)
     b = np.zeros(len(index)) if bias is None else \
         np.array([np.asarray(bias, dtype=np.float64).reshape(-1)[k] for k, _ in index])
@@ -164,7 +168,7 @@ def check_conv(kernels, P, *, bias=None, time_limit=None, **layer_options) -> Co
     """
     from .layer import check_layer
     start = time.monotonic()
-    K, P = _normalise(kernels, P)
+    K, P = _checked_kernels(kernels, P)
     M, index = zero_padded_kernels(K, P)
     q = K.shape[0]
     if bias is None:

@@ -376,10 +376,9 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
     reps, members, orient = coincident_classes(G, n)
     K = len(reps)
     Gc = [G[r] for r in reps]                      # one integer row per class
-    Wb = np.hstack([W, b[:, None]])[list(reps)] if K else np.zeros((0, n + 1))
-    norms = np.linalg.norm(Wb, axis=1)
-    norms[norms == 0] = 1.0
-    lpobj = lp.PersistentSignLP(Wb / norms[:, None]) if K else None
+    # the one sign-system solver of the package, over one row per class
+    systems = lp.SignSystems(W[list(reps)], b[list(reps)],
+                             int_rows=(Gc, [scales[r] for r in reps])) if K else None
     # row -> (class index, relative orientation)
     row_class = [None] * m
     for k, ms in enumerate(members):
@@ -389,47 +388,40 @@ def enumerate_cells(W, b=None, *, max_cells=None, time_limit=None, progress=Fals
 
     stats = {"lps": 0, "exact_lps": 0, "nodes": 0, "unresolved": 0}
 
-    def gordan_leaf(signed, Y):
-        # checker multiplier for rep row r: Y_k * scale_r (see module docstring
-        # of solver.lp: Gi_k = -sigma_k * scale_r * [w_r, b_r])
-        return [(reps[c], str(int(Y[k]) * scales[reps[c]])) for k, (c, s) in enumerate(signed)
-                if Y[k] != 0]
+    def gordan_leaf(signed, mult):
+        # checker multipliers: those of the rep rows [w_r, b_r] themselves
+        return [(reps[c], str(mult[c])) for c, _ in signed if c in mult]
 
     def settle(signed):
         """('point', Z) | ('empty', leaf multipliers) | ('unknown', None)."""
         stats["lps"] += 1
-        feas, z, y = lpobj.solve(signed, time_limit=deadline.remaining(1e-3))
-        Gi = [[-s * v for v in Gc[c]] for c, s in signed]
+        try:
+            feas, z, y = systems.float_solve(signed, deadline=deadline.at)
+        except exactlp.Timeout:
+            return "unknown", None
         if feas:
             for Z in _candidates(z):
                 if _strict(Gc, signed, Z):
                     return "point", Z
-        elif feas is False and y is not None:
-            cert = lp.exact_gordan(Gi, y)
-            if cert is not None:
-                Y = [cert.get(k, 0) for k in range(len(signed))]
-                return "empty", gordan_leaf(signed, Y)
+        elif feas is False:
+            mult = systems.from_duals(signed, y)
+            if mult is not None:
+                return "empty", gordan_leaf(signed, mult)
         if not exact_fallback:
             return "unknown", None
         stats["exact_lps"] += 1
         try:
-            status, v = exactlp.strict_feasibility(Gi, deadline=deadline.at)
+            mult, v = systems.settle(signed, None, None, deadline=deadline.at)
         except exactlp.Timeout:
             return "unknown", None
         except ArithmeticError:  # pragma: no cover - defensive
             return "unknown", None
-        if status == "feasible":
-            Z, _ = exact.common_denominator(v)
-            Z = _reduce(Z)
-            if _strict(Gc, signed, Z):
-                return "point", Z
-            return "unknown", None
-        Y, _ = exact.common_denominator(v)
-        # exact re-check of the Gordan alternative before pruning anything
-        if (all(c >= 0 for c in Y) and any(c > 0 for c in Y)
-                and all(sum(Y[k] * Gi[k][r] for k in range(len(Gi))) == 0 for r in range(n))
-                and sum(Y[k] * Gi[k][n] for k in range(len(Gi))) >= 0):
-            return "empty", gordan_leaf(signed, Y)
+        if mult is not None:
+            return "empty", gordan_leaf(signed, mult)
+        Z, _ = exact.common_denominator(v)
+        Z = _reduce(Z)
+        if _strict(Gc, signed, Z):
+            return "point", Z
         return "unknown", None
 
     bar = None

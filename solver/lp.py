@@ -29,17 +29,11 @@ from scipy.optimize import linprog
 
 from .deadline import Deadline
 from . import exact, exactlp
+from .floatrows import unit_rows
 from .exactlp import Timeout
 
 __all__ = ["strict_system", "exact_gordan", "highs_lp", "PersistentSignLP", "PersistentGordanLP",
            "SignSystems", "linprog_highs", "PersistentLP"]
-
-
-def _normalised(G):
-    G = np.asarray(G, dtype=np.float64)
-    norms = np.linalg.norm(G, axis=1)
-    norms[norms == 0] = 1.0
-    return G / norms[:, None]
 
 
 def strict_system(Gfloat, *, want_point=True, engine="linprog"):
@@ -56,7 +50,7 @@ def strict_system(Gfloat, *, want_point=True, engine="linprog"):
     each caller keeps the engine it had, so that its floating-point points,
     and hence the exact witnesses built from them, stay as they were.
     """
-    F = _normalised(Gfloat)
+    F = unit_rows(np.asarray(Gfloat, dtype=np.float64))[0]
     k, n1 = F.shape
     t_row = np.zeros(n1)
     t_row[-1] = -1.0
@@ -228,6 +222,11 @@ class PersistentSignLP:
     The model has two rows per layer row (one per sign) and the ``t`` row;
     ``solve(signed)`` activates exactly the rows listed. Same LP and the same
     contract as :func:`strict_system`, only faster.
+
+    The searches ask the dual form, :class:`PersistentGordanLP`, through
+    :class:`SignSystems`; this primal form is its fallback (when the binding
+    below is missing, then in turn :func:`strict_system`) and its reference
+    in the tests.
 
     Why a private binding: highspy (the public HiGHS binding) and ortools both
     ship libhighs and cannot be loaded in one process, and the MILP backends
@@ -418,27 +417,58 @@ class SignSystems:
     ``t > 0``). The float LP (:class:`PersistentGordanLP`) answers first; its
     duals are made exact on their support (:func:`exact_gordan`), and when
     that fails the exact simplex (:mod:`solver.exactlp`) decides. The one
-    place the package turns a sign system into a proof.
+    place the package turns a sign system into a proof: the sign tree
+    (:mod:`solver.search`), the cell enumeration, the orthant tree of
+    :mod:`solver.network.orthant`, the σ* search and the depth bound all ask
+    it. Extra constraints such as ``x_j > 0`` are rows too (``[e_j, 0]``
+    with sign +1).
+
+    Parameters
+    ----------
+    W : (m, n) array; b : (m,) array or None
+        The rows ``[w_i, b_i]`` (binary64).
+    int_rows : tuple, optional
+        ``exact.integer_rows(W, b)`` when the caller has it already (it must
+        be of these ``W, b``).
+    form : ``"dual"`` (default) or ``"primal"``
+        The float LP: :class:`PersistentGordanLP` or :class:`PersistentSignLP`,
+        the two forms of one LP (same question, same contract, both answers
+        optimal), which differ only in *which* optimal point or multipliers
+        they return when there are several. Proofs do not depend on it;
+        search trees whose branching reads those floats do. The dual form
+        has the cheaper basis (n + 2 rows): the sign tree, the enumeration,
+        the σ* search and the depth bound use it. The orthant tree keeps the
+        primal form: its branching rule (largest dual, most positive row at
+        the point) was measured to build 4-5x larger trees with the dual
+        form's answers (benchmarks/results/2026-11-27/house).
+
+    Attributes
+    ----------
+    G, scales : the exact integer rows ``G[i] = scales[i] * [w_i, b_i]``.
+    F, norms : the unit float rows the LP sees (:func:`solver.floatrows.unit_rows`),
+        ``F[i] = [w_i, b_i] / norms[i]``: the directions of ``G``.
     """
 
-    def __init__(self, W, b):
+    def __init__(self, W, b, *, int_rows=None, form="dual"):
+        if form not in ("dual", "primal"):
+            raise ValueError(f"form must be 'dual' or 'primal', got {form!r}")
         W = np.asarray(W, dtype=np.float64)
         self.m, self.n = W.shape
         b = np.zeros(self.m) if b is None else np.asarray(b, dtype=np.float64)
-        self.G, self.scales = exact.integer_rows(W, b)
+        self.G, self.scales = exact.integer_rows(W, b) if int_rows is None else int_rows
         self._Gneg = None
-        Wb = np.hstack([W, b[:, None]])
-        norms = np.linalg.norm(Wb, axis=1)
-        norms[norms == 0] = 1.0
-        self.norms = norms
-        self.F = Wb / norms[:, None]
-        self.lp = PersistentGordanLP(self.F)
+        self.F, self.norms = unit_rows(np.hstack([W, b[:, None]]))
+        self.form = form
+        self.lp = self._new_lp()
         self.lps = 0
         self.exact_lps = 0
 
+    def _new_lp(self):
+        return (PersistentGordanLP if self.form == "dual" else PersistentSignLP)(self.F)
+
     def reset(self):
         """A fresh LP (no warm start): a deterministic state."""
-        self.lp = PersistentGordanLP(self.F)
+        self.lp = self._new_lp()
 
     def float_solve(self, signed, weights=None, deadline=None):
         """The float LP: ``(feasible, z, y)`` as :meth:`PersistentSignLP.solve`
@@ -453,7 +483,12 @@ class SignSystems:
             raise Timeout("time_limit")
         return self.lp.solve(signed, weights, time_limit=left)
 
-    def _from_duals(self, signed, y):
+    def from_duals(self, signed, y):
+        """Exact Gordan multipliers (as :meth:`settle`) on the support of the
+        float duals ``y`` of an infeasible solve, or None when they do not
+        give one (then nothing is proved)."""
+        if y is None:
+            return None
         y = np.asarray(y, dtype=np.float64)
         top = y.max()
         if not np.isfinite(y).all() or top <= 0:
@@ -477,7 +512,7 @@ class SignSystems:
         strictly feasible homogeneous point. Raises :class:`Timeout` past
         ``deadline`` (``time.monotonic()``)."""
         if feas is False:
-            mult = self._from_duals(signed, y)
+            mult = self.from_duals(signed, y)
             if mult is not None:
                 return mult, None
         self.exact_lps += 1
@@ -485,6 +520,14 @@ class SignSystems:
         status, v = exactlp.strict_feasibility(Gi, deadline=deadline)
         if status == "infeasible":
             Y, _ = exact.common_denominator(v)
+            # the simplex's multipliers satisfy Gordan's alternative by
+            # construction; re-checked in integers all the same (cheap), since
+            # a pruned branch rests on them
+            if not (all(c >= 0 for c in Y) and any(Y)
+                    and all(sum(Y[k] * Gi[k][r] for k in range(len(Gi))) == 0
+                            for r in range(self.n))
+                    and sum(Y[k] * Gi[k][self.n] for k in range(len(Gi))) >= 0):
+                raise ArithmeticError("the exact simplex returned no Gordan certificate")
             return _primitive({signed[k][0]: Y[k] * self.scales[signed[k][0]]
                                for k in range(len(signed)) if Y[k] != 0}), None
         return None, v

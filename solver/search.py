@@ -54,6 +54,7 @@ ReLU neural networks*, 2024 (coNP-completeness: exponential worst case).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -70,7 +71,7 @@ from .witness import witness_from_kernel, witness_from_normal
 
 __all__ = ["SearchStats", "SearchOutcome", "sign_tree_search", "solve_subtree", "Frontier",
            "frontier", "splice", "presolve", "prepare", "SignTree", "SearchStopped",
-           "WitnessFound"]
+           "WitnessFound", "stops_at_deadline"]
 
 
 class SearchStopped(Exception):
@@ -78,6 +79,18 @@ class SearchStopped(Exception):
 
     def __init__(self, reason):
         self.reason = reason
+
+
+@contextlib.contextmanager
+def stops_at_deadline():
+    """Turn :class:`solver.lp.Timeout` (the deadline passed in an LP of
+    :class:`solver.lp.SignSystems`) into ``SearchStopped("time_limit")``: the
+    searches over sign systems (this tree, the orthant tree, the σ* search)
+    stop with what they proved so far."""
+    try:
+        yield
+    except lp.Timeout:
+        raise SearchStopped("time_limit") from None
 
 
 class WitnessFound(Exception):
@@ -188,17 +201,14 @@ class SignTree:
     # ---- LPs and exact circuits ---------------------------------------
     def _lp(self, signed, weights=None):
         self.stats.lps += 1
-        try:
+        with stops_at_deadline():
             return self.sys.float_solve(signed, weights, self.deadline)
-        except lp.Timeout:
-            raise SearchStopped("time_limit") from None
 
     def _settle(self, signed, feas, y):
         before = self.sys.exact_lps
         try:
-            return self.sys.settle(signed, feas, y, self.deadline)
-        except lp.Timeout:
-            raise SearchStopped("time_limit") from None
+            with stops_at_deadline():
+                return self.sys.settle(signed, feas, y, self.deadline)
         finally:
             self.stats.exact_lps += self.sys.exact_lps - before
 

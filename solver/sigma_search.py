@@ -76,9 +76,10 @@ from fractions import Fraction
 import numpy as np
 
 from .deadline import Deadline
-from . import exact, exactlp, lp
+from . import exact, lp
 from .enumeration import coincident_classes
-from .search import SearchStopped
+from .floatrows import median_offset
+from .search import SearchStopped, stops_at_deadline
 from .witness import rational_candidates
 from .sigma_certify import CERT_RTOL, certify_sigma_lower, pd_exact  # noqa: F401 (public here too)
 
@@ -182,12 +183,12 @@ class _Search:
             rows = np.vstack([rows, E])
             # integer rows g with g.(x, 1) < 0  <=>  x_j > 0
             self.dom_int = [[-1 if c == j else 0 for c in range(n)] + [0] for j in range(n)]
-        norms = np.linalg.norm(rows, axis=1)
-        norms[norms == 0] = 1.0
-        self.F = rows / norms[:, None]
-        self.Gc = [self.G[r] for r in self.reps] + [[-c for c in g] for g in self.dom_int]
+        Gc = [self.G[r] for r in self.reps] + [[-c for c in g] for g in self.dom_int]
         self.fixed = [(K + j, 1) for j in range(len(self.dom_int))]
-        self.lp = lp.PersistentSignLP(self.F) if len(self.F) else None
+        # the one sign-system solver of the package (exact rows Gc, unit float rows F)
+        self.sys = lp.SignSystems(rows[:, :n], rows[:, n], int_rows=(
+            Gc, [self.scales[r] for r in self.reps] + [1] * len(self.dom_int)))
+        self.F = self.sys.F
         self.stats = {"nodes": 0, "lps": 0, "exact_lps": 0, "bound_leaves": 0, "empty_leaves": 0,
                       "incumbents": 0, "descent_lps": 0}
         self.best = None          # (sigma, class signs, exact point)
@@ -247,31 +248,29 @@ class _Search:
             z[-1] = 1.0
             return "point", z
         self.stats["lps"] += 1
-        feas, z, y = self.lp.solve(signed)
-        Gi = [[-s * c for c in self.Gc[i]] for i, s in signed]
+        with stops_at_deadline():
+            feas, z, y = self.sys.float_solve(signed, deadline=self.deadline)
         if feas:
             return "point", z
-        if feas is False and y is not None:
-            cert = lp.exact_gordan(Gi, y)
-            if cert is not None:
-                return "empty", self._mult(signed, cert)
-        self.stats["exact_lps"] += 1
-        status, v = exactlp.strict_feasibility(Gi)
-        if status == "infeasible":
-            Y, _ = exact.common_denominator(v)
-            return "empty", self._mult(signed, {k: Y[k] for k in range(len(Y)) if Y[k] != 0})
+        mult, v = self._settle(signed, feas, y)
+        if mult is not None:
+            return "empty", mult
         return "point", np.array([float(c) for c in v])
 
-    def _mult(self, signed, cert):
-        out = []
-        for k, val in sorted(cert.items()):
-            i = signed[k][0]
-            if i < self.K:
-                r = self.reps[i]
-                out.append([r, str(val * self.scales[r])])
-            else:
-                out.append([-1 - (i - self.K), str(val)])   # domain row x_j > 0
-        return out
+    def _settle(self, signed, feas, y):
+        """:meth:`solver.lp.SignSystems.settle`: ``(multipliers, None)`` in the
+        checker's convention (row ``-1-j``: the domain row ``x_j > 0``), or
+        ``(None, z)``, an exact strictly feasible homogeneous point."""
+        try:
+            with stops_at_deadline():
+                mult, v = self.sys.settle(signed, feas, y, self.deadline)
+        finally:
+            self.stats["exact_lps"] = self.sys.exact_lps
+        if mult is None:
+            return None, v
+        K = self.K
+        return [[self.reps[i] if i < K else -1 - (i - K), str(mult[i])]
+                for i, _ in signed if i in mult], None
 
     def complete_signs(self, s, z):
         """Class signs of the cell containing the float point ``z`` (homogeneous),
@@ -311,10 +310,8 @@ class _Search:
         pt = cell_point(self.G, self.nonzero, sign, x, self.dom_int)
         if pt is None:
             signed = self.signed(s_full)
-            Gi = [[-v * c for c in self.Gc[i]] for i, v in signed]
-            self.stats["exact_lps"] += 1
-            status, zx = exactlp.strict_feasibility(Gi) if Gi else ("feasible", [0] * self.n + [1])
-            if status != "feasible":
+            mult, zx = self._settle(signed, None, None) if signed else (None, [0] * self.n + [1])
+            if mult is not None:
                 return False
             pt = [Fraction(zx[i]) / Fraction(zx[self.n]) for i in range(self.n)]
             pt = cell_point(self.G, self.nonzero, sign, pt, self.dom_int)
@@ -352,7 +349,8 @@ class _Search:
             signed = self.fixed + keep + [(k, -int(s[k]))]
             budget -= 1
             self.stats["descent_lps"] += 1
-            feas, z2, _ = self.lp.solve(signed)
+            with stops_at_deadline():
+                feas, z2, _ = self.sys.float_solve(signed, deadline=self.deadline)
             if not feas:
                 continue
             t = np.zeros(self.K, dtype=np.int8)
@@ -372,11 +370,8 @@ class _Search:
         ``samples`` cells with the smallest sigma among them improved by the
         greedy descent."""
         n = self.n
-        bscale = 1.0
-        wn = np.linalg.norm(self.W, axis=1)
-        ok = (wn > 0) & (self.b != 0)
-        if ok.any():
-            bscale = float(np.median(np.abs(self.b[ok]) / wn[ok]))
+        off = median_offset(self.W, self.b)
+        bscale = 1.0 if off is None else off
         X = self.rng.standard_normal((pool, n))
         if self.dom_int:
             X = np.abs(X)
@@ -469,9 +464,8 @@ class _Search:
                     self._bound_leaf(nid, s)
                     continue
                 # numerically not offered: settle exactly
-                Gi = [[-val * c for c in self.Gc[i]] for i, val in signed]
-                status, zx = exactlp.strict_feasibility(Gi)
-                if status == "feasible":
+                mult, zx = self._settle(signed, None, None)
+                if mult is None:
                     zz = np.array([float(c) for c in zx])
                     self.offer(s, zz)
                 if self.best is not None and math.sqrt(lam) >= (1 - PRUNE_RTOL) * self.best[0]:
@@ -591,12 +585,15 @@ def sigma_star(W, b=None, *, domain="all", time_limit=None, max_nodes=None, seed
         # every cell's positive rows lie in a proper subspace
         z = np.append(np.ones(n) if domain == "nonneg" else np.zeros(n), 1.0)
         s = S.complete_signs(np.zeros(S.K, dtype=np.int8), z)
-        if s is None:
-            st, z = S.feasible(S.fixed + [(0, 1)] if S.K else S.fixed)
-            s = S.complete_signs(np.zeros(S.K, dtype=np.int8), z) if st == "point" else None
+        try:
+            if s is None:
+                st, z = S.feasible(S.fixed + [(0, 1)] if S.K else S.fixed)
+                s = S.complete_signs(np.zeros(S.K, dtype=np.int8), z) if st == "point" else None
+            if s is not None:
+                S.offer(s, z)
+        except SearchStopped:        # the time limit: no cell, sigma* = 0 all the same
+            pass
         pt = None
-        if s is not None:
-            S.offer(s, z)
         if S.best is not None:
             pt, s = S.best[2], S.best[1]
         sign = None if s is None else tuple(S.row_signs(s))

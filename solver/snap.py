@@ -29,6 +29,7 @@ from fractions import Fraction
 import numpy as np
 
 from .errors import InputError
+from .floatrows import unit_rows
 
 __all__ = ["DEFAULT_RTOL", "Snap", "snap_coincident_rows"]
 
@@ -134,10 +135,8 @@ def snap_coincident_rows(W, b=None, rtol=DEFAULT_RTOL) -> Snap:
     m, n = W.shape
     b = np.zeros(m) if b is None else np.asarray(b, dtype=float)
     A = np.hstack([W, b[:, None]])
-    norms = np.linalg.norm(A, axis=1)
-    nz = norms > 0
-    U = np.zeros_like(A)
-    U[nz] = A[nz] / norms[nz, None]
+    U, _ = unit_rows(A)
+    nz = A.any(axis=1)
     near = _close_pairs(U, nz)
     rep = list(range(m))
     rows = []

@@ -249,12 +249,9 @@ def _pair_for(net, *, deadline, seed, point=None, positive=None, W=None, b=None,
         _, _, Vt = np.linalg.svd(W0)
         for u in Vt[-min(n, 4):]:
             starts.append((-u, u))
-    scale = 1.0
-    b0 = net.layers[0].b
-    wn = np.linalg.norm(W0, axis=1)
-    ok = (wn > 0) & (b0 != 0)
-    if ok.any():
-        scale = max(1e-6, float(np.median(np.abs(b0[ok]) / wn[ok])))
+    from .floatrows import median_offset
+    off = median_offset(W0, net.layers[0].b)
+    scale = 1.0 if off is None else max(1e-6, off)
     found = pair_search(net, starts=starts, n_random=n_random, deadline=deadline, seed=seed,
                         scale=scale)
     if found is not None:

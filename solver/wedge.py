@@ -40,6 +40,7 @@ import numpy as np
 from .deadline import Deadline
 from . import exact
 from .witness import witness_from_normal
+from .floatrows import unit_rows
 from .lp import linprog_highs
 
 __all__ = ["near_antiparallel_pairs", "probe_wedges"]
@@ -130,11 +131,6 @@ def _witness_at(G, z, W, b):
     return witness_from_normal(G, v, [zk / z[n] for zk in z[:n]], W, b)
 
 
-def _unit(v):
-    v = np.array([float(c) for c in v])
-    return v / np.linalg.norm(v)
-
-
 def _several_wedges_milp(F, pairs, es, others, n, time_limit, excluded=()):
     """Search MILP for a point in the wedges of a set K of pairs where too few
     other rows are active to span R^n (see :func:`probe_wedges`).
@@ -205,9 +201,7 @@ def probe_wedges(W, b, *, rtol=PROBE_RTOL, deadline=None, pairs=None):
     if not pairs:
         return None
     G, _ = exact.integer_rows(W, b)
-    F = np.hstack([W, b[:, None]])      # unit rows (same directions as G), for the float steps
-    norms = np.linalg.norm(F, axis=1)
-    F = F / np.where(norms == 0, 1.0, norms)[:, None]
+    F, _ = unit_rows(np.hstack([W, b[:, None]]))   # the directions of G, for the float steps
     in_pair = {k for p in pairs for k in p}
     others = [k for k in range(m) if k not in in_pair and any(G[k])]
     pairs, es = _with_gaps(G, pairs, n)
@@ -248,5 +242,5 @@ def _with_gaps(G, pairs, n):
         e = [Fraction(a) - c * x for a, x in zip(G[j], G[i])]
         if any(e):
             kept.append((i, j))
-            es.append(_unit(e))
+            es.append(unit_rows([e])[0][0])
     return kept, es

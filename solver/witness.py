@@ -117,7 +117,8 @@ def witness_from_kernel(W, b, v):
 
 def witness_for_normal_lp(W, b, G, v, *, deadline=None):
     """Scale-free LP for a given normal ``v``: is there x with every row not
-    orthogonal to v strictly negative? Returns a verified witness or None.
+    orthogonal to v strictly negative? ``G`` is ``exact.integer_rows(W, b)[0]``.
+    Returns a verified witness or None.
     Floating LP first, the exact simplex if its answer is not usable (not
     started, or given up, past ``deadline``, a ``time.monotonic()`` value)."""
     import numpy as np
@@ -127,8 +128,11 @@ def witness_for_normal_lp(W, b, G, v, *, deadline=None):
     outside = [j for j, g in enumerate(G) if exact.dot(g[:n], v) != 0]
     if not outside:
         return None
-    Gf = np.array([[float(c) for c in G[j]] for j in outside])
-    feas, z, _ = lp.strict_system(Gf)
+    # G[j] = scale_j [w_j, b_j] (a power of two): the float rows [w_j, b_j] are
+    # its directions, and unlike float(G[j]) they cannot overflow
+    Wb = np.hstack([np.asarray(W, dtype=np.float64),
+                    np.zeros((len(G), 1)) if b is None else np.asarray(b, dtype=np.float64)[:, None]])
+    feas, z, _ = lp.strict_system(Wb[outside])
     if feas:
         w = witness_from_normal(G, v, z[:n] / z[n], W, b)
         if w is not None:

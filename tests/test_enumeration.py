@@ -391,7 +391,7 @@ def test_numerical_failures_are_never_silent(monkeypatch):
             z[-1] = 1.0
             return True, z, None
 
-    monkeypatch.setattr(en.lp, "PersistentSignLP", Liar)
+    monkeypatch.setattr(en.lp, "PersistentGordanLP", Liar)
     e = enumerate_cells(W, b, exact_fallback=False)
     assert not e.complete and e.reason == "numerical"
     assert_cells_exact(W, b, e)

@@ -15,10 +15,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from .. import exact, exactlp, lp
+from .. import exact, lp
 from ..deadline import Deadline
+from ..floatrows import unit_rows
 from ..result import LayerResult, Verdict, Witness
-from ..search import SearchStopped, WitnessFound
+from ..search import SearchStopped, WitnessFound, stops_at_deadline
 from ..witness import rational_candidates, simple_rational_below
 from ..certificates.nonneg import NONNEG_FORMAT, check_nonneg_certificate
 
@@ -46,51 +47,42 @@ class _OrthantTree:
         self.W, self.b = W, b
         self.m, self.n = W.shape
         m, n = self.m, self.n
-        self.G, self.scales = exact.integer_rows(W, b)
-        Wb = np.hstack([W, b[:, None]])
-        norms = np.linalg.norm(Wb, axis=1)
-        norms[norms == 0] = 1.0
-        self.F = Wb / norms[:, None]
-        Faug = np.vstack([self.F, np.hstack([np.eye(n), np.zeros((n, 1))])])
-        self.Faug = Faug
+        # the layer rows, then the rows [e_j, 0] of x_j > 0 (sign +1, always on).
+        # The primal LP form: the branching below reads its duals and points;
+        # with the dual form's, the trees were 4-5x larger (measured, see
+        # lp.SignSystems)
+        self.sys = lp.SignSystems(np.vstack([W, np.eye(n)]), np.concatenate([b, np.zeros(n)]),
+                                  form="primal")
+        self.G, self.scales = self.sys.G[:m], self.sys.scales[:m]
+        self.Faug = self.sys.F
+        self.F = self.Faug[:m]
         self.orth = [(m + j, 1) for j in range(n)]
-        self.orth_int = [[-1 if k == j else 0 for k in range(n)] + [0] for j in range(n)]
         self.nonzero = [i for i in range(m) if any(self.G[i][:n])]
-        wn = np.linalg.norm(W, axis=1)
-        wn[wn == 0] = 1.0
-        self.Wunit = W / wn[:, None]
+        self.Wunit = unit_rows(W)[0]
         self.deadline, self.max_nodes = deadline, max_nodes
         self.stats = {"nodes": 0, "lps": 0, "exact_lps": 0,
                       "leaves": {"basis": 0, "gordan": 0, "hyperplane": 0}}
-        self.lp = lp.PersistentSignLP(Faug)
 
     def _lp(self, signed):
         self.stats["lps"] += 1
-        return self.lp.solve(signed + self.orth)
-
-    def _Gi(self, signed):
-        return [[-s * c for c in self.G[i]] for i, s in signed] + self.orth_int
-
-    def _cert(self, signed, mult):
-        """mult: {index into signed + orthant rows: positive value}."""
-        k = len(signed)
-        y = [[signed[t][0], str(Fraction(v) * self.scales[signed[t][0]])]
-             for t, v in sorted(mult.items()) if t < k and v != 0]
-        yx = [[t - k, str(Fraction(v))] for t, v in sorted(mult.items()) if t >= k and v != 0]
-        return y, yx
+        with stops_at_deadline():
+            return self.sys.float_solve(signed + self.orth, deadline=self.deadline)
 
     def _settle(self, signed, feas, y):
-        Gi = self._Gi(signed)
-        if feas is False and y is not None:
-            cert = lp.exact_gordan(Gi, y)
-            if cert is not None:
-                return self._cert(signed, cert), None
-        self.stats["exact_lps"] += 1
-        status, v = exactlp.strict_feasibility(Gi)
-        if status == "infeasible":
-            Y, _ = exact.common_denominator(v)
-            return self._cert(signed, {t: Y[t] for t in range(len(Y)) if Y[t] != 0}), None
-        return None, v
+        """``(cert, None)`` with ``cert = (y, yx)`` (multipliers of the layer
+        rows ``[w_i, b_i]`` and of the rows ``x_j > 0``), or ``(None, z)``, an
+        exact strictly feasible homogeneous point."""
+        try:
+            with stops_at_deadline():
+                mult, zx = self.sys.settle(signed + self.orth, feas, y, self.deadline)
+        finally:
+            self.stats["exact_lps"] = self.sys.exact_lps
+        if mult is None:
+            return None, zx
+        m = self.m
+        y = [[i, str(v)] for i, v in sorted(mult.items()) if i < m]
+        yx = [[i - m, str(v)] for i, v in sorted(mult.items()) if i >= m]
+        return (y, yx), None
 
     def _strict_at(self, z, signed):
         if z is None:

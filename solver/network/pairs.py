@@ -8,9 +8,10 @@ from fractions import Fraction
 import numpy as np
 
 from .. import exact, exactlp
+from ..floatrows import unit_rows
 from ..lp import highs_lp
 from ..witness import rational_candidates
-from .rational import cert_json, exact_combination, int_row, scaled_floats, solve_near
+from .rational import cert_json, exact_combination, int_row, solve_near
 
 __all__ = ["PairDecider"]
 
@@ -56,12 +57,8 @@ class PairDecider:
     def _floats(rows, rhs):
         if not rows:
             return np.zeros((0, 0)), np.zeros(0), np.zeros(0)
-        G, top = scaled_floats([list(r) + [c] for r, c in zip(rows, rhs)])
-        F, f = G[:, :-1], G[:, -1]
-        nu = np.linalg.norm(F, axis=1)
-        nu[nu == 0] = 1.0
-        with np.errstate(over="ignore"):
-            return F / nu[:, None], f / nu, nu * top
+        U, nu = unit_rows([list(r) + [c] for r, c in zip(rows, rhs)], cols=len(rows[0]))
+        return U[:, :-1], U[:, -1], nu
 
     def decide(self, ra, rb):
         """Returns ``("witness", (z1, z2))``, ``("none", why, certificate)``

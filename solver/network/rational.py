@@ -15,9 +15,9 @@ import numpy as np
 
 from .. import exact, exactlp, lp
 from ..exact import from_fmpq, to_fmpq
+from ..floatrows import scaled_floats
 
-__all__ = ["int_row", "solve_near", "exact_combination",
-           "scaled_floats", "strict_point", "cert_json"]
+__all__ = ["int_row", "solve_near", "exact_combination", "strict_point", "cert_json"]
 
 
 def int_row(vals):
@@ -88,27 +88,6 @@ def exact_combination(vectors, nonneg, target, guide, support_weights, tol=1e-9)
         if sum((v * vectors[k][r] for k, v in out.items()), Fraction(0)) != target[r]:
             return None
     return out
-
-
-def scaled_floats(rows):
-    """Float copies of exact rows (ints or Fractions) and the positive factor
-    each was divided by (its largest entry in absolute value, a float, inf
-    if beyond binary64): ``out[i] = rows[i] / top[i]`` with entries in
-    [-1, 1]. Signs and directions are unchanged, and binary64 cannot
-    overflow (rows of huge or tiny binary64 weights scale to integers far
-    beyond 2^1024). The floats only guide LPs; every conclusion is exact."""
-    k = len(rows)
-    width = len(rows[0]) if k else 0
-    out, top = np.zeros((k, width)), np.ones(k)
-    for i, r in enumerate(rows):
-        t = max((abs(v) for v in r), default=0)
-        if t:
-            out[i] = [float(Fraction(v) / t) for v in r]
-            try:
-                top[i] = float(t)
-            except OverflowError:
-                top[i] = np.inf
-    return out, top
 
 
 def strict_point(rows, tol=1e-7):

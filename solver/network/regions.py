@@ -21,12 +21,13 @@ import numpy as np
 
 from .. import exact
 from ..deadline import Deadline
+from ..floatrows import scaled_floats, unit_rows
 from ..lp import highs_lp
 from ..regionmap import exact_region_maps
 from ..search import SearchStopped
 from .pairs import PairDecider
 from ..exact import from_fmpq
-from .rational import cert_json, exact_combination, int_row, scaled_floats, strict_point
+from .rational import cert_json, exact_combination, int_row, strict_point
 
 __all__ = ["MAX_REGIONS", "Region", "domain_rows", "decide_by_regions", "region_of_pattern"]
 
@@ -145,9 +146,10 @@ class _Regions:
             return self._unit(k, i + 1, preM, pred, slope, signs + [1 if c > 0 else -1], rows,
                               pattern, hint)
         r = int_row(list(g) + [c])
-        rf = scaled_floats([r])[0][0]
-        nrm = np.linalg.norm(rf[:-1])
-        val = None if (hint is None or nrm == 0) else float(rf @ hint) / nrm
+        u = unit_rows([r], cols=len(r) - 1)[0][0]
+        # the row at the hint, over the norm of its normal (None if the
+        # normal underflowed in binary64)
+        val = None if (hint is None or not u[:-1].any()) else float(u @ hint)
         scale = 1.0 if hint is None else max(1.0, float(np.max(np.abs(hint))))
         order = (1, -1) if (val is not None and val > 0) else (-1, 1)
         node = {"unit": [k, i]}
@@ -180,13 +182,8 @@ def _output_intervals(regions, n, directions, counter, certs=None):
         A = [list(q[:n]) for q in r.rows]
         a = [-q[n] for q in r.rows]
         if A:
-            G, top = scaled_floats([q + [c] for q, c in zip(A, a)])
-            Af, af = G[:, :-1], G[:, -1]
-            nu = np.linalg.norm(Af, axis=1)
-            nu[nu == 0] = 1.0
-            Af, af = Af / nu[:, None], af / nu
-            with np.errstate(over="ignore"):
-                nu = nu * top
+            U, nu = unit_rows([q + [c] for q, c in zip(A, a)], cols=n)
+            Af, af = U[:, :-1], U[:, -1]
         ivs, rc = [], []
         for c in directions:
             w = [sum((Fraction(ci) * r.M[o][j] for o, ci in enumerate(c) if ci), Fraction(0))
