@@ -240,7 +240,7 @@ def collapse(network, *, box, time_limit=None, backend=None, injective_after=Non
         share = 0.9 if len(net.layers) == 1 else 0.6
         engine = backend or (DEFAULT_BACKEND if len(net.layers) == 1 else DEFAULT_BACKEND_DEEP)
         sol, name = solve_model(B.build(), engine,
-                                time_limit=None if budget is None else max(0.05, share * budget))
+                                time_limit=None if budget is None else share * budget)
         stats.update(milp_backend=name, milp_status=sol.status.value,
                      milp_seconds=round(float(sol.seconds or 0.0), 6))
         bound = None if sol.bound is None else float(-sol.bound)

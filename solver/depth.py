@@ -71,6 +71,8 @@ def _group_depth(W, b, group, deadline, max_depth, table):
     over the group's rows only. Appends the circuits it finds to ``table``
     (entries ``[[row, -1, "q"], ...]`` with the layer's row indices).
     Returns ``(depth, exact, complete, lps)``."""
+    if Deadline(deadline).expired():    # (setting the LP up costs time on its own)
+        return 0, False, False, 0
     systems = lp.SignSystems(W[group], b[group])
     local = range(len(group))
     circuits = []                   # circuits as bitmasks over the group's rows

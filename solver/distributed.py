@@ -26,8 +26,8 @@ import time
 
 from .deadline import Deadline
 from .errors import InputError
-from .search import (Frontier, SearchOutcome, SearchStopped, SignTree, WitnessFound, frontier,
-                     presolve, solve_subtree, splice)
+from .search import (Frontier, SearchOutcome, SearchStopped, WitnessFound, frontier, prepare,
+                     solve_subtree, splice)
 
 __all__ = ["parallel_search", "frontier_key", "Checkpoint", "run_frontier", "dask_client"]
 
@@ -37,21 +37,22 @@ MIN_TASKS = 256
 
 
 def parallel_search(W, b, *, time_limit=None, workers=2, client=None, checkpoint=None,
-                    task_times=None, min_tasks=MIN_TASKS, progress=None) -> SearchOutcome:
+                    task_times=None, min_tasks=MIN_TASKS, progress=None,
+                    prepared=None) -> SearchOutcome:
     """:func:`solver.search.sign_tree_search` spread over ``workers`` local
     processes or the Dask ``client``, optionally resumable through the JSON
     lines file ``checkpoint``. The certificate does not depend on the number
     of workers. ``task_times``: dict filled with each subtree's seconds.
-    ``progress``: a :class:`solver.progress.Progress` (subtrees open/done)."""
+    ``progress``: a :class:`solver.progress.Progress` (subtrees open/done).
+    ``prepared``: ``(tree, outcome)`` from :func:`solver.search.prepare`."""
     start = time.monotonic()
     deadline = Deadline.after(time_limit, start).at
-    T = SignTree(W, b, deadline)
-    done = presolve(W, b, T, deadline)
+    T, done = prepare(W, b, deadline, reuse=prepared)
     if done is not None:
         return done
     stats = T.stats
     try:
-        fr = frontier(W, b, min_tasks=min_tasks, deadline=deadline)
+        fr = frontier(W, b, min_tasks=min_tasks, deadline=deadline, tree=T)
         stats = fr.stats
         if not fr.tasks:
             cert = T.certificate(fr.skeleton, fr.pool)

@@ -59,7 +59,9 @@ def _depth_after(W, b, seconds):
     reach, or ``(None, None)``: what :mod:`solver.depth` certifies in
     ``seconds`` after the sign tree stopped."""
     from .depth import certify_depth
-    r = certify_depth(W, b, time_limit=max(seconds, 0.0))
+    if seconds is None or seconds <= 0:        # (every group sets up an LP: not for free)
+        return None, None
+    r = certify_depth(W, b, time_limit=seconds)
     if r.total == 0:
         return None, None
     text = (f"every generic x has at least {r.total} active rows (certified, "
@@ -70,7 +72,7 @@ def _depth_after(W, b, seconds):
 
 
 def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, workers=1,
-          dask=None, checkpoint=None, progress=None, subtrees=None):
+          dask=None, checkpoint=None, progress=None, subtrees=None, prepared=None):
     # past the tree's reach the last DEPTH_SHARE of the limit goes to the depth
     # certificate; the tree (its witness presolve included) runs first, so a
     # cheap witness is never delayed by it
@@ -82,15 +84,16 @@ def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, wor
         from .distributed import dask_client, parallel_search
         with dask_client(dask, workers) as client:
             out = parallel_search(W, b, time_limit=remaining, client=client,
-                                  checkpoint=checkpoint, progress=progress,
+                                  checkpoint=checkpoint, progress=progress, prepared=prepared,
                                   **_split(subtrees))
     elif (workers and workers > 1 and max_nodes is None) or checkpoint is not None \
             or subtrees is not None:
         from .distributed import parallel_search
         out = parallel_search(W, b, time_limit=remaining, workers=workers, checkpoint=checkpoint,
-                              progress=progress, **_split(subtrees))
+                              progress=progress, prepared=prepared, **_split(subtrees))
     else:
-        out = sign_tree_search(W, b, time_limit=remaining, max_nodes=max_nodes, progress=progress)
+        out = sign_tree_search(W, b, time_limit=remaining, max_nodes=max_nodes, progress=progress,
+                               prepared=prepared)
     proved = partial = None
     if out.verdict == "unknown" and depth_next:
         proved, partial = _depth_after(W, b, _remaining(start, time_limit))
@@ -109,14 +112,22 @@ def _split(subtrees):
 
 def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers=1, dask=None,
           checkpoint=None, progress=None, subtrees=None):
-    from .backends import DEFAULT_BACKEND, get_backend
     from .milp_search import milp_witness_search
-    be = get_backend(backend or DEFAULT_BACKEND)
+    from .search import prepare
+    be = backend                  # (resolved by check_layer before its clock started)
+    label = f"milp-{formulation}[{be.name}]"
+    # the sign tree is set up first: its set-up cannot be interrupted (about
+    # 0.5 s on a 3000 x 30 layer, 1.5 s on the loaded machine), and after the
+    # MILP it started with the limit nearly spent and overran it
+    prepared = prepare(W, b, Deadline.after(time_limit, start).at)
+    if prepared[1] is not None:   # the presolve's witness
+        return _tree(W, b, start, time_limit, max_nodes, label=label + "+sign-tree",
+                     extra={"milp_status": "not run: the tree's presolve found a witness"},
+                     prepared=prepared)
     budget = _remaining(start, time_limit)
     with progress.ticking(phase="MILP witness search"):
         found, info = milp_witness_search(W, b, be, formulation=formulation, box=box,
                                           time_limit=budget)
-    label = f"milp-{formulation}[{be.name}]"
     if found is not None:
         return _result("not_injective", found, label, start,
                        "MILP candidate sign pattern turned into an exact witness", W,
@@ -125,7 +136,7 @@ def _milp(W, b, start, time_limit, max_nodes, backend, formulation, box, workers
         return _result("unknown", None, label, start, "time_limit", W, stats=info)
     return _tree(W, b, start, time_limit, max_nodes, label=label + "+sign-tree", extra=info,
                  workers=workers, dask=dask, checkpoint=checkpoint, progress=progress,
-                 subtrees=subtrees)
+                 subtrees=subtrees, prepared=prepared)
 
 
 def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
@@ -190,9 +201,15 @@ def check_layer(W, b=None, *, time_limit=None, backend=None, method="auto",
         raise InputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     from .deadline import validate_time_limit
     validate_time_limit(time_limit)
-    start = time.monotonic()
     if method == "auto":
         method = "milp" if backend else "tree"
+    if method == "milp":
+        # the engine's import is start-up, not search (0.4 s, over 1 s on the
+        # loaded machine: most of a small limit); an unknown name fails here
+        from .backends import DEFAULT_BACKEND, get_backend
+        if not hasattr(backend, "solve"):
+            backend = get_backend(backend or DEFAULT_BACKEND)
+    start = time.monotonic()
     if method in ("tree", "milp"):
         from .progress import Progress
         bar = Progress(progress, time_limit, desc="sign tree" if method == "tree" else "MILP + tree")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from .deadline import Deadline
+from .netmilp import solve_model
 from .witness import witness_from_active_set
 
 __all__ = ["milp_witness_search"]
@@ -29,15 +30,14 @@ def milp_witness_search(W, b, backend, *, formulation="rankdef", box=1e3, margin
     if build is None:
         from .errors import InputError
         raise InputError(f"formulation must be 'rankdef' or 'fewactive'; got {formulation!r}")
+    if Deadline(deadline).expired():    # building takes seconds on large layers
+        return None, {"milp_status": "time_limit", "milp_seconds": 0.0,
+                      "milp_backend": backend.name, "milp_box": box}
     F = build(W, b, box=box, margin=margin)
     # half of what is left: the engine's own clock starts only after the model
     # is handed over (seconds on large layers), and the exact re-derivation and
-    # the sign tree come after it
-    left = Deadline(deadline).share(0.5)
-    if left is not None and left <= 0:
-        return None, {"milp_status": "time_limit", "milp_seconds": 0.0,
-                      "milp_backend": backend.name, "milp_box": box}
-    sol = backend.solve(F.model, time_limit=left)
+    # the sign tree come after it; too little: not started (solve_model)
+    sol, _ = solve_model(F.model, backend, time_limit=Deadline(deadline).share(0.5))
     info = {"milp_status": sol.status.value, "milp_seconds": round(sol.seconds, 6),
             "milp_backend": backend.name, "milp_box": box}
     if sol.x is None:

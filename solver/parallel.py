@@ -10,6 +10,13 @@ mechanisms, because neither covers every case alone:
 * a watchdog thread in every worker that exits the worker when its parent
   process is gone (polls ``os.getppid()`` twice a second; portable).
 
+Programs that a worker's task starts itself (PuLP runs CBC through
+``subprocess`` and takes no hook to arm them) inherit neither. A task run by
+:func:`in_own_group` leads a process group, and a *group guard* (a forked
+process of that group running the same watchdog) kills the whole group once
+the worker or the worker's owner is gone; the worker itself is killed by the
+kernel at once, so the watchdog cannot do it from inside.
+
 ``concurrent.futures.ProcessPoolExecutor`` is used as is (a well-kept pool);
 only its initializer is ours.
 """
@@ -39,10 +46,19 @@ def _alive(pid):
     return True
 
 
-def _watchdog(ppid, owner):
+#: the process this one must die with (set by :func:`die_with_parent`)
+_owner = None
+
+
+def _watchdog(ppid, owner, on_death=None):
+    """Poll until the parent ``ppid`` or the process ``owner`` is gone, then
+    run ``on_death()`` (if given) and exit this process."""
     while True:
         time.sleep(0.5)
         if os.getppid() != ppid or not _alive(owner):
+            if on_death is not None:
+                with contextlib.suppress(Exception):
+                    on_death()
             os._exit(1)
 
 
@@ -50,8 +66,10 @@ def die_with_parent(owner=None, initializer=None, initargs=()):
     """Worker initializer: arrange to die with the process ``owner`` (default:
     the parent) and with the direct parent (a fork server, say), then run
     ``initializer(*initargs)`` if given."""
+    global _owner
     ppid = os.getppid()
     owner = ppid if owner is None else owner
+    _owner = owner
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -65,14 +83,49 @@ def die_with_parent(owner=None, initializer=None, initargs=()):
         initializer(*initargs)
 
 
+def _kill_own_group():
+    os.killpg(0, signal.SIGKILL)
+
+
+def _group_guard():
+    """Fork the guard of this process's group (this process leads it): a
+    process of the group that runs :func:`_watchdog` on this process and its
+    owner, and kills the whole group (itself included) when either is gone.
+    Returns the guard's pid."""
+    leader = os.getpid()
+    owner = leader if _owner is None else _owner
+    pid = os.fork()
+    if pid == 0:                        # the guard: nothing of the worker's but its group
+        try:
+            # close the worker's pipes (pool queues, process sentinels), so that
+            # the worker's own death stays visible to its parent
+            os.closerange(3, 1 << 16)
+            _watchdog(leader, owner, on_death=_kill_own_group)
+        finally:
+            os._exit(1)
+    return pid
+
+
 def in_own_group(fn, *args):
     """Run ``fn(*args)`` in a worker that first becomes the leader of its own
     process group, so that :func:`terminate` also kills the programs it starts
     (PuLP runs CBC as a subprocess: killed with the worker only, CBC ran on
-    for 3-4 s after ``reluinj invert`` had returned)."""
+    for 3-4 s after ``reluinj invert`` had returned), and with a group guard
+    (see the module docstring) that kills the group if the worker or its
+    owner dies before ``fn`` returns (``reluinj`` killed by ``SIGKILL`` left CBC
+    running until its own ``-sec`` limit)."""
+    guard = None
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
-    return fn(*args)
+        if hasattr(os, "fork") and os.getpgid(0) == os.getpid():
+            guard = _group_guard()
+    try:
+        return fn(*args)
+    finally:
+        if guard is not None:
+            with contextlib.suppress(OSError):
+                os.kill(guard, signal.SIGKILL)
+                os.waitpid(guard, 0)
 
 
 def terminate(pool):

@@ -70,8 +70,8 @@ from .wedge import probe_wedges
 from .witness import witness_from_kernel, witness_from_normal
 
 __all__ = ["SearchStats", "SearchOutcome", "sign_tree_search", "solve_subtree", "Frontier",
-           "frontier", "splice", "presolve", "SignTree", "SearchStopped", "WitnessFound",
-           "stops_at_deadline"]
+           "frontier", "splice", "presolve", "prepare", "SignTree", "SearchStopped",
+           "WitnessFound", "stops_at_deadline"]
 
 
 class SearchStopped(Exception):
@@ -341,6 +341,8 @@ class SignTree:
         of the orthogonal complement of the positive rows' span, as frontier
         tasks carry it); returns the preorder tokens of the subtree."""
         self.out = []
+        if Deadline(self.deadline).expired():   # (the root's span costs seconds on wide layers)
+            raise SearchStopped("time_limit")
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old, 10 * self.m + 1000))
         try:
@@ -390,10 +392,12 @@ class Frontier:
     split_rank: int
 
 
-def frontier(W, b, *, min_tasks=64, deadline=None):
+def frontier(W, b, *, min_tasks=64, deadline=None, tree=None):
     """Expand the sign tree breadth-wise until at least ``min_tasks`` open
-    subtrees exist (or the tree is closed). Raises ``WitnessFound`` / ``SearchStopped``."""
-    T = SignTree(W, b, deadline)
+    subtrees exist (or the tree is closed). ``tree``: the :class:`SignTree`
+    of ``(W, b, deadline)`` if the caller has one already (its set-up costs
+    seconds on wide layers); it is reset. Raises ``WitnessFound`` / ``SearchStopped``."""
+    T = SignTree(W, b, deadline) if tree is None else tree
     for rank in range(len(T.pair_reps) + 1, T.n + 1):
         T.frontier = []
         T.pool = CircuitPool(T.m)
@@ -463,7 +467,26 @@ def presolve(W, b, T, deadline):
     return None
 
 
-def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) -> SearchOutcome:
+def prepare(W, b, deadline=None, max_nodes=None, reuse=None):
+    """The set-up of a search, on its own: ``(tree, outcome)``, the
+    :class:`SignTree` of ``(W, b)`` and the outcome of :func:`presolve` (a
+    witness, or None). It costs seconds on wide layers (exact integer rows,
+    classes, the rank) and cannot be interrupted, so a method that runs other
+    steps first (the MILP witness search) sets the tree up before them, while
+    the limit is still ahead, and hands it to :func:`sign_tree_search` or
+    :func:`solver.distributed.parallel_search` as ``prepared``, which call
+    this again with ``reuse``: that set-up, given the search's own
+    ``deadline`` and ``max_nodes``."""
+    if reuse is None:
+        T = SignTree(W, b, deadline, max_nodes)
+        return T, presolve(W, b, T, deadline)
+    T, done = reuse
+    T.deadline, T.max_nodes = deadline, max_nodes
+    return T, done
+
+
+def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None,
+                     prepared=None) -> SearchOutcome:
     """Decide injectivity of ``x -> ReLU(W x + b)`` by sign-tree search, in
     this process (:func:`solver.distributed.parallel_search` spreads one
     search over processes or a Dask cluster).
@@ -474,6 +497,8 @@ def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) ->
     time_limit : seconds, or None. Hitting it gives verdict "unknown".
     max_nodes : node budget, or None.
     progress : a :class:`solver.progress.Progress` to report to, or None.
+    prepared : ``(tree, outcome)`` from :func:`prepare` on ``(W, b)``, or
+        None (set up here).
 
     Returns
     -------
@@ -489,11 +514,10 @@ def sign_tree_search(W, b, *, time_limit=None, max_nodes=None, progress=None) ->
     """
     start = time.monotonic()
     deadline = Deadline.after(time_limit, start).at
-    T = SignTree(W, b, deadline, max_nodes)
-    T.progress = progress
-    done = presolve(W, b, T, deadline)
+    T, done = prepare(W, b, deadline, max_nodes, reuse=prepared)
     if done is not None:
         return done
+    T.progress = progress
     try:
         cert = T.certificate(T.run(), T.pool)
     except WitnessFound as f:

@@ -147,8 +147,9 @@ def _several_wedges_milp(F, pairs, es, others, n, time_limit, excluded=()):
     Big-M and the box make this a search tool only; each answer is checked
     exactly. ``excluded`` lists sets K already tried (no-good cuts). Returns
     ``(K, z)`` or None."""
-    from .backends import MilpStatus, get_backend
+    from .backends import MilpStatus
     from .milpbuilder import MilpBuilder
+    from .netmilp import solve_model
     M = WEDGE_BOX
     P, n1 = len(pairs), n + 1
     B = MilpBuilder()
@@ -165,7 +166,7 @@ def _several_wedges_milp(F, pairs, es, others, n, time_limit, excluded=()):
     B.add_row(np.r_[a, s], np.r_[np.ones(len(a)), -np.ones(P)], hi=-1)
     for K in excluded:
         B.add_row([s[k] for k in K], np.ones(len(K)), hi=len(K) - 1)
-    sol = get_backend("scipy-highs").solve(B.build(), time_limit=time_limit)
+    sol, _ = solve_model(B.build(), "scipy-highs", time_limit=time_limit)
     if sol.status not in (MilpStatus.OPTIMAL, MilpStatus.FEASIBLE):
         return None
     return [k for k in range(P) if sol.x[s[k]] > 0.5], sol.x[z]
@@ -189,6 +190,9 @@ def probe_wedges(W, b, *, rtol=PROBE_RTOL, deadline=None, pairs=None):
     >>> w is None or check_layer_witness(W, np.zeros(8), *w)[0]
     True
     """
+    deadline = Deadline(deadline)
+    if deadline.expired():          # (the pairs' cosines cost seconds on wide layers)
+        return None
     W = np.asarray(W, dtype=np.float64)
     m, n = W.shape
     b = np.zeros(m) if b is None else np.asarray(b, dtype=np.float64)
@@ -196,7 +200,6 @@ def probe_wedges(W, b, *, rtol=PROBE_RTOL, deadline=None, pairs=None):
         pairs = near_antiparallel_pairs(W, b, rtol)
     if not pairs:
         return None
-    deadline = Deadline(deadline)
     G, _ = exact.integer_rows(W, b)
     F, _ = unit_rows(np.hstack([W, b[:, None]]))   # the directions of G, for the float steps
     in_pair = {k for p in pairs for k in p}

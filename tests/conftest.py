@@ -1,5 +1,7 @@
 import json
+import os
 import pathlib
+import time
 
 import numpy as np
 import pytest
@@ -30,3 +32,42 @@ def tmp_npz(tmp_path):
         np.savez(p, **arrays)
         return p
     return make
+
+
+def _stat(pid):
+    """``(state, ppid)`` of process ``pid`` from ``/proc`` (Linux), None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def descendants(root):
+    """Pids of every living descendant of process ``root`` (one ``/proc`` scan)."""
+    parent = {}
+    for name in os.listdir("/proc"):
+        st = _stat(name) if name.isdigit() else None
+        if st is not None and st[0] != "Z":
+            parent[int(name)] = st[1]
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {p for p, pp in parent.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def living(pids):
+    """Those of ``pids`` that still run (gone and zombie processes are dead)."""
+    return sorted(p for p in pids if (_stat(p) or ("Z",))[0] != "Z")
+
+
+def wait_until_dead(pids, seconds):
+    """Poll until none of ``pids`` lives or ``seconds`` pass; returns the living."""
+    deadline = time.monotonic() + seconds
+    alive = living(pids)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = living(alive)
+    return alive

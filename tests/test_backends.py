@@ -463,3 +463,64 @@ def test_an_engine_killed_at_its_limit_takes_its_subprocesses_along(monkeypatch,
     else:
         os.kill(pid, 9)
         pytest.fail("the engine's subprocess outlived the killed engine")
+
+
+#: a solve that runs for minutes (market split, m = 5) in an isolated engine child
+LONG_SOLVE = """
+import sys
+import numpy as np
+from solver.backends import MilpModel, base, get_backend
+base.ISOLATE_NNZ = 0                 # this small model is isolated as a large one is
+rng = np.random.default_rng(0)
+A = rng.integers(0, 100, size=(5, 40)).astype(float)
+d = np.floor(A.sum(1) / 2)
+model = MilpModel(c=np.zeros(40), A=A, row_lb=d, row_ub=d, lb=0, ub=1,
+                  integrality=np.ones(40, bool))
+print("started", flush=True)
+get_backend(sys.argv[1]).solve(model, time_limit=120)
+"""
+
+
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
+@pytest.mark.parametrize("name", ["cbc", "pulp-cbc"])
+def test_a_killed_parent_takes_the_engine_child_and_its_programs_along(name):
+    """``kill -9`` of the process solving: the engine child and the programs
+    it runs (PuLP's CBC binary, a grandchild) die within a second or two.
+    Before the group guard, PuLP's CBC ran on until its own 120 s limit."""
+    import os
+    import signal
+    from conftest import descendants, wait_until_dead
+    if name not in AVAILABLE:
+        pytest.skip(f"{name} not available")
+    p = subprocess.Popen([sys.executable, "-c", LONG_SOLVE, name], stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().strip() == "started"
+
+        def engine_running():
+            kids = descendants(p.pid)
+            if name != "pulp-cbc":
+                return kids
+            # the CBC binary itself, not only the child that will start it
+            return kids if any(_comm(k) == "cbc" for k in kids) else set()
+        deadline = time.monotonic() + 20
+        while not engine_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)                  # (the guard and the engine are up by now)
+        kids = descendants(p.pid)
+        assert engine_running(), "the engine did not start"
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+    alive = wait_until_dead(kids, 3)
+    for k in alive:                      # clean up after a failure
+        os.kill(k, signal.SIGKILL)
+    assert not alive, f"{name}: processes {alive} outlived their killed parent"

@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import descendants, wait_until_dead
+
 from solver import check_layer
 from solver.bruteforce import decide_bruteforce
 from solver.certificates import check_certificate
@@ -204,30 +206,14 @@ check_layer(W, time_limit=600, workers=2)
 def test_workers_die_with_a_killed_parent():
     p = subprocess.Popen([sys.executable, "-c", HARD], stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "started"
-    def children():
-        kids = []
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    with open(f"/proc/{pid}/stat") as fh:
-                        if int(fh.read().rsplit(")", 1)[1].split()[1]) == p.pid:
-                            kids.append(int(pid))
-                except (OSError, ValueError, IndexError):
-                    pass
-        return kids
     deadline = time.time() + 60
-    while len(children()) < 2 and time.time() < deadline:
+    while len(descendants(p.pid)) < 2 and time.time() < deadline:
         time.sleep(0.2)
-    kids = children()
+    kids = descendants(p.pid)
     assert len(kids) >= 2, "the workers did not start"
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
-    deadline = time.time() + 10
-    alive = kids
-    while alive and time.time() < deadline:
-        time.sleep(0.2)
-        alive = [k for k in kids if os.path.exists(f"/proc/{k}") and
-                 open(f"/proc/{k}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+    alive = wait_until_dead(kids, 10)
     assert not alive, f"workers {alive} outlived their parent"
 
 
@@ -253,14 +239,30 @@ def test_progress_reports_counters_and_is_silent_when_off(capsys):
                                      dict(method="milp", backend="highs")],
                          ids=["tree", "tree-2-workers", "bruteforce", "enumerate", "milp-highs"])
 def test_every_method_keeps_a_tiny_limit_on_a_large_layer(options):
-    # a 3000 x 30 Gaussian layer: minutes to hours for any method
+    """A 3000 x 30 Gaussian layer (minutes to hours for any method) keeps
+    1.1 x its limit plus start-up. Start-up is what no limit governs: the
+    same call with ``time_limit=0`` (validation, the exact set-up of the sign
+    tree, about 0.5 s here and 1.5 s with both cores busy), measured right
+    before and right after, the larger kept, since the load of the machine
+    scales it. (A fixed 1 s slack failed under load: the MILP's build, its
+    engine's import and the tree's set-up then ran past the limit.)"""
     W = np.random.default_rng(1).standard_normal((3000, 30))
+    if "backend" in options:
+        from solver.backends import get_backend
+        get_backend(options["backend"])          # imports are start-up of the process
+
+    def timed(limit):
+        t = time.monotonic()
+        r = check_layer(W, time_limit=limit, **options)
+        return r, time.monotonic() - t
+
     limit = 1.5
-    t = time.monotonic()
-    r = check_layer(W, time_limit=limit, **options)
-    elapsed = time.monotonic() - t
+    before = timed(0.0)[1]
+    r, elapsed = timed(limit)
+    startup = max(before, timed(0.0)[1])
     assert r.verdict.value == "unknown"
-    assert elapsed < 1.1 * limit + 1.0, f"{options}: {elapsed:.2f} s for a {limit} s limit"
+    assert elapsed <= 1.1 * limit + startup, \
+        f"{options}: {elapsed:.2f} s for a {limit} s limit (start-up {startup:.2f} s)"
 
 
 def test_subtrees_split_is_part_of_the_certificate_not_the_workers(tmp_path):
@@ -307,16 +309,26 @@ def test_a_forked_checker_child_dies_with_a_killed_parent():
     time.sleep(0.5)                      # let it arm its parent-death signal
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
-    deadline = time.time() + 10
-    def alive():
-        try:
-            with open(f"/proc/{kid}/stat") as fh:
-                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except OSError:
-            return False
-    while alive() and time.time() < deadline:
-        time.sleep(0.2)
-    assert not alive(), "the forked child outlived its parent"
+    assert not wait_until_dead([kid], 10), "the forked child outlived its parent"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 6), st.integers(0, 10**6))
+def test_span_from_basis_is_every_dot_product_modulo_p(n, k, seed):
+    # vectorised in int64 (the Python-int sum took 0.5-1.6 s on wide layers):
+    # the same residues as the exact dot products, for rows and basis vectors
+    # of any size and sign
+    import random
+    from solver.certificates.checker import PRIME
+    from solver.treestate import Span
+    rnd = random.Random(seed)
+    def big():
+        return rnd.choice([-1, 1]) * rnd.getrandbits(rnd.choice([1, 31, 62, 300]))
+    G = [[big() for _ in range(n + 1)] for _ in range(rnd.randint(0, 12))]
+    K = [[big() for _ in range(n)] for _ in range(min(k, n))]
+    D = Span.from_basis(K, n, G).D
+    assert D.shape == (len(G), len(K))
+    assert D.tolist() == [[sum(a * c for a, c in zip(g, kv)) % PRIME for kv in K] for g in G]
 
 
 @settings(max_examples=20, deadline=None)

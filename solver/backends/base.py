@@ -304,6 +304,10 @@ class RawResult:
 #: limits and are not worth a process.
 ISOLATE_NNZ = 50_000
 
+#: an isolated engine is killed this share of its time limit after the limit
+#: (so that a call keeps 1.1 x its limit, with the caller's own steps)
+ISOLATE_GRACE = 0.05
+
 
 def _may_fork():
     import multiprocessing as mp
@@ -330,7 +334,10 @@ def _isolated(backend, model, deadline, threads, verbose) -> RawResult:
         fut = pool.submit(in_own_group, _raw_or_error, backend, model, deadline, threads,
                           verbose)
         try:
-            return fut.result(timeout=1.04 * left + 0.2)     # the engine's limit, then a grace
+            # the engine's limit, then a grace for its answer to come back:
+            # a share of the limit (an absolute grace was an overrun of 100 %
+            # on limits of a fraction of a second), plus the pipe's latency
+            return fut.result(timeout=(1 + ISOLATE_GRACE) * left + 0.05)
         except cf.TimeoutError:
             return RawResult(MilpStatus.TIME_LIMIT,
                              message=f"{backend.name}: the engine overran its time limit "

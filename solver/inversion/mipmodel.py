@@ -336,24 +336,16 @@ def relaxation_infeasible(network, x, lo, hi, bounds, norm, rho, deadline=None):
 
 def solve_mip(builder, backend, deadline, threads=1, verbose=False):
     """``(solution, backend name)`` of the builder's model, solved until
-    ``deadline``. Past the deadline (before or after the build) no engine is
-    started (:func:`solver.netmilp.solve_model` gives every call at least
-    0.5 s, and a large model's child process costs more): the answer is a
-    ``TIME_LIMIT`` without a point."""
-    from ..backends import MilpStatus, MilpSolution
-    from ..netmilp import solve_model
-    name = getattr(backend, "name", str(backend))
-    t0 = time.monotonic()
-    model = None if Deadline(deadline).expired() else builder.build()  # (building takes time)
-    left = Deadline(deadline).remaining()
-    if model is None or (left is not None and left < MIP_MIN_SECONDS):
-        return MilpSolution(MilpStatus.TIME_LIMIT, None, None, None, time.monotonic() - t0, name,
-                            "not started: the time limit is reached"), name
-    return solve_model(model, backend, time_limit=left, threads=threads, verbose=verbose)
-
-
-#: a MIP is not started with less time than this left (seconds)
-MIP_MIN_SECONDS = 0.1
+    ``deadline``. Past the deadline the model is not even built, and with
+    too little time left no engine is started (:func:`solver.netmilp.solve_model`):
+    the answer is a ``TIME_LIMIT`` without a point."""
+    from ..netmilp import not_started, solve_model
+    if Deadline(deadline).expired():        # (building takes time)
+        name = getattr(backend, "name", str(backend))
+        return not_started(name), name
+    model = builder.build()
+    return solve_model(model, backend, time_limit=Deadline(deadline).remaining(),
+                       threads=threads, verbose=verbose)
 
 
 def output_bounds(network, lo, hi, bounds, amb, deadline, stats, key):

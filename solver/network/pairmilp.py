@@ -46,7 +46,7 @@ def search_pair_milp(network, *, box, domain="all", delta=None, backend=None,
     delta = float(delta if delta is not None else DEFAULT_DELTA_FRACTION * R)
     info = {"milp_box": R, "milp_delta": delta}
     bstats = {}
-    left = None if time_limit is None else max(1.0, 0.3 * time_limit)
+    left = None if time_limit is None else 0.3 * time_limit
     with np.errstate(all="ignore"):
         bounds = propagate_bounds(network, lo, hi, tighten=tighten, time_limit=left,
                                   stats=bstats)
