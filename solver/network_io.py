@@ -14,7 +14,6 @@ from .activations import RELU
 from .errors import InputError
 from .io import read_npz
 from .network import Network, make_network
-from .onnx_io import load_onnx
 
 __all__ = ["load_network", "is_network_file"]
 
@@ -24,6 +23,7 @@ def load_network(path) -> Network:
     ``W, b``) or ``.onnx``."""
     p = os.fspath(path)
     if p.lower().endswith(".onnx"):
+        from .onnx_io import load_onnx      # (scipy.sparse: not in every command's start-up)
         return load_onnx(p)
     data = read_npz(p)
     keys = set(data)
