@@ -7,6 +7,7 @@ Validation happens up front, in one place, before any solving (the
 from __future__ import annotations
 
 import os
+import re
 import sys
 import zipfile
 
@@ -14,8 +15,8 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["DENSE_MAX_ENTRIES", "issparse", "validate_layer", "validate_box", "existing_file", "read_npz",
-           "load_layer"]
+__all__ = ["DENSE_MAX_ENTRIES", "issparse", "validate_layer", "validate_box", "existing_file",
+           "read_npz", "layer_arrays", "load_layer"]
 
 
 #: layers with at most this many entries are stored as dense arrays; larger
@@ -195,13 +196,25 @@ def load_layer(path):
 
     A network file with a single layer (``W0``/``b0``) is accepted as a layer.
     """
-    data = read_npz(path)
+    return validate_layer(*layer_arrays(read_npz(path), path))
+
+
+def layer_arrays(data, path):
+    """The raw ``(W, b)`` of a layer file's arrays ``data`` (``W``/``b``, or
+    ``W0``/``b0`` alone); a mix such as ``W`` with ``W0``, or ``W0`` with
+    ``W2``/``b1``, is refused rather than read in part."""
     keys = set(data)
+    indexed = sorted(k for k in keys if re.fullmatch(r"[Wb]\d+", k))
     if "W" in keys:
-        W, b = data["W"], data.get("b")
-    elif "W0" in keys and "W1" not in keys:
-        W, b = data["W0"], data.get("b0")
-    else:
-        raise InputError(
-            f"{path}: no array 'W' in file (found: {', '.join(sorted(keys)) or 'nothing'})")
-    return validate_layer(W, b)
+        if indexed:
+            raise InputError(f"{path}: both a layer 'W' and network arrays {indexed}: "
+                             "which one is meant?")
+        return data["W"], data.get("b")
+    if "W0" in keys:
+        stray = [k for k in indexed if k not in ("W0", "b0")]
+        if stray:
+            raise InputError(f"{path}: arrays {stray} do not follow W0 (expected W0, b0, "
+                             "W1, b1, ... without gaps)")
+        return data["W0"], data.get("b0")
+    raise InputError(
+        f"{path}: no array 'W' in file (found: {', '.join(sorted(keys)) or 'nothing'})")
