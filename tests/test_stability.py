@@ -435,3 +435,27 @@ def test_cli_nan_weights(tmp_npz):
     path = tmp_npz(W=np.array([[1.0, np.nan], [0.0, 1.0]]))
     code, _, err = run("stability", path)
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("scale", ["2.0 ** 600", "1e200", "2.0 ** -600", "1e-300", "1e-160"])
+def test_stability_at_extreme_scales(tmp_path, scale):
+    """[I; -I] in R^2 times s has sigma* = s exactly (every cell's active rows
+    are +-e1, +-e2), and Theorem 4's constant s / sqrt(2m) = s / sqrt(8).
+    Far from unit scale the search once overflowed (1e200: internal error)
+    or never ended (1e-160: an ulp-by-ulp square root from a subnormal);
+    run as a command with a timeout so that a hang fails instead of stalling."""
+    s = eval(scale)
+    p = tmp_path / "cross.npz"
+    np.savez(p, W=np.vstack([np.eye(2), -np.eye(2)]) * s)
+    r = subprocess.run([sys.executable, "-m", "solver", "stability", str(p), "--json",
+                        "--time-limit", "20"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "injective" and d["status"] == "exact"
+    lower = Fraction(d["sigma_lower_exact"])
+    assert (1 - Fraction(1, 10 ** 6)) * Fraction(s) <= lower <= Fraction(s)
+    # any pair's ratio lies between Theorem 4's bound s/sqrt(8) and ||W||_2 = s
+    r2 = Fraction(d["pair"]["ratio_squared"])
+    assert Fraction(s) ** 2 / 8 <= r2 <= Fraction(s) ** 2
+    assert math.isclose(d["constant"], s / math.sqrt(8), rel_tol=1e-9)
+    assert d["constant_lower"] <= s / math.sqrt(8)
