@@ -167,12 +167,11 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
     ``scale`` sets the spread of the random starts (the biases' scale for
     affine layers; irrelevant for homogeneous ones)."""
     from scipy.optimize import minimize
-    layers = []
-    for L in net.layers:
-        a = _slopes(L.activation)
-        if a is None:
-            return None
-        layers.append((np.asarray(L.W, float), np.asarray(L.b, float), float(a)))
+    if any(_slopes(L.activation) is None for L in net.layers):
+        return None
+    # (sparse convolution matrices stay sparse: only products with vectors are taken)
+    layers = [(L.W if hasattr(L.W, "tocsr") else np.asarray(L.W, float),
+               np.asarray(L.b, float), float(_slopes(L.activation))) for L in net.layers]
     n = net.n_in
     rng = np.random.default_rng(seed)
 

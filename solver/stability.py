@@ -396,7 +396,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
                       collapse=True, n_random=20) -> StabilityResult:
     """Stability of a network; see :func:`stability`."""
     from .network.check import check_network
-    from .sigma_search import sigma_star
+    from .sigma_search import sigma_star, too_large
     start = time.monotonic()
     deadline = Deadline.after(time_limit, start).at
     layers = net.layers
@@ -443,11 +443,18 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
         ls = time.monotonic()
         m_k, n_k = L.W.shape
         c = cl = None
-        if L.activation.is_relu:
+        skip = too_large(m_k, n_k) or \
+            ("not searched: time limit" if Deadline(deadline).expired() else None)
+        if L.activation.is_relu and skip:                   # (before densifying it)
+            per.append(StabilityResult(inj, "unknown", None, None, None, None, None, None,
+                                       None, None, (), None, None, m_k, n_k, 0.0,
+                                       f"layer {k} ({L.activation}, inputs {dom}): {skip}",
+                                       "layer"))
+        elif L.activation.is_relu:
             Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
             out = sigma_star(Wd, L.b, domain=dom, time_limit=share, seed=seed)
             st = "exact" if out.status in ("exact", "zero") else "unknown"
-            h = _hyperplanes(Wd, L.b)
+            h = _hyperplanes(Wd, L.b) if out.lower is not None else None
             c = theorem4_constant(out.sigma, m_k) if st == "exact" else None
             cl = theorem4_constant(out.lower, m_k, down=True) if out.lower is not None else 0.0
             cs = theorem4_constant(out.lower, max(h, 1), down=True) if out.lower is not None else None
