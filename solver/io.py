@@ -16,7 +16,7 @@ import numpy as np
 from .errors import InputError
 
 __all__ = ["DENSE_MAX_ENTRIES", "issparse", "validate_layer", "validate_box", "existing_file",
-           "read_npz", "layer_arrays", "load_layer"]
+           "writable_file", "read_npz", "layer_arrays", "load_layer"]
 
 
 #: layers with at most this many entries are stored as dense arrays; larger
@@ -107,6 +107,29 @@ def validate_box(box, *, name="box"):
     if not (np.isfinite(box) and box > 0):
         raise InputError(f"{name} must be a positive finite number; got {box!r}")
     return box
+
+
+def writable_file(path, *, what="output file"):
+    """``os.fspath(path)`` when a file can be written there (its directory
+    exists and is writable, and it is not a directory), else InputError with
+    one line: checked before the work whose result it would hold.
+
+    Examples
+    --------
+    >>> writable_file("/nonexistent/c.json", what="certificate")
+    Traceback (most recent call last):
+    ...
+    solver.errors.InputError: cannot write certificate /nonexistent/c.json: no such directory /nonexistent
+    """
+    p = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(p))
+    if os.path.isdir(p):
+        raise InputError(f"cannot write {what} {p}: it is a directory")
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {what} {p}: no such directory {parent}")
+    if not os.access(p if os.path.exists(p) else parent, os.W_OK):
+        raise InputError(f"cannot write {what} {p}: permission denied")
+    return p
 
 
 def existing_file(path, *, what="model file", missing="no such file"):

@@ -86,6 +86,19 @@ def test_mixed_or_gapped_layer_arrays_are_refused(capsys, tmp_path, arrays, need
         assert needle in err, (argv, err)
 
 
+@pytest.mark.parametrize("flag", ["--checkpoint", "--certificate", "--snapped-out",
+                                  "--snapped-certificate"])
+def test_unwritable_output_paths_are_refused_before_the_work(capsys, tmp_path, flag):
+    """An output that cannot be written is refused up front with one line
+    (a checkpoint under a missing directory was silently never written)."""
+    p = _good_npz(tmp_path / "m.npz")
+    extra = ("--snap-parallel",) if flag.startswith("--snapped") else ()
+    for target in (tmp_path / "missing" / "f.json", tmp_path):
+        code, out, err = cli(capsys, "check", p, flag, target, *extra)
+        assert_one_line_exit_2(code, out, err)
+        assert "cannot write" in err and out == ""
+
+
 @pytest.mark.parametrize("flag,value", [("--workers", "-1"), ("--time-limit", "-5"),
                                         ("--time-limit", "inf"), ("--max-nodes", "0"),
                                         ("--box", "0"), ("--box", "nan")])
