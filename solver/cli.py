@@ -44,9 +44,14 @@ def _print_layer_result(res, args):
 
 
 def _cmd_check(args):
-    from .io import load_layer
+    from .io import load_layer, writable_file
     from .layer import check_layer
     from .network_io import is_network_file
+    for path, what in ((args.certificate, "proof"), (args.checkpoint, "checkpoint"),
+                       (args.snapped_out, "snapped layer"),
+                       (args.snapped_certificate, "snapped proof")):
+        if path is not None:           # before the work, not after it
+            writable_file(path, what=what)
     if is_network_file(args.model) or args.domain != "all" or args.box is not None:
         from .network_cli import format_network_result, run_check_network
         if args.snap_parallel is not None:

@@ -123,10 +123,10 @@ class Checkpoint:
 
 
 @contextlib.contextmanager
-def dask_client(address, workers=None):
+def dask_client(address, workers=None, connect_timeout=10.0):
     """A ``distributed.Client``: ``"local"`` starts a ``LocalCluster`` of
     ``workers`` single-threaded worker processes, anything else is a
-    scheduler address."""
+    scheduler address (given up after ``connect_timeout`` seconds)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -138,7 +138,7 @@ def dask_client(address, workers=None):
     else:
         cluster = None
         try:
-            client = Client(address, timeout=10)
+            client = Client(address, timeout=max(0.1, connect_timeout))
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"cannot reach Dask scheduler {address!r}: {exc}") from None
     try:

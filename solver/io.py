@@ -7,15 +7,16 @@ Validation happens up front, in one place, before any solving (the
 from __future__ import annotations
 
 import os
+import re
+import sys
 import zipfile
 
 import numpy as np
-import scipy.sparse as sp
 
 from .errors import InputError
 
-__all__ = ["DENSE_MAX_ENTRIES", "validate_layer", "validate_box", "existing_file", "read_npz",
-           "load_layer"]
+__all__ = ["DENSE_MAX_ENTRIES", "issparse", "validate_layer", "validate_box", "existing_file",
+           "writable_file", "read_npz", "layer_arrays", "load_layer"]
 
 
 #: layers with at most this many entries are stored as dense arrays; larger
@@ -43,6 +44,14 @@ def _numeric_array(a, what):
         raise InputError(f"{what} is not a numeric array: {exc}") from None
 
 
+def issparse(W):
+    """``scipy.sparse.issparse(W)`` without importing scipy.sparse (about
+    0.4 s of every command's start-up): a sparse matrix exists only once
+    scipy.sparse has been imported by whoever made it."""
+    sp = sys.modules.get("scipy.sparse")
+    return sp is not None and sp.issparse(W)
+
+
 def validate_layer(W, b=None, *, name: str = "W"):
     """Return ``(W, b)`` as float64 arrays, or raise :class:`InputError`.
 
@@ -51,8 +60,8 @@ def validate_layer(W, b=None, *, name: str = "W"):
     the number of rows of ``W``. A ``scipy.sparse`` ``W`` is returned as a
     float64 ``csr_matrix`` (its stored entries validated).
     """
-    if sp.issparse(W):
-        W = sp.csr_matrix(W)
+    if issparse(W):
+        W = sys.modules["scipy.sparse"].csr_matrix(W)
         if W.ndim != 2:
             raise InputError(f"{name} must be a 2-D matrix (m x n), got shape {W.shape}")
         W.data = _numeric_array(W.data, name)
@@ -64,7 +73,7 @@ def validate_layer(W, b=None, *, name: str = "W"):
     m, n = W.shape
     if m == 0 or n == 0:
         raise InputError(f"{name} is empty (shape {W.shape})")
-    if not np.all(np.isfinite(W.data if sp.issparse(W) else W)):
+    if not np.all(np.isfinite(W.data if issparse(W) else W)):
         raise InputError(f"{name} contains NaN or inf")
     if b is None:
         b = np.zeros(m)
@@ -77,7 +86,7 @@ def validate_layer(W, b=None, *, name: str = "W"):
                 f"bias has shape {b.shape} but {name} has {m} rows; expected ({m},)")
         if not np.all(np.isfinite(b)):
             raise InputError("bias contains NaN or inf")
-    if sp.issparse(W):
+    if issparse(W):
         return W, np.ascontiguousarray(b)
     return np.ascontiguousarray(W), np.ascontiguousarray(b)
 
@@ -98,6 +107,29 @@ def validate_box(box, *, name="box"):
     if not (np.isfinite(box) and box > 0):
         raise InputError(f"{name} must be a positive finite number; got {box!r}")
     return box
+
+
+def writable_file(path, *, what="output file"):
+    """``os.fspath(path)`` when a file can be written there (its directory
+    exists and is writable, and it is not a directory), else InputError with
+    one line: checked before the work whose result it would hold.
+
+    Examples
+    --------
+    >>> writable_file("/nonexistent/c.json", what="certificate")
+    Traceback (most recent call last):
+    ...
+    solver.errors.InputError: cannot write certificate /nonexistent/c.json: no such directory /nonexistent
+    """
+    p = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(p))
+    if os.path.isdir(p):
+        raise InputError(f"cannot write {what} {p}: it is a directory")
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {what} {p}: no such directory {parent}")
+    if not os.access(p if os.path.exists(p) else parent, os.W_OK):
+        raise InputError(f"cannot write {what} {p}: permission denied")
+    return p
 
 
 def existing_file(path, *, what="model file", missing="no such file"):
@@ -187,13 +219,25 @@ def load_layer(path):
 
     A network file with a single layer (``W0``/``b0``) is accepted as a layer.
     """
-    data = read_npz(path)
+    return validate_layer(*layer_arrays(read_npz(path), path))
+
+
+def layer_arrays(data, path):
+    """The raw ``(W, b)`` of a layer file's arrays ``data`` (``W``/``b``, or
+    ``W0``/``b0`` alone); a mix such as ``W`` with ``W0``, or ``W0`` with
+    ``W2``/``b1``, is refused rather than read in part."""
     keys = set(data)
+    indexed = sorted(k for k in keys if re.fullmatch(r"[Wb]\d+", k))
     if "W" in keys:
-        W, b = data["W"], data.get("b")
-    elif "W0" in keys and "W1" not in keys:
-        W, b = data["W0"], data.get("b0")
-    else:
-        raise InputError(
-            f"{path}: no array 'W' in file (found: {', '.join(sorted(keys)) or 'nothing'})")
-    return validate_layer(W, b)
+        if indexed:
+            raise InputError(f"{path}: both a layer 'W' and network arrays {indexed}: "
+                             "which one is meant?")
+        return data["W"], data.get("b")
+    if "W0" in keys:
+        stray = [k for k in indexed if k not in ("W0", "b0")]
+        if stray:
+            raise InputError(f"{path}: arrays {stray} do not follow W0 (expected W0, b0, "
+                             "W1, b1, ... without gaps)")
+        return data["W0"], data.get("b0")
+    raise InputError(
+        f"{path}: no array 'W' in file (found: {', '.join(sorted(keys)) or 'nothing'})")

@@ -82,7 +82,8 @@ def _tree(W, b, start, time_limit, max_nodes, label="sign-tree", extra=None, wor
         remaining *= 1.0 - DEPTH_SHARE
     if dask is not None:
         from .distributed import dask_client, parallel_search
-        with dask_client(dask, workers) as client:
+        with dask_client(dask, workers, 10.0 if remaining is None else min(10.0, remaining)) \
+                as client:
             out = parallel_search(W, b, time_limit=remaining, client=client,
                                   checkpoint=checkpoint, progress=progress, prepared=prepared,
                                   **_split(subtrees))

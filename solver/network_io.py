@@ -12,9 +12,8 @@ import re
 
 from .activations import RELU
 from .errors import InputError
-from .io import read_npz
+from .io import layer_arrays, read_npz
 from .network import Network, make_network
-from .onnx_io import load_onnx
 
 __all__ = ["load_network", "is_network_file"]
 
@@ -24,11 +23,13 @@ def load_network(path) -> Network:
     ``W, b``) or ``.onnx``."""
     p = os.fspath(path)
     if p.lower().endswith(".onnx"):
+        from .onnx_io import load_onnx      # (scipy.sparse: not in every command's start-up)
         return load_onnx(p)
     data = read_npz(p)
     keys = set(data)
-    if "W" in keys and "W0" not in keys:
-        return make_network([data["W"]], [data.get("b")], [RELU])
+    if "W" in keys:
+        W, b = layer_arrays(data, p)            # (refuses W mixed with W0, W1, ...)
+        return make_network([W], [b], [RELU])
     ws, bs = [], []
     k = 0
     while f"W{k}" in keys:
@@ -55,4 +56,6 @@ def is_network_file(path) -> bool:
     if p.lower().endswith(".onnx"):
         return True
     keys = set(read_npz(p))
-    return "W0" in keys and ("W1" in keys or "activations" in keys)
+    # any W1, W2, ...: a network (whose reader rejects gaps such as W0, W2)
+    return "W0" in keys and (any(re.fullmatch(r"W[1-9]\d*", k) for k in keys)
+                             or "activations" in keys)

@@ -25,6 +25,7 @@ Puthawala et al., *Globally injective ReLU networks*, JMLR 2022, Theorem 4.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -57,9 +58,22 @@ class PairBound:
                 "ratio_squared": fmt_rational(self.ratio2), "found_by": self.how}
 
 
+def _sqrt_near(q: Fraction) -> float:
+    """A float within a few ulps of ``sqrt(q)``, ``q > 0``, at any scale:
+    ``float(q)`` overflows or flushes to zero (or to a subnormal that has
+    lost its digits) far from 1, so ``q`` is first brought near 1 by an
+    exact power of 4. ``inf`` when the root exceeds the float range."""
+    k = (q.numerator.bit_length() - q.denominator.bit_length()) // 2
+    r = q / Fraction(4) ** k if k >= 0 else q * Fraction(4) ** -k
+    try:
+        return math.ldexp(math.sqrt(float(r)), k)
+    except OverflowError:
+        return math.inf
+
+
 def sqrt_up(q: Fraction) -> float:
     """The smallest float whose square is >= the rational ``q >= 0``
-    (checked exactly).
+    (checked exactly); ``inf`` beyond the float range.
 
     Examples
     --------
@@ -68,27 +82,45 @@ def sqrt_up(q: Fraction) -> float:
     (2.0, 0.0)
     >>> u = sqrt_up(Fraction(2)); Fraction(u) ** 2 >= 2 > Fraction(math.nextafter(u, 0)) ** 2
     True
+    >>> sqrt_up(Fraction(10) ** -400), sqrt_up(Fraction(10) ** 700)
+    (1.0000000000000001e-200, inf)
     """
     q = Fraction(q)
     if q <= 0:
         return 0.0
-    u = math.sqrt(float(q))
+    u = _sqrt_near(q)
+    if u == math.inf:
+        return u
     while Fraction(u) ** 2 < q:
         u = math.nextafter(u, math.inf)
+        if u == math.inf:
+            return u
     while u > 0 and Fraction(math.nextafter(u, 0.0)) ** 2 >= q:
         u = math.nextafter(u, 0.0)
     return u
 
 
 def sqrt_down(q: Fraction) -> float:
-    """The largest float whose square is <= ``q >= 0`` (checked exactly)."""
+    """The largest float whose square is <= ``q >= 0`` (checked exactly);
+    the largest finite float beyond the float range.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> sqrt_down(Fraction(2)) == math.nextafter(sqrt_up(Fraction(2)), 0)
+    True
+    >>> sqrt_down(Fraction(10) ** -400), sqrt_down(Fraction(10) ** 700) == sys.float_info.max
+    (1e-200, True)
+    >>> sqrt_down(Fraction(10) ** -700), sqrt_up(Fraction(10) ** -700)    # below the subnormals
+    (0.0, 5e-324)
+    """
     q = Fraction(q)
     if q <= 0:
         return 0.0
-    u = math.sqrt(float(q))
-    while Fraction(u) ** 2 > q:
+    u = min(_sqrt_near(q), sys.float_info.max)
+    while u > 0 and Fraction(u) ** 2 > q:
         u = math.nextafter(u, 0.0)
-    while Fraction(math.nextafter(u, math.inf)) ** 2 <= q:
+    while u < sys.float_info.max and Fraction(math.nextafter(u, math.inf)) ** 2 <= q:
         u = math.nextafter(u, math.inf)
     return u
 
@@ -135,12 +167,11 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
     ``scale`` sets the spread of the random starts (the biases' scale for
     affine layers; irrelevant for homogeneous ones)."""
     from scipy.optimize import minimize
-    layers = []
-    for L in net.layers:
-        a = _slopes(L.activation)
-        if a is None:
-            return None
-        layers.append((np.asarray(L.W, float), np.asarray(L.b, float), float(a)))
+    if any(_slopes(L.activation) is None for L in net.layers):
+        return None
+    # (sparse convolution matrices stay sparse: only products with vectors are taken)
+    layers = [(L.W if hasattr(L.W, "tocsr") else np.asarray(L.W, float),
+               np.asarray(L.b, float), float(_slopes(L.activation))) for L in net.layers]
     n = net.n_in
     rng = np.random.default_rng(seed)
 

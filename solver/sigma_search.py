@@ -80,15 +80,18 @@ from . import exact, lp
 from .enumeration import coincident_classes
 from .floatrows import median_offset
 from .search import SearchStopped, stops_at_deadline
-from .witness import rational_candidates
+from .witness import cell_point
 from .sigma_certify import CERT_RTOL, certify_sigma_lower, pd_exact  # noqa: F401 (public here too)
 
 __all__ = ["SigmaOutcome", "sigma_star", "pd_exact", "certify_sigma_lower", "cell_point"]
 
-#: the simpler rationals tried for a cell's interior point (then the binary64 values)
-SIGMA_DENOMINATORS = (1, 1000, 10**6, 10**9, 10**12)
 #: a node is closed as a bound leaf when LB >= (1 - PRUNE_RTOL) * incumbent
 PRUNE_RTOL = 1e-10
+#: the seeding's Gram matrices are formed in chunks of about this many flops
+SEED_CHUNK_FLOPS = 2e7
+#: the search keeps m n^2 floats (each row's outer product, summed per class):
+#: larger layers are not searched (``status == "unknown"``, ``reason`` says why)
+MAX_GRAM_ENTRIES = 5 * 10 ** 7
 
 
 @dataclass(frozen=True)
@@ -120,34 +123,6 @@ class SigmaOutcome:
     stats: dict = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------
-# exact interior points
-# ---------------------------------------------------------------------------
-def cell_point(G, nonzero, sign, x_float, extra=()):
-    """An exact point ``x`` (list of Fractions) with ``sign[i] * (w_i.x + b_i) > 0``
-    for every row in ``nonzero`` (integer rows ``G`` as from
-    :func:`solver.exact.integer_rows`) and ``g.(x, 1) < 0`` for the integer
-    rows ``extra``, near ``x_float``; None if no candidate works.
-
-    The binary64-rounded candidates come first, then an exact ``x_float``
-    (a point of the exact simplex) as it is: a cell thinner than the spacing
-    of doubles contains none (tests/test_stability.py, the thin cell).
-    """
-    n = len(G[0]) - 1
-    cands = rational_candidates(x_float, denominators=SIGMA_DENOMINATORS, via_float=True)
-    if any(isinstance(v, Fraction) for v in x_float):
-        cands.append([Fraction(v) for v in x_float])
-    for x in cands:
-        X, d = exact.common_denominator(x)
-        if all(sign[i] * (exact.dot(G[i][:n], X) + G[i][n] * d) > 0 for i in nonzero) and \
-                all(exact.dot(g[:n], X) + g[n] * d < 0 for g in extra):
-            return x
-    return None
-
-
-# ---------------------------------------------------------------------------
-# the search
-# ---------------------------------------------------------------------------
 class _Search:
     def __init__(self, W, b, domain, deadline, max_nodes, rng):
         self.W = np.asarray(W, dtype=np.float64)
@@ -382,9 +357,18 @@ class _Search:
         scale = np.maximum(1.0, np.max(np.abs(Z), axis=1))
         generic = np.all(np.abs(V) > 1e-9 * scale[:, None], axis=1)
         S = np.where(V > 0, 1, -1).astype(np.int8)
-        Gs = np.einsum("pk,kij->pij", (S > 0).astype(float), self.Cp) + \
-            np.einsum("pk,kij->pij", (S < 0).astype(float), self.Cn)
-        lam = np.linalg.eigvalsh(Gs)[:, 0]
+        # the pool's Gram matrices by BLAS products, a few points at a time, so
+        # that the heuristics' share of the time is kept on large layers (an
+        # einsum over all of them took minutes on a 2304 x 64 layer)
+        K = self.K
+        Cp, Cn = self.Cp.reshape(K, n * n), self.Cn.reshape(K, n * n)
+        step = max(1, int(SEED_CHUNK_FLOPS // max(1, K * n * n)))
+        lam = np.full(pool, np.inf)
+        for a in range(0, pool, step):
+            if a and self._soft_stop():
+                break
+            P = (S[a:a + step] > 0).astype(float)
+            lam[a:a + step] = np.linalg.eigvalsh((P @ Cp + (1.0 - P) @ Cn).reshape(-1, n, n))[:, 0]
         lam[~generic] = np.inf
         seen = set()
         for k in np.argsort(lam):
@@ -533,6 +517,14 @@ class _Search:
         return root
 
 
+def too_large(m, n):
+    """Why an ``m x n`` layer is not searched (it needs ``m n^2`` floats), or None."""
+    if m * n * n > MAX_GRAM_ENTRIES:
+        return f"not searched: {m} x {n} needs m n^2 = {m * n * n:.3g} floats " \
+               f"(more than {MAX_GRAM_ENTRIES:.3g})"
+    return None
+
+
 def sigma_star(W, b=None, *, domain="all", time_limit=None, max_nodes=None, seed=0,
                samples=20, certify=True, keep_tree=False) -> SigmaOutcome:
     """σ* = min over x of σ_min(W_S(x)), S(x) = {i : w_i.x + b_i >= 0}, with proof.
@@ -580,6 +572,9 @@ def sigma_star(W, b=None, *, domain="all", time_limit=None, max_nodes=None, seed
     deadline = Deadline.after(time_limit, start).at
     search_deadline = None if time_limit is None else start + 0.8 * float(time_limit)
     rng = np.random.default_rng(seed)
+    if too_large(m, n):
+        return SigmaOutcome("unknown", None, Fraction(0), None, None, (), None,
+                            {"reason": too_large(m, n), "seconds": time.monotonic() - start})
     S = _Search(W, b, domain, search_deadline, max_nodes, rng)
     if S.K == 0 or exact.rank([g[:n] for g in S.G]) < n:
         # every cell's positive rows lie in a proper subspace

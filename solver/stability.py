@@ -61,7 +61,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -259,6 +259,28 @@ def _pair_for(net, *, deadline, seed, point=None, positive=None, W=None, b=None,
     return best_pair(net, cands)
 
 
+#: layers whose largest |entry| lies outside [2^-UNIT_RANGE, 2^UNIT_RANGE] are
+#: searched rescaled (:func:`_unit_scale`); others exactly as given
+UNIT_RANGE = 32
+
+
+def _unit_scale(W, b):
+    """``(W / 2^e, b / 2^e, e)`` with the largest ``|entry|`` in [1/2, 1)
+    when the layer's scale is outside ``2^(+-UNIT_RANGE)`` and the division
+    by a power of two is exact (no entry lost to the subnormal range);
+    else ``(W, b, 0)``."""
+    big = float(max(np.max(np.abs(W)), np.max(np.abs(b)) if len(b) else 0.0))
+    if big == 0.0:
+        return W, b, 0
+    e = math.frexp(big)[1]
+    if abs(e) <= UNIT_RANGE:
+        return W, b, 0
+    Ws, bs = np.ldexp(W, -e), np.ldexp(b, -e)
+    if not (np.array_equal(np.ldexp(Ws, e), W) and np.array_equal(np.ldexp(bs, e), b)):
+        return W, b, 0
+    return Ws, bs, e
+
+
 def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=0,
                     collapse=True, n_random=20) -> StabilityResult:
     """Stability of one layer ``x -> ReLU(W x + b)``; see :func:`stability`."""
@@ -276,6 +298,12 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
     net = make_network([W], [b])
     h = _hyperplanes(W, b)
     stats = {}
+    # sigma* and the pairs are searched in squared magnitudes: far from unit
+    # scale they overflow (|W| ~ 1e155) or underflow (|W| ~ 1e-155, a search
+    # that never ends). sigma*, the pair ratios and Theorem 4's constants are
+    # homogeneous of degree 1 in (W, b) and the points do not change, so the
+    # search runs on (W, b) / 2^e when that division is exact.
+    Ws, bs, e = _unit_scale(W, b)
     # 1. the verdict, with its proof
     share = None if deadline is None else 0.35 * float(time_limit)
     res = check_layer(W, b, time_limit=share)
@@ -285,7 +313,8 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
     out = None
     if verdict is not Verdict.NOT_INJECTIVE:
         budget = _budget(deadline, 0.8)
-        out = sigma_star(W, b, time_limit=budget, seed=seed, keep_tree=verdict is Verdict.UNKNOWN)
+        out = sigma_star(Ws, bs, time_limit=budget, seed=seed,
+                         keep_tree=verdict is Verdict.UNKNOWN)
         stats["search"] = out.stats
         if out.status == "zero":
             if verdict is Verdict.INJECTIVE:   # would contradict the certificate
@@ -322,12 +351,15 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
                                pair, tuple(x1), _active(W, b, x1), col, witness, m, n,
                                time.monotonic() - start, msg, "layer", (), stats, certificate)
     # injective or unknown: sigma* bounds and the pair search
-    sigma = out.sigma
-    lower = out.lower
+    sigma = None if out.sigma is None else math.ldexp(out.sigma, e)
+    lower = None if out.lower is None else out.lower * Fraction(2) ** e
     status = "exact" if out.status == "exact" and lower is not None else "unknown"
-    pair = _pair_for(net, deadline=None if deadline is None else deadline - 0.1 * float(time_limit),
-                     seed=seed, point=out.point, positive=out.positive, W=W, b=b,
+    pair = _pair_for(make_network([Ws], [bs]),
+                     deadline=None if deadline is None else deadline - 0.1 * float(time_limit),
+                     seed=seed, point=out.point, positive=out.positive, W=Ws, b=bs,
                      n_random=n_random)
+    if pair is not None and e:
+        pair = replace(pair, ratio2=pair.ratio2 * Fraction(4) ** e)
     c = theorem4_constant(sigma, m) if status == "exact" else None
     cl = theorem4_constant(lower, m, down=True) if lower is not None else None
     cs = theorem4_constant(lower, max(h, 1), down=True) if lower is not None else None
@@ -364,7 +396,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
                       collapse=True, n_random=20) -> StabilityResult:
     """Stability of a network; see :func:`stability`."""
     from .network.check import check_network
-    from .sigma_search import sigma_star
+    from .sigma_search import sigma_star, too_large
     start = time.monotonic()
     deadline = Deadline.after(time_limit, start).at
     layers = net.layers
@@ -411,11 +443,18 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
         ls = time.monotonic()
         m_k, n_k = L.W.shape
         c = cl = None
-        if L.activation.is_relu:
+        skip = too_large(m_k, n_k) or \
+            ("not searched: time limit" if Deadline(deadline).expired() else None)
+        if L.activation.is_relu and skip:                   # (before densifying it)
+            per.append(StabilityResult(inj, "unknown", None, None, None, None, None, None,
+                                       None, None, (), None, None, m_k, n_k, 0.0,
+                                       f"layer {k} ({L.activation}, inputs {dom}): {skip}",
+                                       "layer"))
+        elif L.activation.is_relu:
             Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
             out = sigma_star(Wd, L.b, domain=dom, time_limit=share, seed=seed)
             st = "exact" if out.status in ("exact", "zero") else "unknown"
-            h = _hyperplanes(Wd, L.b)
+            h = _hyperplanes(Wd, L.b) if out.lower is not None else None
             c = theorem4_constant(out.sigma, m_k) if st == "exact" else None
             cl = theorem4_constant(out.lower, m_k, down=True) if out.lower is not None else 0.0
             cs = theorem4_constant(out.lower, max(h, 1), down=True) if out.lower is not None else None

@@ -15,7 +15,7 @@ from . import exact
 
 __all__ = ["DENOMINATORS", "rational_candidates", "simple_rational_below",
            "witness_from_normal", "witness_from_kernel", "witness_for_normal_lp",
-           "witness_from_active_set"]
+           "witness_from_active_set", "cell_point", "CELL_DENOMINATORS"]
 
 
 #: the simpler rationals tried before the exact binary64 values
@@ -165,3 +165,34 @@ def witness_from_active_set(W, b, active, *, max_normals=8, deadline=None):
         if w is not None:
             return w
     return None
+
+
+#: the simpler rationals tried for a cell's interior point (then the binary64 values)
+CELL_DENOMINATORS = (1, 1000, 10**6, 10**9, 10**12)
+
+
+def cell_point(G, nonzero, sign, x_float, extra=()):
+    """An exact point ``x`` (list of Fractions) with ``sign[i] * (w_i.x + b_i) > 0``
+    for every row in ``nonzero`` (integer rows ``G`` as from
+    :func:`solver.exact.integer_rows`) and ``g.(x, 1) < 0`` for the integer
+    rows ``extra``, near ``x_float``; None if no candidate works.
+
+    The binary64-rounded candidates come first, then an exact ``x_float``
+    (a point of the exact simplex) as it is: a cell thinner than the spacing
+    of doubles contains none (tests/test_stability.py, the thin cell).
+    """
+    n = len(G[0]) - 1
+    cands = rational_candidates(x_float, denominators=CELL_DENOMINATORS, via_float=True)
+    if any(isinstance(v, Fraction) for v in x_float):
+        cands.append([Fraction(v) for v in x_float])
+    for x in cands:
+        X, d = exact.common_denominator(x)
+        if all(sign[i] * (exact.dot(G[i][:n], X) + G[i][n] * d) > 0 for i in nonzero) and \
+                all(exact.dot(g[:n], X) + g[n] * d < 0 for g in extra):
+            return x
+    return None
+
+
+# ---------------------------------------------------------------------------
+# the search
+# ---------------------------------------------------------------------------

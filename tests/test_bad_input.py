@@ -67,6 +67,38 @@ def test_listed_bad_npz_inputs_exit_2_with_one_line(capsys, tmp_path, case, need
         assert needle in err
 
 
+@pytest.mark.parametrize("arrays,needle", [
+    ({"W": 1, "W0": 1}, "which one is meant"),              # a layer and a network
+    ({"W0": 1, "W2": 1}, "do not follow"),                  # W1 missing: not a 1-layer net
+    ({"W0": 1, "b1": 0}, "do not follow"),                  # a bias without its layer
+    ({"W0": 1, "b0": 0, "W1": 1, "b3": 0}, "do not follow")])
+def test_mixed_or_gapped_layer_arrays_are_refused(capsys, tmp_path, arrays, needle):
+    """A file read in part would be decided as another model (W0 with W2 was
+    checked as the layer W0 alone, exit 0): every command refuses it."""
+    p = tmp_path / "m.npz"
+    np.savez(p, **{k: np.eye(2) if v else np.zeros(2) for k, v in arrays.items()})
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones(2))
+    for argv in (("check", p), ("stability", p), ("invert", p, "--target", x),
+                 ("verify", p, tmp_path / "none.json")):
+        code, out, err = cli(capsys, *argv)
+        assert_one_line_exit_2(code, out, err)
+        assert needle in err, (argv, err)
+
+
+@pytest.mark.parametrize("flag", ["--checkpoint", "--certificate", "--snapped-out",
+                                  "--snapped-certificate"])
+def test_unwritable_output_paths_are_refused_before_the_work(capsys, tmp_path, flag):
+    """An output that cannot be written is refused up front with one line
+    (a checkpoint under a missing directory was silently never written)."""
+    p = _good_npz(tmp_path / "m.npz")
+    extra = ("--snap-parallel",) if flag.startswith("--snapped") else ()
+    for target in (tmp_path / "missing" / "f.json", tmp_path):
+        code, out, err = cli(capsys, "check", p, flag, target, *extra)
+        assert_one_line_exit_2(code, out, err)
+        assert "cannot write" in err and out == ""
+
+
 @pytest.mark.parametrize("flag,value", [("--workers", "-1"), ("--time-limit", "-5"),
                                         ("--time-limit", "inf"), ("--max-nodes", "0"),
                                         ("--box", "0"), ("--box", "nan")])

@@ -43,6 +43,24 @@ def test_certificate_roundtrip_and_verify(tmp_path):
     # against another layer of another shape: exit 1 with a reason
     code, out, _ = run("verify", INSTANCES / "gauss_n2_m5_0.npz", cert)
     assert code == 1 and out.startswith("invalid:")
+
+
+def test_verify_does_not_load_the_solvers(tmp_path):
+    """``reluinj verify`` needs the checker (NumPy and the standard library),
+    not scipy: importing scipy.sparse / scipy.optimize was ~0.6 s of every
+    command's start-up. The command, run in a fresh interpreter, must leave
+    both unimported (and still say valid)."""
+    cert = tmp_path / "c.json"
+    layer = INSTANCES / "gaussbias_n2_m8_0.npz"
+    code, out, _ = run("check", layer, "--certificate", cert, "--json")
+    assert code == 0 and json.loads(out)["verdict"] == "injective"
+    probe = ("import sys, runpy\n"
+             f"sys.argv = ['reluinj', 'verify', {str(layer)!r}, {str(cert)!r}]\n"
+             "try:\n    runpy.run_module('solver', run_name='__main__')\n"
+             "except SystemExit as e:\n    code = e.code\n"
+             "print('LOADED', [m for m in ('scipy.sparse', 'scipy.optimize') if m in sys.modules])\n")
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert "valid" in p.stdout and "LOADED []" in p.stdout, p.stdout + p.stderr
     # corrupted
     doc = json.loads(cert.read_text())
     doc["tree"] = {"leaf": "basis", "rows": [0, 1]}

@@ -435,3 +435,43 @@ def test_cli_nan_weights(tmp_npz):
     path = tmp_npz(W=np.array([[1.0, np.nan], [0.0, 1.0]]))
     code, _, err = run("stability", path)
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("scale", ["2.0 ** 600", "1e200", "2.0 ** -600", "1e-300", "1e-160"])
+def test_stability_at_extreme_scales(tmp_path, scale):
+    """[I; -I] in R^2 times s has sigma* = s exactly (every cell's active rows
+    are +-e1, +-e2), and Theorem 4's constant s / sqrt(2m) = s / sqrt(8).
+    Far from unit scale the search once overflowed (1e200: internal error)
+    or never ended (1e-160: an ulp-by-ulp square root from a subnormal);
+    run as a command with a timeout so that a hang fails instead of stalling."""
+    s = eval(scale)
+    p = tmp_path / "cross.npz"
+    np.savez(p, W=np.vstack([np.eye(2), -np.eye(2)]) * s)
+    r = subprocess.run([sys.executable, "-m", "solver", "stability", str(p), "--json",
+                        "--time-limit", "20"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "injective" and d["status"] == "exact"
+    lower = Fraction(d["sigma_lower_exact"])
+    assert (1 - Fraction(1, 10 ** 6)) * Fraction(s) <= lower <= Fraction(s)
+    # any pair's ratio lies between Theorem 4's bound s/sqrt(8) and ||W||_2 = s
+    r2 = Fraction(d["pair"]["ratio_squared"])
+    assert Fraction(s) ** 2 / 8 <= r2 <= Fraction(s) ** 2
+    assert math.isclose(d["constant"], s / math.sqrt(8), rel_tol=1e-9)
+    assert d["constant_lower"] <= s / math.sqrt(8)
+
+
+def test_sigma_star_keeps_its_limit_on_a_large_layer():
+    """The seeding's Gram matrices of 2000 sampled points were one einsum
+    (11.8 s on 1500 x 48 at a 0.5 s limit); now formed in chunks between
+    clock checks. A layer too large to hold its m n^2 Gram entries is not
+    searched at all, and says so."""
+    W = np.random.default_rng(0).standard_normal((1500, 48))
+    t = time.monotonic()
+    out = sigma_star(W, np.zeros(1500), time_limit=1.0)
+    assert time.monotonic() - t < 2.0 and out.status == "unknown"
+    big = np.ones((4000, 120))                      # m n^2 = 5.8e7 floats
+    t = time.monotonic()
+    out = sigma_star(big, np.zeros(4000), time_limit=60)
+    assert time.monotonic() - t < 1.0
+    assert out.status == "unknown" and out.stats["reason"].startswith("not searched")

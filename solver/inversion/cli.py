@@ -67,6 +67,9 @@ def cmd_invert(args):
     from ..network_io import load_network
     net = load_network(args.model)
     x = load_target(args.target)
+    if args.output is not None:
+        from ..io import writable_file
+        writable_file(args.output, what="latent point")
     if x.shape[0] != net.n_out:
         raise InputError(f"target has length {x.shape[0]}, the generator {args.model} has "
                          f"{net.n_out} outputs")

@@ -20,7 +20,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import InputError
-from ..lp import linprog_highs
 from ..regionmap import region_maps
 
 __all__ = ["DEFAULT_LATENT_BOX", "DEFAULT_TOL", "DEFAULT_DELTA", "NORMS", "NORM_NAMES",
@@ -331,6 +330,7 @@ def region_lp(network, pattern, x, lo, hi, norm="linf", *, extra=None, deadline=
         bub = np.concatenate([d, -d, m])
         cost = np.concatenate([np.zeros(n), np.ones(k)])
         bounds = [(lo[j], hi[j]) for j in range(n)] + [(0, None)] * k
+    from ..lp import linprog_highs      # scipy.optimize: loaded on first use (CLI start-up)
     res = linprog_highs(cost, A_ub=Aub, b_ub=bub, bounds=bounds, deadline=deadline)
     if res.status != 0 or res.x is None:
         return None, None

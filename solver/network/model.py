@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..activations import RELU, Activation, parse_activation
 from ..errors import InputError
-from ..io import DENSE_MAX_ENTRIES, validate_layer
+from ..io import DENSE_MAX_ENTRIES, issparse, validate_layer
 
 __all__ = ["DenseLayer", "Network", "make_network"]
 
@@ -38,7 +37,7 @@ class DenseLayer:
 
     @property
     def is_sparse(self) -> bool:
-        return sp.issparse(self.W)
+        return issparse(self.W)
 
     def forward(self, x):
         """Reference forward pass in floating point (no solver)."""
@@ -139,7 +138,7 @@ def make_network(weights, biases=None, activations=None) -> Network:
     layers = []
     for k, (W, b, a) in enumerate(zip(weights, biases, activations)):
         W, b = validate_layer(W, b, name=f"W{k}")
-        if sp.issparse(W) and W.shape[0] * W.shape[1] <= DENSE_MAX_ENTRIES:
+        if issparse(W) and W.shape[0] * W.shape[1] <= DENSE_MAX_ENTRIES:
             W = np.ascontiguousarray(W.toarray())
         if layers and W.shape[1] != layers[-1].W.shape[0]:
             raise InputError(f"W{k} has {W.shape[1]} columns but layer {k - 1} has "
