@@ -18,6 +18,7 @@ from scipy.optimize import linprog
 
 from solver import check_certificate, check_layer
 from solver.errors import InputError
+from solver import exact
 from solver.exact import check_layer_witness
 from solver.network import make_network
 from solver.network_io import load_network
@@ -206,6 +207,26 @@ def test_leaky_layers_rank_criterion():
     assert [L["method"] for L in res.layers] == ["rank", "rank", "rank"]
     bad = make_network([Wd, rng.standard_normal((6, 2))], activations=["leaky_relu:0.2", "relu"])
     assert_witness(bad, check_network(bad))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bijective_layer_verdict_is_the_exact_rank(seed):
+    """The verdict (now through exact.full_column_rank's SVD shortcut) against
+    the exact integer rank, on tall matrices with a planted dependency that
+    floating point barely sees (a column plus 2^-40 of another, or exactly a
+    combination) and on generic ones."""
+    rng = np.random.default_rng(seed)
+    m, n = 12, 4
+    W = rng.standard_normal((m, n))
+    if seed % 3 == 1:
+        W[:, 3] = W[:, 0] - 0.5 * W[:, 1]                       # exactly rank n - 1
+    elif seed % 3 == 2:
+        W[:, 3] = W[:, 0] + 2.0 ** -40 * W[:, 2]                 # full rank, barely
+    exact_rank = exact.rank([list(g[:n]) for g in exact.integer_rows(W, np.zeros(m))[0]])
+    r = decide_bijective_layer(W, np.zeros(m), "identity")
+    assert (r.verdict.value == "injective") == (exact_rank == n)
+    if exact_rank < n:
+        assert_witness(make_network([W], activations=["identity"]), r)
 
 
 def test_leaky_then_relu_end_to_end():

@@ -54,13 +54,15 @@ def decide_bijective_layer(W, b, activation, *, domain="all"):
     start = time.monotonic()
     W = np.asarray(W, dtype=np.float64)
     m, n = W.shape
+    # the one full-column-rank test (a backward-stable SVD settles clear cases,
+    # else the exact integer rank), as the sign tree and enumeration use it
+    if exact.full_column_rank(W):
+        return LayerResult(Verdict.INJECTIVE, None, "rank", time.monotonic() - start,
+                           f"{activation} is strictly increasing and W has full column rank "
+                           f"{n} (exact)", m, n, None, {"rank": n})
     G, _ = exact.integer_rows(W, b)
     rows = [g[:n] for g in G]
     r = exact.rank(rows)
-    if r == n:
-        return LayerResult(Verdict.INJECTIVE, None, "rank", time.monotonic() - start,
-                           f"{activation} is strictly increasing and W has full column rank "
-                           f"{n} (exact)", m, n, None, {"rank": r})
     v = exact.kernel(rows, n)[0]
     return LayerResult(Verdict.NOT_INJECTIVE, Witness.of(_kernel_witness(W, b, v, domain)),
                        "rank", time.monotonic() - start,
