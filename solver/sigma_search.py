@@ -123,6 +123,9 @@ class SigmaOutcome:
     stats: dict = field(default_factory=dict)
 
 
+# ---------------------------------------------------------------------------
+# the search
+# ---------------------------------------------------------------------------
 class _Search:
     def __init__(self, W, b, domain, deadline, max_nodes, rng):
         self.W = np.asarray(W, dtype=np.float64)

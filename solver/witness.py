@@ -191,8 +191,3 @@ def cell_point(G, nonzero, sign, x_float, extra=()):
                 all(exact.dot(g[:n], X) + g[n] * d < 0 for g in extra):
             return x
     return None
-
-
-# ---------------------------------------------------------------------------
-# the search
-# ---------------------------------------------------------------------------
