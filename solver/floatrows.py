@@ -10,7 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["scaled_floats", "unit_rows", "median_offset"]
+__all__ = ["scaled_floats", "unit_rows", "median_offset", "unit_scale", "UNIT_RANGE"]
 
 
 def scaled_floats(rows):
@@ -131,3 +131,36 @@ def median_offset(W, b):
         return None
     U, _ = unit_rows(np.hstack([W, b[:, None]]), cols=W.shape[1])
     return float(np.median(np.abs(U[ok, -1])))
+
+
+#: layers whose largest |entry| lies outside [2^-UNIT_RANGE, 2^UNIT_RANGE] are
+#: rescaled by :func:`unit_scale`; others are used exactly as given
+UNIT_RANGE = 32
+
+
+def unit_scale(W, b):
+    """``(W / 2^e, b / 2^e, e)`` with the largest ``|entry|`` in [1/2, 1)
+    when the layer's scale is outside ``2^(+-UNIT_RANGE)`` and the division
+    by a power of two is exact (no entry lost to the subnormal range);
+    else ``(W, b, 0)``. For searches in squared magnitudes (σ*, pair ratios),
+    which overflow near 1e155 and underflow near 1e-155 and are homogeneous
+    of degree 1 in ``(W, b)``.
+
+    Examples
+    --------
+    >>> Ws, bs, e = unit_scale(np.array([[3.0 * 2.0 ** 600]]), np.zeros(1))
+    >>> Ws.tolist(), e
+    ([[0.75]], 602)
+    >>> unit_scale(np.array([[3.0]]), np.zeros(1))[2]
+    0
+    """
+    big = float(max(np.max(np.abs(W)), np.max(np.abs(b)) if len(b) else 0.0))
+    if big == 0.0:
+        return W, b, 0
+    e = int(np.frexp(big)[1])
+    if abs(e) <= UNIT_RANGE:
+        return W, b, 0
+    Ws, bs = np.ldexp(W, -e), np.ldexp(b, -e)
+    if not (np.array_equal(np.ldexp(Ws, e), W) and np.array_equal(np.ldexp(bs, e), b)):
+        return W, b, 0
+    return Ws, bs, e

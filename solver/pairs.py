@@ -33,6 +33,7 @@ import numpy as np
 
 from .deadline import Deadline
 from .exact import fmt_rational
+from .io import issparse
 
 __all__ = ["PairBound", "pair_search", "cell_pair", "exact_ratio2", "sqrt_up"]
 
@@ -170,7 +171,7 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
     if any(_slopes(L.activation) is None for L in net.layers):
         return None
     # (sparse convolution matrices stay sparse: only products with vectors are taken)
-    layers = [(L.W if hasattr(L.W, "tocsr") else np.asarray(L.W, float),
+    layers = [(L.W if issparse(L.W) else np.asarray(L.W, float),
                np.asarray(L.b, float), float(_slopes(L.activation))) for L in net.layers]
     n = net.n_in
     rng = np.random.default_rng(seed)
@@ -214,8 +215,10 @@ def pair_search(net, *, starts=(), n_random=20, deadline=None, seed=0, scale=1.0
         cand = []
         seen[0] = None
         try:
-            f(p0)
-            res = minimize(f, p0, jac=True, method="BFGS", options={"maxiter": maxiter})
+            # (weights far from unit scale overflow: such values are dropped below)
+            with np.errstate(over="ignore", invalid="ignore"):
+                f(p0)
+                res = minimize(f, p0, jac=True, method="BFGS", options={"maxiter": maxiter})
             if np.all(np.isfinite(res.x)):
                 cand.append((float(res.fun), res.x))
         except (ValueError, FloatingPointError):  # pragma: no cover - degenerate start

@@ -70,7 +70,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -78,7 +78,7 @@ import numpy as np
 from .deadline import Deadline
 from . import exact, lp
 from .enumeration import coincident_classes
-from .floatrows import median_offset
+from .floatrows import median_offset, unit_scale
 from .search import SearchStopped, stops_at_deadline
 from .witness import cell_point
 from .sigma_certify import CERT_RTOL, certify_sigma_lower, pd_exact  # noqa: F401 (public here too)
@@ -87,10 +87,8 @@ __all__ = ["SigmaOutcome", "sigma_star", "pd_exact", "certify_sigma_lower", "cel
 
 #: a node is closed as a bound leaf when LB >= (1 - PRUNE_RTOL) * incumbent
 PRUNE_RTOL = 1e-10
-#: the seeding's Gram matrices are formed in chunks of about this many flops
-SEED_CHUNK_FLOPS = 2e7
-#: the search keeps m n^2 floats (each row's outer product, summed per class):
-#: larger layers are not searched (``status == "unknown"``, ``reason`` says why)
+SEED_CHUNK_FLOPS = 2e7     #: flops per chunk of the seeding's Gram matrices
+#: the search keeps m n^2 floats (outer products of rows): larger layers are not searched
 MAX_GRAM_ENTRIES = 5 * 10 ** 7
 
 
@@ -360,12 +358,10 @@ class _Search:
         scale = np.maximum(1.0, np.max(np.abs(Z), axis=1))
         generic = np.all(np.abs(V) > 1e-9 * scale[:, None], axis=1)
         S = np.where(V > 0, 1, -1).astype(np.int8)
-        # the pool's Gram matrices by BLAS products, a few points at a time, so
-        # that the heuristics' share of the time is kept on large layers (an
-        # einsum over all of them took minutes on a 2304 x 64 layer)
-        K = self.K
-        Cp, Cn = self.Cp.reshape(K, n * n), self.Cn.reshape(K, n * n)
-        step = max(1, int(SEED_CHUNK_FLOPS // max(1, K * n * n)))
+        # Gram matrices by BLAS products, a few points between clock checks (one
+        # einsum over the whole pool took minutes on a 2304 x 64 layer)
+        Cp, Cn = (C.reshape(self.K, n * n) for C in (self.Cp, self.Cn))
+        step = max(1, int(SEED_CHUNK_FLOPS // max(1, self.K * n * n)))
         lam = np.full(pool, np.inf)
         for a in range(0, pool, step):
             if a and self._soft_stop():
@@ -525,7 +521,6 @@ def too_large(m, n):
     if m * n * n > MAX_GRAM_ENTRIES:
         return f"not searched: {m} x {n} needs m n^2 = {m * n * n:.3g} floats " \
                f"(more than {MAX_GRAM_ENTRIES:.3g})"
-    return None
 
 
 def sigma_star(W, b=None, *, domain="all", time_limit=None, max_nodes=None, seed=0,
@@ -568,8 +563,20 @@ def sigma_star(W, b=None, *, domain="all", time_limit=None, max_nodes=None, seed
     ('exact', 1.0, True)
     """
     W = np.asarray(W, dtype=np.float64)
+    b = np.zeros(len(W)) if b is None else np.asarray(b, dtype=np.float64)
+    # σ*, its bounds and the tree's t are homogeneous of degree 1 in (W, b) and
+    # the cells do not change: far from unit scale the search runs on (W, b) / 2^e
+    W, b, e = unit_scale(W, b)
+    out = _sigma_star(W, b, domain, time_limit, max_nodes, seed, samples, certify, keep_tree, e)
+    with np.errstate(over="ignore"):           # an upper bound beyond binary64: inf
+        return out if not e else replace(
+            out, sigma=None if out.sigma is None else float(np.ldexp(out.sigma, e)),
+            lower=None if out.lower is None else out.lower * Fraction(2) ** e)
+
+
+def _sigma_star(W, b, domain, time_limit, max_nodes, seed, samples, certify, keep_tree, e):
+    """:func:`sigma_star` on ``(W, b)``, the caller's layer divided by ``2^e``."""
     m, n = W.shape
-    b = np.zeros(m) if b is None else np.asarray(b, dtype=np.float64)
     start = time.monotonic()
     # the search gets 80 % of the limit, the exact certification the rest
     deadline = Deadline.after(time_limit, start).at
@@ -638,6 +645,6 @@ def sigma_star(W, b=None, *, domain="all", time_limit=None, max_nodes=None, seed
             stats["seconds"] = time.monotonic() - start
             stats["reason"] = "time_limit (certification)"
             return SigmaOutcome("unknown", sig, Fraction(0), pt, sign, pos, None, stats)
-    tree = S.nested_tree(lower or Fraction(0)) if keep_tree else None
+    tree = S.nested_tree((lower or Fraction(0)) * Fraction(2) ** e) if keep_tree else None
     stats["seconds"] = time.monotonic() - start
     return SigmaOutcome("exact", sig, lower, pt, sign, pos, tree, stats)

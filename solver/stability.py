@@ -71,6 +71,7 @@ from .deadline import Deadline
 from . import exact
 from .errors import InputError
 from .exact import fmt_rational
+from .floatrows import unit_scale
 from .pairs import PairBound, best_pair, cell_pair, pair_search, sqrt_down
 from .result import Verdict, Witness
 
@@ -259,28 +260,6 @@ def _pair_for(net, *, deadline, seed, point=None, positive=None, W=None, b=None,
     return best_pair(net, cands)
 
 
-#: layers whose largest |entry| lies outside [2^-UNIT_RANGE, 2^UNIT_RANGE] are
-#: searched rescaled (:func:`_unit_scale`); others exactly as given
-UNIT_RANGE = 32
-
-
-def _unit_scale(W, b):
-    """``(W / 2^e, b / 2^e, e)`` with the largest ``|entry|`` in [1/2, 1)
-    when the layer's scale is outside ``2^(+-UNIT_RANGE)`` and the division
-    by a power of two is exact (no entry lost to the subnormal range);
-    else ``(W, b, 0)``."""
-    big = float(max(np.max(np.abs(W)), np.max(np.abs(b)) if len(b) else 0.0))
-    if big == 0.0:
-        return W, b, 0
-    e = math.frexp(big)[1]
-    if abs(e) <= UNIT_RANGE:
-        return W, b, 0
-    Ws, bs = np.ldexp(W, -e), np.ldexp(b, -e)
-    if not (np.array_equal(np.ldexp(Ws, e), W) and np.array_equal(np.ldexp(bs, e), b)):
-        return W, b, 0
-    return Ws, bs, e
-
-
 def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=0,
                     collapse=True, n_random=20) -> StabilityResult:
     """Stability of one layer ``x -> ReLU(W x + b)``; see :func:`stability`."""
@@ -298,12 +277,10 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
     net = make_network([W], [b])
     h = _hyperplanes(W, b)
     stats = {}
-    # sigma* and the pairs are searched in squared magnitudes: far from unit
-    # scale they overflow (|W| ~ 1e155) or underflow (|W| ~ 1e-155, a search
-    # that never ends). sigma*, the pair ratios and Theorem 4's constants are
-    # homogeneous of degree 1 in (W, b) and the points do not change, so the
-    # search runs on (W, b) / 2^e when that division is exact.
-    Ws, bs, e = _unit_scale(W, b)
+    # the pair search works in squared magnitudes: far from unit scale on
+    # (W, b) / 2^e, its ratios scaled back (floatrows.unit_scale; sigma_star
+    # does the same for itself)
+    Ws, bs, e = unit_scale(W, b)
     # 1. the verdict, with its proof
     share = None if deadline is None else 0.35 * float(time_limit)
     res = check_layer(W, b, time_limit=share)
@@ -313,8 +290,7 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
     out = None
     if verdict is not Verdict.NOT_INJECTIVE:
         budget = _budget(deadline, 0.8)
-        out = sigma_star(Ws, bs, time_limit=budget, seed=seed,
-                         keep_tree=verdict is Verdict.UNKNOWN)
+        out = sigma_star(W, b, time_limit=budget, seed=seed, keep_tree=verdict is Verdict.UNKNOWN)
         stats["search"] = out.stats
         if out.status == "zero":
             if verdict is Verdict.INJECTIVE:   # would contradict the certificate
@@ -351,8 +327,8 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
                                pair, tuple(x1), _active(W, b, x1), col, witness, m, n,
                                time.monotonic() - start, msg, "layer", (), stats, certificate)
     # injective or unknown: sigma* bounds and the pair search
-    sigma = None if out.sigma is None else math.ldexp(out.sigma, e)
-    lower = None if out.lower is None else out.lower * Fraction(2) ** e
+    sigma = out.sigma
+    lower = out.lower
     status = "exact" if out.status == "exact" and lower is not None else "unknown"
     pair = _pair_for(make_network([Ws], [bs]),
                      deadline=None if deadline is None else deadline - 0.1 * float(time_limit),

@@ -475,3 +475,17 @@ def test_sigma_star_keeps_its_limit_on_a_large_layer():
     out = sigma_star(big, np.zeros(4000), time_limit=60)
     assert time.monotonic() - t < 1.0
     assert out.status == "unknown" and out.stats["reason"].startswith("not searched")
+
+
+def test_network_stability_with_a_layer_at_an_extreme_scale():
+    """sigma_star itself works at any scale (it rescaled only inside
+    layer_stability, so a network with a 1e200 layer ended in an internal
+    error): [I; -I] * s then the identity has layer constants s and 1."""
+    for s in (1e200, 1e-160):
+        net = make_network([np.vstack([np.eye(2), -np.eye(2)]) * s, np.eye(4)],
+                           activations=["relu", "identity"])
+        r = stability(net, time_limit=30)
+        first = r.layers[0]
+        assert first.status == "exact"
+        assert (1 - Fraction(1, 10 ** 6)) * Fraction(s) <= first.sigma_lower <= Fraction(s)
+        assert r.status == "bound" and r.constant_lower <= s / math.sqrt(8)
