@@ -104,7 +104,8 @@ class WitnessFound(Exception):
 class SearchStats:
     nodes: int = 0
     lps: int = 0
-    leaves: dict = field(default_factory=lambda: {"basis": 0, "gordan": 0, "hyperplane": 0})
+    leaves: dict = field(default_factory=lambda: {"basis": 0, "gordan": 0, "hyperplane": 0,
+                                                  "transversal": 0})
     exact_lps: int = 0
     unresolved: int = 0
     pool_hits: int = 0
@@ -151,6 +152,10 @@ class SignTree:
     # after an LP, keep an applicable pooled circuit with fewer unassigned rows
     # than the LP's (measured: about 2 % fewer nodes and LPs)
     PREFER_SHORT = True
+    # transversal leaves: tried at nodes of rank >= n - TRANSVERSAL_MAX_D,
+    # with at most MAX_TRANSVERSALS rank checks
+    TRANSVERSAL_MAX_D = 64
+    MAX_TRANSVERSALS = 4096
 
     def __init__(self, W, b, deadline=None, max_nodes=None, pool=None):
         self.W, self.b = W, b
@@ -274,6 +279,71 @@ class SignTree:
             return k, [j for j in pool.items[k][1] if Ubits >> j & 1]
         return knew, chain
 
+    def _group(self, sigma, masks, U):
+        """A circuit applicable on the path whose unassigned rows lie in the
+        bitset ``U`` (all required negative): from the pool, else from a
+        float LP made exact. Returns ``(index, rows in U)``, or None when the
+        float LP finds a point with every row of U negative (no such
+        circuit) or its answer cannot be made exact."""
+        P, N = masks
+        k, _ = self.pool.best(P, N, U)
+        if k is not None:
+            self.stats.pool_hits += 1
+            return k, [j for j in self.pool.items[k][1] if U >> j & 1]
+        signed = list(sigma.items())
+        rows = [j for j in self.free if U >> j & 1]
+        full = signed + [(j, -1) for j in rows]
+        feas, _, y = self._lp(full, [1.0] * len(signed) + [2.0] * len(rows))
+        if feas:
+            return None
+        mult = self.sys.from_duals(full, y)
+        if mult is None:
+            return None
+        sign = dict(full)
+        weight = _relative_floats(mult)
+        order = sorted((i for i in mult if sign[i] == -1),
+                       key=lambda i: -weight[i] * float(self.norms[i]))
+        knew = self.pool.add([[i, sign[i], str(mult[i])] for i in sorted(mult)], order)
+        return knew, [j for j in order if U >> j & 1]
+
+    def _transversal(self, sigma, masks, Ubits, span, k, chain):
+        """Close the node with a transversal leaf (certificate version 4): d =
+        n - rank disjoint groups, circuit k's ``chain`` and d - 1 more
+        circuits whose unassigned rows avoid the groups found so far, such
+        that every transversal with the positive rows spans R^n (checked
+        modulo p on the span's coordinates). Returns the circuits' pool
+        indices, or None (then the node branches as before).
+
+        Every point of the path has a positive row in each group (depth is
+        super-additive over disjoint groups), so the count ``d`` of positive
+        rows outside the span is certified by d circuits instead of a
+        subtree whose size is the product of the chains; the rank of every
+        transversal replaces the general-position assumption that would turn
+        a count into a rank."""
+        d = self.n - span.rank
+        if d > self.TRANSVERSAL_MAX_D:
+            return None
+        ks, groups = [k], [chain]
+        used = 0
+        for j in chain:
+            used |= 1 << j
+        count = len(chain)
+        for _ in range(d - 1):
+            got = self._group(sigma, masks, Ubits & ~used)
+            if got is None:
+                return None
+            k2, rows = got
+            if not rows:
+                return None          # the path is empty: the branching closes it cheaply
+            count *= len(rows)
+            if count > self.MAX_TRANSVERSALS:
+                return None
+            ks.append(k2)
+            groups.append(rows)
+            for j in rows:
+                used |= 1 << j
+        return ks if span.transversals_span(groups) else None
+
     # ---- search -------------------------------------------------------
     def _tick(self):
         self.stats.nodes += 1
@@ -328,6 +398,11 @@ class SignTree:
             self.stats.leaves["hyperplane"] += 1
             self.out.append(["H", k])         # the checker reads the rank, not a normal
             return
+        ks = self._transversal(sigma, masks, Ubits, span, k, chain)
+        if ks is not None:
+            self.stats.leaves["transversal"] += 1
+            self.out.append(["T", ks])
+            return
         j = chain[0]
         child = span.add(j, self.G) or span
         neg = self._assign(sigma, j, -1)
@@ -361,16 +436,20 @@ class SignTree:
         circuits the tree uses, renumbered in order of first use."""
         ids = {}
         tree = []
+        def renum(k):
+            if k not in ids:
+                ids[k] = len(ids)
+            return ids[k]
         for t in tokens:
             if t[0] in ("G", "H"):
-                if t[1] not in ids:
-                    ids[t[1]] = len(ids)
-                t = [t[0], ids[t[1]]]        # (a normal from an older checkpoint is dropped)
+                t = [t[0], renum(t[1])]      # (a normal from an older checkpoint is dropped)
+            elif t[0] == "T":
+                t = ["T", [renum(k) for k in t[1]]]
             tree.append(t)
         circuits = [None] * len(ids)
         for old, new in ids.items():
             circuits[new] = pool.items[old][0]
-        return {"format": checker.FORMAT, "version": 3, "claim": "injective",
+        return {"format": checker.FORMAT, "version": checker.VERSION, "claim": "injective",
                 "m": self.m, "n": self.n,
                 "layer_sha256": checker.layer_fingerprint(self.W, self.b),
                 "method": "sign-tree", "pairs": list(self.pair_reps),
@@ -441,9 +520,13 @@ def splice(W, b, fr: Frontier, results):
         base = pool.k
         for e in new:
             pool.add(e, [])
+        def shift(k):
+            return k - fr.pool.k + base if k >= fr.pool.k else k
         for s in sub:
-            if s[0] in ("G", "H") and s[1] >= fr.pool.k:
-                s = [s[0], s[1] - fr.pool.k + base] + s[2:]
+            if s[0] in ("G", "H"):
+                s = [s[0], shift(s[1])] + s[2:]
+            elif s[0] == "T":
+                s = ["T", [shift(k) for k in s[1]]]
             tokens.append(s)
     return T.certificate(tokens, pool)
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from . import exact
-from .certificates import checker
+from .certificates import checker, exactlayer
 
 __all__ = ["CircuitPool", "Span"]
 
@@ -148,6 +148,16 @@ class Span:
                 bits = np.packbits(self.D.any(axis=1), bitorder="little")
                 self._out = int.from_bytes(bits.tobytes(), "little")
         return self._out
+
+    def transversals_span(self, groups):
+        """Does every transversal of ``groups`` (lists of rows, one row from
+        each) span the complement, i.e. with the span give R^n? Proved
+        modulo p on the coordinates ``D`` (a nonzero minor modulo p is a
+        nonzero integer) by the checker's own test; False when modulo p
+        cannot show it (the caller then branches)."""
+        if len(groups) != self.D.shape[1]:
+            return False
+        return exactlayer.transversals_independent(self.D, groups)
 
     def add(self, j, G):
         """The span with row ``j`` added (``G``: the layer's integer rows), or

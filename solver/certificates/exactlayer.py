@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 __all__ = ["PRIME", "Rejected", "layer_fingerprint", "int_or_fraction", "rational",
-           "activation_slope", "int_rank", "Layer", "multipliers", "int_vector"]
+           "activation_slope", "int_rank", "transversals_independent", "Layer", "multipliers", "int_vector"]
 
 PRIME = 1073741789     # ranks along a version-2/3 walk are computed modulo this prime (< 2^30)
 
@@ -101,6 +101,55 @@ def int_rank(rows) -> int:
                 rows[r] = [a // g for a in new] if g > 1 else new
         rank += 1
     return rank
+
+
+def transversals_independent(C, groups):
+    """Is every transversal of ``groups`` independent modulo :data:`PRIME`?
+
+    ``C``: int64 array ``(rows, q)`` of residues (row coordinates);
+    ``groups``: ``q`` lists of indices into ``C``. A transversal picks one
+    row of each group; it is independent when those ``q`` rows have rank
+    ``q`` modulo p (then also over Q: a nonzero minor modulo p is a nonzero
+    integer). Returns False as soon as one transversal is not (modulo p).
+
+    Level by level for all partial transversals at once: each carries a
+    basis ``Q`` (``q - g`` vectors) of the vectors orthogonal to its ``g``
+    rows modulo p; a new row ``v`` keeps it independent iff ``Q v != 0``,
+    and then ``Q`` shrinks by the fraction-free update ``(Qv)_c Q_i - (Qv)_i
+    Q_c`` (pivot ``c``, ``i != c``). The last, largest group only needs the
+    test, so the work is about (number of transversals) x q, not x q^3 as
+    with one elimination per transversal. Products of two residues stay
+    below 2^60 and every sum is reduced term by term: exact in int64.
+    """
+    C = np.asarray(C, dtype=np.int64) % PRIME
+    q = C.shape[1]
+    if len(groups) != q:
+        raise ValueError("transversals_independent needs one group per coordinate")
+    if q == 0:
+        return True
+    groups = sorted((np.asarray(g, dtype=np.int64) for g in groups), key=len)
+    Q = np.eye(q, dtype=np.int64)[None]                      # (states, q - g, q)
+    for level, g in enumerate(groups):
+        V = C[g]                                             # (k, q)
+        QV = np.zeros((Q.shape[0], len(g), Q.shape[1]), dtype=np.int64)
+        for t in range(q):                                   # QV[s, a, i] = Q[s, i] . V[a]
+            QV = (QV + V[None, :, t, None] * Q[None, :, :, t].transpose(1, 0, 2)) % PRIME
+        nz = QV != 0
+        if not nz.any(axis=2).all():
+            return False
+        if level == q - 1:
+            return True
+        QV = QV.reshape(-1, Q.shape[1])                      # (states * k, q - g)
+        Qs = np.repeat(Q, len(g), axis=0)                    # (states * k, q - g, q)
+        c = nz.reshape(-1, Q.shape[1]).argmax(axis=1)
+        idx = np.arange(len(c))
+        a = QV[idx, c]                                       # the pivots (nonzero)
+        Qc = Qs[idx, c]                                      # (states * k, q)
+        new = (a[:, None, None] * Qs - QV[:, :, None] * Qc[:, None, :]) % PRIME
+        keep = np.ones(Qs.shape[:2], dtype=bool)
+        keep[idx, c] = False
+        Q = new[keep].reshape(len(c), Qs.shape[1] - 1, q)
+    return True
 
 
 class Layer:
