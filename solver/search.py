@@ -477,15 +477,25 @@ def frontier(W, b, *, min_tasks=64, deadline=None, tree=None):
     of ``(W, b, deadline)`` if the caller has one already (its set-up costs
     seconds on wide layers); it is reset. Raises ``WitnessFound`` / ``SearchStopped``."""
     T = SignTree(W, b, deadline) if tree is None else tree
-    for rank in range(len(T.pair_reps) + 1, T.n + 1):
+
+    def expand(rank):
         T.frontier = []
         T.pool = CircuitPool(T.m)
         T.sys.reset()
         T.split_rank = rank
         T.stats = SearchStats()
-        skeleton = T.run()
+        return T.run()
+    best = None
+    for rank in range(len(T.pair_reps) + 1, T.n + 1):
+        skeleton = expand(rank)
         if len(T.frontier) >= min_tasks or not T.frontier:
             break
+        if best is not None and len(T.frontier) <= best[1]:
+            # leaves closing nodes above the split (transversal leaves) can
+            # leave fewer open nodes at a deeper rank: keep the widest split
+            skeleton = expand(best[0])
+            break
+        best = (rank, len(T.frontier))
     return Frontier(skeleton, T.frontier, T.pool, T.stats, T.split_rank)
 
 
