@@ -62,6 +62,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+import numpy as np
+
 from .deadline import Deadline
 from . import exact, lp
 from .treestate import CircuitPool, Span
@@ -155,7 +157,10 @@ class SignTree:
     # transversal leaves: tried at nodes of rank >= n - TRANSVERSAL_MAX_D,
     # with at most MAX_TRANSVERSALS rank checks
     TRANSVERSAL_MAX_D = 64
-    MAX_TRANSVERSALS = 4096
+    MAX_TRANSVERSALS = 65536
+    # points where a group search failed, most recent first, kept to skip
+    # searches that would fail the same way
+    POINTS = 64
 
     def __init__(self, W, b, deadline=None, max_nodes=None, pool=None):
         self.W, self.b = W, b
@@ -171,6 +176,7 @@ class SignTree:
         self.progress = None      # a solver.progress.Progress, or None
         self.out = []             # the certificate tree, tokens in preorder
         self.pool = pool.copy() if pool is not None else CircuitPool(self.m)
+        self.points = []
         self._classes()
 
     def _classes(self):
@@ -290,11 +296,15 @@ class SignTree:
         if k is not None:
             self.stats.pool_hits += 1
             return k, [j for j in self.pool.items[k][1] if U >> j & 1]
+        for pos, neg in self.points:
+            if not (P & ~pos or (N | U) & ~neg):
+                return None           # a point found before has every sign asked for
         signed = list(sigma.items())
         rows = [j for j in self.free if U >> j & 1]
         full = signed + [(j, -1) for j in rows]
-        feas, _, y = self._lp(full, [1.0] * len(signed) + [2.0] * len(rows))
+        feas, z, y = self._lp(full, [1.0] * len(signed) + [2.0] * len(rows))
         if feas:
+            self._keep_point(z)
             return None
         mult = self.sys.from_duals(full, y)
         if mult is None:
@@ -305,6 +315,17 @@ class SignTree:
                        key=lambda i: -weight[i] * float(self.norms[i]))
         knew = self.pool.add([[i, sign[i], str(mult[i])] for i in sorted(mult)], order)
         return knew, [j for j in order if U >> j & 1]
+
+    def _keep_point(self, z):
+        """Remember the rows' signs at a float point where a group search
+        failed: a later search whose signs all hold there fails too, and is
+        skipped without an LP (only a heuristic: skipping just branches)."""
+        v = self.sys.F @ z
+        tol = 1e-9 * float(np.abs(z).max())
+        pos = np.packbits(v > tol, bitorder="little").tobytes()
+        neg = np.packbits(v < -tol, bitorder="little").tobytes()
+        self.points.insert(0, (int.from_bytes(pos, "little"), int.from_bytes(neg, "little")))
+        del self.points[self.POINTS:]
 
     def _transversal(self, sigma, masks, Ubits, span, k, chain):
         """Close the node with a transversal leaf (certificate version 4): d =

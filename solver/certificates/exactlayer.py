@@ -103,6 +103,14 @@ def int_rank(rows) -> int:
     return rank
 
 
+def _matmul_mod(A, B):
+    """``A @ B`` modulo :data:`PRIME` for residues (int64), exactly: ``A`` is
+    split into 15-bit halves, so every product is below 2^45 and every sum of
+    up to 256 of them below 2^53."""
+    hi, lo = A >> 15, A & 0x7FFF
+    return (((hi @ B) % PRIME << 15) + lo @ B) % PRIME
+
+
 def transversals_independent(C, groups):
     """Is every transversal of ``groups`` independent modulo :data:`PRIME`?
 
@@ -116,10 +124,11 @@ def transversals_independent(C, groups):
     basis ``Q`` (``q - g`` vectors) of the vectors orthogonal to its ``g``
     rows modulo p; a new row ``v`` keeps it independent iff ``Q v != 0``,
     and then ``Q`` shrinks by the fraction-free update ``(Qv)_c Q_i - (Qv)_i
-    Q_c`` (pivot ``c``, ``i != c``). The last, largest group only needs the
-    test, so the work is about (number of transversals) x q, not x q^3 as
-    with one elimination per transversal. Products of two residues stay
-    below 2^60 and every sum is reduced term by term: exact in int64.
+    Q_c`` (pivot ``c``, ``i != c``). The last two groups (the largest) are
+    tested together by 2 x 2 determinants in the plane ``Q`` leaves, so
+    the work is about one small product per transversal, not an elimination
+    (q^3) per transversal. Products of two residues stay below 2^60: exact
+    in int64.
     """
     C = np.asarray(C, dtype=np.int64) % PRIME
     q = C.shape[1]
@@ -127,28 +136,38 @@ def transversals_independent(C, groups):
         raise ValueError("transversals_independent needs one group per coordinate")
     if q == 0:
         return True
+    if q > 256:
+        raise ValueError("transversals_independent: at most 256 coordinates")
     groups = sorted((np.asarray(g, dtype=np.int64) for g in groups), key=len)
-    Q = np.eye(q, dtype=np.int64)[None]                      # (states, q - g, q)
+    if q == 1:
+        return bool((C[groups[0], 0] != 0).all())
+    Q = np.eye(q, dtype=np.int64)[None]                      # (states, r, q), r = q - level
     for level, g in enumerate(groups):
-        V = C[g]                                             # (k, q)
-        QV = np.zeros((Q.shape[0], len(g), Q.shape[1]), dtype=np.int64)
-        for t in range(q):                                   # QV[s, a, i] = Q[s, i] . V[a]
-            QV = (QV + V[None, :, t, None] * Q[None, :, :, t].transpose(1, 0, 2)) % PRIME
+        S, r, k = Q.shape[0], Q.shape[1], len(g)
+        if r == 2:
+            # the last two groups at once: in the plane orthogonal to the
+            # prefix, rows v (this group) and w (the last) are independent
+            # iff the 2 x 2 determinant of their coordinates is nonzero
+            h = groups[-1]
+            V = _matmul_mod(Q.reshape(S * 2, q), C[g].T).reshape(S, 2, k)
+            Wc = _matmul_mod(Q.reshape(S * 2, q), C[h].T).reshape(S, 2, len(h))
+            det = (V[:, 0, :, None] * Wc[:, 1, None, :]
+                   - V[:, 1, :, None] * Wc[:, 0, None, :]) % PRIME
+            return bool(det.all())
+        QV = _matmul_mod(Q.reshape(S * r, q), C[g].T).reshape(S, r, k)
         nz = QV != 0
-        if not nz.any(axis=2).all():
+        if not nz.any(axis=1).all():
             return False
-        if level == q - 1:
-            return True
-        QV = QV.reshape(-1, Q.shape[1])                      # (states * k, q - g)
-        Qs = np.repeat(Q, len(g), axis=0)                    # (states * k, q - g, q)
-        c = nz.reshape(-1, Q.shape[1]).argmax(axis=1)
-        idx = np.arange(len(c))
-        a = QV[idx, c]                                       # the pivots (nonzero)
-        Qc = Qs[idx, c]                                      # (states * k, q)
-        new = (a[:, None, None] * Qs - QV[:, :, None] * Qc[:, None, :]) % PRIME
-        keep = np.ones(Qs.shape[:2], dtype=bool)
-        keep[idx, c] = False
-        Q = new[keep].reshape(len(c), Qs.shape[1] - 1, q)
+        QV = QV.transpose(0, 2, 1).reshape(S * k, r)          # state s, row a -> s * k + a
+        nz = nz.transpose(0, 2, 1).reshape(S * k, r)
+        Qs = np.repeat(Q, k, axis=0)                         # (S * k, r, q)
+        idx = np.arange(S * k)
+        c = nz.argmax(axis=1)                                # a pivot (nonzero)
+        a = QV[idx, c]
+        Qc = Qs[idx, c]
+        Q = (a[:, None, None] * Qs - QV[:, :, None] * Qc[:, None, :]) % PRIME
+        Q[idx, c] = Q[:, -1]                                 # row c is zero: drop it
+        Q = Q[:, :-1]
     return True
 
 
