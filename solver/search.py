@@ -161,6 +161,8 @@ class SignTree:
     # points where a group search failed, most recent first, kept to skip
     # searches that would fail the same way
     POINTS = 64
+    # LPs one transversal attempt may solve (its other groups come from the pool)
+    GROUP_LPS = 64
 
     def __init__(self, W, b, deadline=None, max_nodes=None, pool=None):
         self.W, self.b = W, b
@@ -349,7 +351,10 @@ class SignTree:
         for j in chain:
             used |= 1 << j
         count = len(chain)
+        lps = self.stats.lps
         for _ in range(d - 1):
+            if self.stats.lps - lps >= self.GROUP_LPS:
+                return None
             got = self._group(sigma, masks, Ubits & ~used)
             if got is None:
                 return None
