@@ -87,6 +87,9 @@ class CircuitPool:
         counts = np.bitwise_count(neg & Uw)
         if self.words == 1:
             bad, counts, none = bad[:, 0] != 0, counts[:, 0], 255    # counts <= 64 < 255
+        elif self.words == 2:                 # (m <= 128: two words, without reductions)
+            bad = (bad[:, 0] | bad[:, 1]) != 0
+            counts, none = counts[:, 0] + counts[:, 1], 255          # counts <= 128 < 255
         else:
             bad, counts, none = bad.any(axis=1), counts.sum(axis=1, dtype=np.int32), 1 << 30
         counts[bad] = none
