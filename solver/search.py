@@ -10,7 +10,15 @@ The search branches on the sign of one row at a time (``w_i.x + b_i > 0`` or
   multipliers) whose signs all hold on the path;
 * *hyperplane*: the positive rows span a hyperplane H (rank n-1); staying
   non-spanning needs every unassigned row outside H negative, and a Gordan
-  circuit shows that is impossible.
+  circuit shows that is impossible;
+* *transversal* (certificate version 4): at rank n - d, d Gordan circuits
+  whose unassigned rows form disjoint groups, each group all negative being
+  impossible on the path, so every point of the path has a positive row in
+  every group (depth is super-additive over disjoint groups); and every
+  transversal (one row per group) with the positive rows has rank n,
+  checked modulo p in one batched pass. A count of positive rows becomes a
+  rank without any general-position assumption, and the node closes without
+  the subtree (the product of the circuits' chains) that branching needs.
 
 At a node one question is asked: is there a point on the path where every
 unassigned row outside span(P) is negative? If so, the positive rows lie in
@@ -22,6 +30,15 @@ later node without an LP. The node then branches on the circuit's unassigned
 row j with the largest multiplier: ``j > 0`` raises the rank; ``j < 0``
 leaves the circuit applicable with one row fewer, so negative branches cost
 no LP and the last one is the circuit's own gordan leaf.
+
+Before branching, a node of rank n - d (d >= 2) tries a transversal leaf:
+its own circuit's chain is the first group, and d - 1 more come from the pool
+or from LPs asking the rows outside the groups so far to be negative. It
+gives up when an LP finds a point (then that point is kept, to skip later
+searches it would answer), when the transversals exceed ``MAX_TRANSVERSALS``
+or when modulo p cannot show their ranks; then the node branches as above.
+Measured: n = 11, m = 66 (Gaussian, seed 0) in 7,303 instead of 378,769
+nodes.
 
 The span of the positive rows is kept modulo the checker's prime (the dot
 products of every row with a basis of its complement, one vectorised update
@@ -62,10 +79,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import numpy as np
-
 from .deadline import Deadline
 from . import exact, lp
+from .transversal import TransversalLeaves
 from .treestate import CircuitPool, Span
 from .certificates import checker
 from .wedge import probe_wedges
@@ -145,7 +161,7 @@ def _relative_floats(values):
     return {k: float(Fraction(v) / top) for k, v in values.items()}
 
 
-class SignTree:
+class SignTree(TransversalLeaves):
     """The state of one sign-tree search (or of one subtree of it)."""
 
     # reuse a pooled circuit that needs at most this many branchings instead of
@@ -154,15 +170,6 @@ class SignTree:
     # after an LP, keep an applicable pooled circuit with fewer unassigned rows
     # than the LP's (measured: about 2 % fewer nodes and LPs)
     PREFER_SHORT = True
-    # transversal leaves: tried at nodes of rank >= n - TRANSVERSAL_MAX_D,
-    # with at most MAX_TRANSVERSALS rank checks
-    TRANSVERSAL_MAX_D = 64
-    MAX_TRANSVERSALS = 65536
-    # points where a group search failed, most recent first, kept to skip
-    # searches that would fail the same way
-    POINTS = 64
-    # LPs one transversal attempt may solve (its other groups come from the pool)
-    GROUP_LPS = 64
 
     def __init__(self, W, b, deadline=None, max_nodes=None, pool=None):
         self.W, self.b = W, b
@@ -255,10 +262,7 @@ class SignTree:
         if k is not None and (span.rank == self.n - 1 or count <= self.POOL_CHAIN):
             self.stats.pool_hits += 1
             return k, [j for j in pool.items[k][1] if Ubits >> j & 1]
-        signed = list(sigma.items())
-        U = [j for j in self.free if Ubits >> j & 1]
-        full = signed + [(j, -1) for j in U]
-        feas, z, y = self._lp(full, [1.0] * len(signed) + [2.0] * len(U))
+        full, feas, z, y = self._ask(sigma, Ubits)
         n = self.n
         if feas:
             w = self._witness(span, z[:n] / z[n]) if z[n] > 0 else None
@@ -275,100 +279,31 @@ class SignTree:
             self.stats.unresolved += 1
             raise SearchStopped("numerical: a sign pattern could be neither closed nor turned "
                                 "into a witness")
-        sign = dict(full)
-        weight = _relative_floats(mult)
-        weight = {i: v * float(self.norms[i]) for i, v in weight.items()}
-        entries = [[i, sign[i], str(mult[i])] for i in sorted(mult)]
-        neg_order = sorted((i for i in mult if sign[i] == -1), key=lambda i: -weight[i])
-        knew = pool.add(entries, neg_order)
-        chain = [j for j in neg_order if Ubits >> j & 1]
+        knew, chain = self._pooled(full, mult, Ubits)
         if self.PREFER_SHORT and k is not None and count < len(chain):
             self.stats.pool_hits += 1
             return k, [j for j in pool.items[k][1] if Ubits >> j & 1]
         return knew, chain
 
-    def _group(self, sigma, masks, U):
-        """A circuit applicable on the path whose unassigned rows lie in the
-        bitset ``U`` (all required negative): from the pool, else from a
-        float LP made exact. Returns ``(index, rows in U)``, or None when the
-        float LP finds a point with every row of U negative (no such
-        circuit) or its answer cannot be made exact."""
-        P, N = masks
-        k, _ = self.pool.best(P, N, U)
-        if k is not None:
-            self.stats.pool_hits += 1
-            return k, [j for j in self.pool.items[k][1] if U >> j & 1]
-        for pos, neg in self.points:
-            if not (P & ~pos or (N | U) & ~neg):
-                return None           # a point found before has every sign asked for
+    def _ask(self, sigma, U):
+        """The float LP of the path's signs with the rows of the bitset ``U``
+        negative (slack weight 2 on those, so circuits through path rows are
+        preferred): ``(system, feasible, z, y)``."""
         signed = list(sigma.items())
         rows = [j for j in self.free if U >> j & 1]
         full = signed + [(j, -1) for j in rows]
-        feas, z, y = self._lp(full, [1.0] * len(signed) + [2.0] * len(rows))
-        if feas:
-            self._keep_point(z)
-            return None
-        mult = self.sys.from_duals(full, y)
-        if mult is None:
-            return None
+        return (full, *self._lp(full, [1.0] * len(signed) + [2.0] * len(rows)))
+
+    def _pooled(self, full, mult, U):
+        """Pool the exact circuit ``mult`` of the system ``full``; returns its
+        index and its rows in the bitset ``U``, largest multiplier (times the
+        row's norm) first."""
         sign = dict(full)
         weight = _relative_floats(mult)
         order = sorted((i for i in mult if sign[i] == -1),
                        key=lambda i: -weight[i] * float(self.norms[i]))
         knew = self.pool.add([[i, sign[i], str(mult[i])] for i in sorted(mult)], order)
         return knew, [j for j in order if U >> j & 1]
-
-    def _keep_point(self, z):
-        """Remember the rows' signs at a float point where a group search
-        failed: a later search whose signs all hold there fails too, and is
-        skipped without an LP (only a heuristic: skipping just branches)."""
-        v = self.sys.F @ z
-        tol = 1e-9 * float(np.abs(z).max())
-        pos = np.packbits(v > tol, bitorder="little").tobytes()
-        neg = np.packbits(v < -tol, bitorder="little").tobytes()
-        self.points.insert(0, (int.from_bytes(pos, "little"), int.from_bytes(neg, "little")))
-        del self.points[self.POINTS:]
-
-    def _transversal(self, sigma, masks, Ubits, span, k, chain):
-        """Close the node with a transversal leaf (certificate version 4): d =
-        n - rank disjoint groups, circuit k's ``chain`` and d - 1 more
-        circuits whose unassigned rows avoid the groups found so far, such
-        that every transversal with the positive rows spans R^n (checked
-        modulo p on the span's coordinates). Returns the circuits' pool
-        indices, or None (then the node branches as before).
-
-        Every point of the path has a positive row in each group (depth is
-        super-additive over disjoint groups), so the count ``d`` of positive
-        rows outside the span is certified by d circuits instead of a
-        subtree whose size is the product of the chains; the rank of every
-        transversal replaces the general-position assumption that would turn
-        a count into a rank."""
-        d = self.n - span.rank
-        if d > self.TRANSVERSAL_MAX_D:
-            return None
-        ks, groups = [k], [chain]
-        used = 0
-        for j in chain:
-            used |= 1 << j
-        count = len(chain)
-        lps = self.stats.lps
-        for _ in range(d - 1):
-            if self.stats.lps - lps >= self.GROUP_LPS:
-                return None
-            got = self._group(sigma, masks, Ubits & ~used)
-            if got is None:
-                return None
-            k2, rows = got
-            if not rows:
-                return None          # the path is empty: the branching closes it cheaply
-            count *= len(rows)
-            if count > self.MAX_TRANSVERSALS:
-                return None
-            ks.append(k2)
-            groups.append(rows)
-            for j in rows:
-                used |= 1 << j
-        return ks if span.transversals_span(groups) else None
 
     # ---- search -------------------------------------------------------
     def _tick(self):
