@@ -2,7 +2,7 @@
 
 The search branches on the sign of one row at a time (``w_i.x + b_i > 0`` or
 ``< 0``) and closes a branch only with an exact argument (the leaf kinds of
-:mod:`solver.certificates.checker`, certificate version 3):
+:mod:`solver.certificates.checker`, certificate version 4):
 
 * *basis*: the rows positive on the path (with the two-sided classes) hold
   n independent rows;
@@ -393,7 +393,7 @@ class SignTree(TransversalLeaves):
         return self.out
 
     def certificate(self, tokens, pool):
-        """The version-3 certificate document for a finished tree: only the
+        """The version-4 certificate document for a finished tree: only the
         circuits the tree uses, renumbered in order of first use."""
         ids = {}
         tree = []

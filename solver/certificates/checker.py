@@ -1,7 +1,7 @@
 """Independent checker for reluinj certificates and witnesses.
 
 This module, with :mod:`.exactlayer` (rationals, the layer's rows as
-integers, ranks) and :mod:`.tree` (the walk of versions 2 and 3), is the
+integers, ranks) and :mod:`.tree` (the walk of versions 2 to 4), is the
 trusted base. They import no solver, no LP code and no other module of this
 package: only the standard library (exact rationals, JSON, hashing) and NumPy
 to read the layer's binary64 values. Read the three in one sitting;

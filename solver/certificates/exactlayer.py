@@ -1,9 +1,10 @@
 """The exact layer of the certificate checkers: rationals read from JSON, the
-layer's rows as integers, ranks and multiplier lists.
+layer's rows as integers, ranks (exact, and batched modulo a prime for the
+transversal leaves) and multiplier lists.
 
 Part of the trusted base with :mod:`.checker` (what is proved, the leaves
 of version 1, the entry points) and :mod:`.tree` (the walk of versions 2
-and 3): the standard library and NumPy only, no solver.
+to 4): the standard library and NumPy only, no solver.
 """
 from __future__ import annotations
 
