@@ -442,6 +442,7 @@ def frontier(W, b, *, min_tasks=64, deadline=None, tree=None):
     def expand(rank):
         T.frontier = []
         T.pool = CircuitPool(T.m)
+        T.points = []
         T.sys.reset()
         T.split_rank = rank
         T.stats = SearchStats()
