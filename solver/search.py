@@ -2,7 +2,7 @@
 
 The search branches on the sign of one row at a time (``w_i.x + b_i > 0`` or
 ``< 0``) and closes a branch only with an exact argument (the leaf kinds of
-:mod:`solver.certificates.checker`, certificate version 3):
+:mod:`solver.certificates.checker`, certificate version 4):
 
 * *basis*: the rows positive on the path (with the two-sided classes) hold
   n independent rows;
@@ -10,7 +10,15 @@ The search branches on the sign of one row at a time (``w_i.x + b_i > 0`` or
   multipliers) whose signs all hold on the path;
 * *hyperplane*: the positive rows span a hyperplane H (rank n-1); staying
   non-spanning needs every unassigned row outside H negative, and a Gordan
-  circuit shows that is impossible.
+  circuit shows that is impossible;
+* *transversal* (certificate version 4): at rank n - d, d Gordan circuits
+  whose unassigned rows form disjoint groups, each group all negative being
+  impossible on the path, so every point of the path has a positive row in
+  every group (depth is super-additive over disjoint groups); and every
+  transversal (one row per group) with the positive rows has rank n,
+  checked modulo p in one batched pass. A count of positive rows becomes a
+  rank without any general-position assumption, and the node closes without
+  the subtree (the product of the circuits' chains) that branching needs.
 
 At a node one question is asked: is there a point on the path where every
 unassigned row outside span(P) is negative? If so, the positive rows lie in
@@ -22,6 +30,15 @@ later node without an LP. The node then branches on the circuit's unassigned
 row j with the largest multiplier: ``j > 0`` raises the rank; ``j < 0``
 leaves the circuit applicable with one row fewer, so negative branches cost
 no LP and the last one is the circuit's own gordan leaf.
+
+Before branching, a node of rank n - d (d >= 2) tries a transversal leaf:
+its own circuit's chain is the first group, and d - 1 more come from the pool
+or from LPs asking the rows outside the groups so far to be negative. It
+gives up when an LP finds a point (then that point is kept, to skip later
+searches it would answer), when the transversals exceed ``MAX_TRANSVERSALS``
+or when modulo p cannot show their ranks; then the node branches as above.
+Measured: n = 11, m = 66 (Gaussian, seed 0) in 7,303 instead of 378,769
+nodes.
 
 The span of the positive rows is kept modulo the checker's prime (the dot
 products of every row with a basis of its complement, one vectorised update
@@ -64,6 +81,7 @@ from fractions import Fraction
 
 from .deadline import Deadline
 from . import exact, lp
+from .transversal import TransversalLeaves
 from .treestate import CircuitPool, Span
 from .certificates import checker
 from .wedge import probe_wedges
@@ -104,7 +122,8 @@ class WitnessFound(Exception):
 class SearchStats:
     nodes: int = 0
     lps: int = 0
-    leaves: dict = field(default_factory=lambda: {"basis": 0, "gordan": 0, "hyperplane": 0})
+    leaves: dict = field(default_factory=lambda: {"basis": 0, "gordan": 0, "hyperplane": 0,
+                                                  "transversal": 0})
     exact_lps: int = 0
     unresolved: int = 0
     pool_hits: int = 0
@@ -142,7 +161,7 @@ def _relative_floats(values):
     return {k: float(Fraction(v) / top) for k, v in values.items()}
 
 
-class SignTree:
+class SignTree(TransversalLeaves):
     """The state of one sign-tree search (or of one subtree of it)."""
 
     # reuse a pooled circuit that needs at most this many branchings instead of
@@ -166,6 +185,7 @@ class SignTree:
         self.progress = None      # a solver.progress.Progress, or None
         self.out = []             # the certificate tree, tokens in preorder
         self.pool = pool.copy() if pool is not None else CircuitPool(self.m)
+        self.points = []
         self._classes()
 
     def _classes(self):
@@ -242,10 +262,7 @@ class SignTree:
         if k is not None and (span.rank == self.n - 1 or count <= self.POOL_CHAIN):
             self.stats.pool_hits += 1
             return k, [j for j in pool.items[k][1] if Ubits >> j & 1]
-        signed = list(sigma.items())
-        U = [j for j in self.free if Ubits >> j & 1]
-        full = signed + [(j, -1) for j in U]
-        feas, z, y = self._lp(full, [1.0] * len(signed) + [2.0] * len(U))
+        full, feas, z, y = self._ask(sigma, Ubits)
         n = self.n
         if feas:
             w = self._witness(span, z[:n] / z[n]) if z[n] > 0 else None
@@ -262,17 +279,31 @@ class SignTree:
             self.stats.unresolved += 1
             raise SearchStopped("numerical: a sign pattern could be neither closed nor turned "
                                 "into a witness")
-        sign = dict(full)
-        weight = _relative_floats(mult)
-        weight = {i: v * float(self.norms[i]) for i, v in weight.items()}
-        entries = [[i, sign[i], str(mult[i])] for i in sorted(mult)]
-        neg_order = sorted((i for i in mult if sign[i] == -1), key=lambda i: -weight[i])
-        knew = pool.add(entries, neg_order)
-        chain = [j for j in neg_order if Ubits >> j & 1]
+        knew, chain = self._pooled(full, mult, Ubits)
         if self.PREFER_SHORT and k is not None and count < len(chain):
             self.stats.pool_hits += 1
             return k, [j for j in pool.items[k][1] if Ubits >> j & 1]
         return knew, chain
+
+    def _ask(self, sigma, U):
+        """The float LP of the path's signs with the rows of the bitset ``U``
+        negative (slack weight 2 on those, so circuits through path rows are
+        preferred): ``(system, feasible, z, y)``."""
+        signed = list(sigma.items())
+        rows = [j for j in self.free if U >> j & 1]
+        full = signed + [(j, -1) for j in rows]
+        return (full, *self._lp(full, [1.0] * len(signed) + [2.0] * len(rows)))
+
+    def _pooled(self, full, mult, U):
+        """Pool the exact circuit ``mult`` of the system ``full``; returns its
+        index and its rows in the bitset ``U``, largest multiplier (times the
+        row's norm) first."""
+        sign = dict(full)
+        weight = _relative_floats(mult)
+        order = sorted((i for i in mult if sign[i] == -1),
+                       key=lambda i: -weight[i] * float(self.norms[i]))
+        knew = self.pool.add([[i, sign[i], str(mult[i])] for i in sorted(mult)], order)
+        return knew, [j for j in order if U >> j & 1]
 
     # ---- search -------------------------------------------------------
     def _tick(self):
@@ -328,6 +359,11 @@ class SignTree:
             self.stats.leaves["hyperplane"] += 1
             self.out.append(["H", k])         # the checker reads the rank, not a normal
             return
+        ks = self._transversal(sigma, masks, Ubits, span, k, chain)
+        if ks is not None:
+            self.stats.leaves["transversal"] += 1
+            self.out.append(["T", ks])
+            return
         j = chain[0]
         child = span.add(j, self.G) or span
         neg = self._assign(sigma, j, -1)
@@ -357,20 +393,24 @@ class SignTree:
         return self.out
 
     def certificate(self, tokens, pool):
-        """The version-3 certificate document for a finished tree: only the
+        """The version-4 certificate document for a finished tree: only the
         circuits the tree uses, renumbered in order of first use."""
         ids = {}
         tree = []
+        def renum(k):
+            if k not in ids:
+                ids[k] = len(ids)
+            return ids[k]
         for t in tokens:
             if t[0] in ("G", "H"):
-                if t[1] not in ids:
-                    ids[t[1]] = len(ids)
-                t = [t[0], ids[t[1]]]        # (a normal from an older checkpoint is dropped)
+                t = [t[0], renum(t[1])]      # (a normal from an older checkpoint is dropped)
+            elif t[0] == "T":
+                t = ["T", [renum(k) for k in t[1]]]
             tree.append(t)
         circuits = [None] * len(ids)
         for old, new in ids.items():
             circuits[new] = pool.items[old][0]
-        return {"format": checker.FORMAT, "version": 3, "claim": "injective",
+        return {"format": checker.FORMAT, "version": checker.VERSION, "claim": "injective",
                 "m": self.m, "n": self.n,
                 "layer_sha256": checker.layer_fingerprint(self.W, self.b),
                 "method": "sign-tree", "pairs": list(self.pair_reps),
@@ -398,15 +438,26 @@ def frontier(W, b, *, min_tasks=64, deadline=None, tree=None):
     of ``(W, b, deadline)`` if the caller has one already (its set-up costs
     seconds on wide layers); it is reset. Raises ``WitnessFound`` / ``SearchStopped``."""
     T = SignTree(W, b, deadline) if tree is None else tree
-    for rank in range(len(T.pair_reps) + 1, T.n + 1):
+
+    def expand(rank):
         T.frontier = []
         T.pool = CircuitPool(T.m)
+        T.points = []
         T.sys.reset()
         T.split_rank = rank
         T.stats = SearchStats()
-        skeleton = T.run()
+        return T.run()
+    best = None
+    for rank in range(len(T.pair_reps) + 1, T.n + 1):
+        skeleton = expand(rank)
         if len(T.frontier) >= min_tasks or not T.frontier:
             break
+        if best is not None and len(T.frontier) <= best[1]:
+            # leaves closing nodes above the split (transversal leaves) can
+            # leave fewer open nodes at a deeper rank: keep the widest split
+            skeleton = expand(best[0])
+            break
+        best = (rank, len(T.frontier))
     return Frontier(skeleton, T.frontier, T.pool, T.stats, T.split_rank)
 
 
@@ -441,9 +492,13 @@ def splice(W, b, fr: Frontier, results):
         base = pool.k
         for e in new:
             pool.add(e, [])
+        def shift(k):
+            return k - fr.pool.k + base if k >= fr.pool.k else k
         for s in sub:
-            if s[0] in ("G", "H") and s[1] >= fr.pool.k:
-                s = [s[0], s[1] - fr.pool.k + base] + s[2:]
+            if s[0] in ("G", "H"):
+                s = [s[0], shift(s[1])] + s[2:]
+            elif s[0] == "T":
+                s = ["T", [shift(k) for k in s[1]]]
             tokens.append(s)
     return T.certificate(tokens, pool)
 

@@ -223,7 +223,7 @@ def _certificate_from_tree(W, b, tree):
         t = conv(tree)
     finally:
         sys.setrecursionlimit(old)
-    # the nested tree of version 1 (the sign tree writes version 3; the checker reads 1, 2 and 3)
+    # the nested tree of version 1 (the sign tree writes version 4; the checker reads 1 to 4)
     return {"format": checker.FORMAT, "version": 1, "claim": "injective",
             "m": W.shape[0], "n": n, "layer_sha256": checker.layer_fingerprint(W, b),
             "method": "sigma-search", "tree": t}

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from . import exact
-from .certificates import checker
+from .certificates import checker, exactlayer
 
 __all__ = ["CircuitPool", "Span"]
 
@@ -87,6 +87,9 @@ class CircuitPool:
         counts = np.bitwise_count(neg & Uw)
         if self.words == 1:
             bad, counts, none = bad[:, 0] != 0, counts[:, 0], 255    # counts <= 64 < 255
+        elif self.words == 2:                 # (m <= 128: two words, without reductions)
+            bad = (bad[:, 0] | bad[:, 1]) != 0
+            counts, none = counts[:, 0] + counts[:, 1], 255          # counts <= 128 < 255
         else:
             bad, counts, none = bad.any(axis=1), counts.sum(axis=1, dtype=np.int32), 1 << 30
         counts[bad] = none
@@ -148,6 +151,16 @@ class Span:
                 bits = np.packbits(self.D.any(axis=1), bitorder="little")
                 self._out = int.from_bytes(bits.tobytes(), "little")
         return self._out
+
+    def transversals_span(self, groups):
+        """Does every transversal of ``groups`` (lists of rows, one row from
+        each) span the complement, i.e. with the span give R^n? Proved
+        modulo p on the coordinates ``D`` (a nonzero minor modulo p is a
+        nonzero integer) by the checker's own test; False when modulo p
+        cannot show it (the caller then branches)."""
+        if len(groups) != self.D.shape[1]:
+            return False
+        return exactlayer.transversals_independent(self.D, groups)
 
     def add(self, j, G):
         """The span with row ``j`` added (``G``: the layer's integer rows), or

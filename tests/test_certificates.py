@@ -55,7 +55,7 @@ def good():
 
 def test_good_certificate_passes(good):
     W, b, cert = good
-    assert cert["version"] == 3
+    assert cert["version"] == checker.VERSION == 4
     ok, why = check_certificate(W, b, cert)
     assert ok, why
     # survives a JSON round trip (it is data)
@@ -179,9 +179,12 @@ def test_leaf_pointing_at_another_circuit_rejected(good):
     W, b, cert = good
     tried = 0
     for pos, tok in enumerate(cert["tree"]):
-        if tok[0] == "G" and len(cert["circuits"]) > 1:
+        if tok[0] in ("G", "T") and len(cert["circuits"]) > 1:
             bad = copy.deepcopy(cert)
-            bad["tree"][pos][1] = (tok[1] + 1) % len(cert["circuits"])
+            if tok[0] == "G":
+                bad["tree"][pos][1] = (tok[1] + 1) % len(cert["circuits"])
+            else:
+                bad["tree"][pos][1][0] = (tok[1][0] + 1) % len(cert["circuits"])
             ok, _ = check_certificate(W, b, bad)
             tried += not ok
     assert tried > 0
@@ -194,7 +197,7 @@ def test_floats_and_garbage_rejected(good):
         ok, why = check_certificate(W, b, bad)
         assert not ok and "rational" in why
     for junk in (None, [], "x", {"format": "other"}, {**cert, "claim": "not_injective"},
-                 {**cert, "version": 4}, {**cert, "m": cert["m"] + 1}, {**cert, "tree": {}},
+                 {**cert, "version": 5}, {**cert, "m": cert["m"] + 1}, {**cert, "tree": {}},
                  {**cert, "tree": []}, {**cert, "tree": [["G", 10**6]]}, {**cert, "circuits": {}},
                  {**cert, "tree": [["Z"]]}, {**cert, "pairs": [0]}, {**cert, "tree": [[]]},
                  {**cert, "circuits": [[]]}, {**cert, "circuits": [[[0, 2, "1"]]]}):

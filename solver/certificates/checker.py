@@ -1,7 +1,7 @@
 """Independent checker for reluinj certificates and witnesses.
 
 This module, with :mod:`.exactlayer` (rationals, the layer's rows as
-integers, ranks) and :mod:`.tree` (the walk of versions 2 and 3), is the
+integers, ranks) and :mod:`.tree` (the walk of versions 2 to 4), is the
 trusted base. They import no solver, no LP code and no other module of this
 package: only the standard library (exact rationals, JSON, hashing) and NumPy
 to read the layer's binary64 values. Read the three in one sitting;
@@ -74,7 +74,7 @@ leaf needs ``normal`` nonzero and orthogonal to every row of S (so rank S <=
 n-1) and rank S >= n-1, so that its normal spans the complement of H = span S.
 The argument for each leaf is the one above.
 
-Certificate version 3 (``"version": 3``, what the sign tree writes now) is
+Certificate version 3 (``"version": 3``, what the sign tree wrote until version 4) is
 version 2 with hyperplane tokens ``["H", k]`` that carry no normal; the leaf
 is valid when every entry of circuit k has its sign on the path, or its row j
 is unassigned, its sign is -1 and ``rank (S + {w_j}) = n``. Proof: at a
@@ -83,6 +83,21 @@ contains S and w_j, rank n; or every such row is negative, and then x
 satisfies every sign of circuit k, which is impossible. (The normal of a
 version-2 leaf only served to show w_j outside span S; the rank says it
 directly, and the normals were half of a certificate's bytes.)
+
+Certificate version 4 (``"version": 4``, what the sign tree writes now) is
+version 3 with one more leaf, the *transversal* leaf ``["T", [k_1, ..., k_d]]``.
+For each circuit k_g, every entry has its sign on the path, or its row is
+unassigned and its sign is -1; the unassigned rows of circuit k_g form its
+*group* G_g. The groups must be non-empty and pairwise disjoint, and every
+transversal (one row j_g from each group) must give rank (S + {j_1, ...,
+j_d}) = n. Proof: at a generic x on the path, circuit k_g's signs cannot
+all hold, and its assigned entries do, so some row of G_g is positive; so
+P(x) contains S and a transversal, rank n. (Depth is super-additive over
+disjoint groups: d disjoint circuits put d positive rows outside span S at
+every point of the path; the rank check of every transversal is what turns
+that count into a rank, without assuming general position. A hyperplane
+leaf is the case d = 1.) The transversals' ranks are computed modulo p in
+one batched elimination, and exactly for any that falls short modulo p.
 
 Ranks are computed modulo the prime p = 1073741789 (the largest below 2^30, so
 that products stay small integers) along the walk (an echelon
@@ -112,8 +127,8 @@ __all__ = ["FORMAT", "VERSION", "VERSIONS", "PRIME", "Rejected", "layer_fingerpr
            "check_witness", "check_document", "check_file"]
 
 FORMAT = "reluinj.certificate"
-VERSION = 3            # what the sign tree writes; versions 1 and 2 are still accepted
-VERSIONS = (1, 2, 3)
+VERSION = 4            # what the sign tree writes; versions 1 to 3 are still accepted
+VERSIONS = (1, 2, 3, 4)
 
 
 def _check_gordan(L, y, sigma, where):
@@ -208,7 +223,7 @@ def check_certificate(W, b, cert, *, check_fingerprint=True, executor=None):
                            f"this layer is {L.m}x{L.n}")
         if check_fingerprint and cert.get("layer_sha256") != layer_fingerprint(W, b):
             raise Rejected("layer fingerprint does not match (certificate made for another layer)")
-        if cert.get("version") in (2, 3):
+        if cert.get("version") in (2, 3, 4):
             return True, f"valid ({check_tree(L, cert, W, b, executor)} leaves)"
         # version 1: iterative depth-first walk: (node, path sigma, where)
         stack = [(cert.get("tree"), {}, "root")]

@@ -1,9 +1,10 @@
 """The exact layer of the certificate checkers: rationals read from JSON, the
-layer's rows as integers, ranks and multiplier lists.
+layer's rows as integers, ranks (exact, and batched modulo a prime for the
+transversal leaves) and multiplier lists.
 
 Part of the trusted base with :mod:`.checker` (what is proved, the leaves
 of version 1, the entry points) and :mod:`.tree` (the walk of versions 2
-and 3): the standard library and NumPy only, no solver.
+to 4): the standard library and NumPy only, no solver.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 __all__ = ["PRIME", "Rejected", "layer_fingerprint", "int_or_fraction", "rational",
-           "activation_slope", "int_rank", "Layer", "multipliers", "int_vector"]
+           "activation_slope", "int_rank", "transversals_independent", "Layer", "multipliers", "int_vector"]
 
 PRIME = 1073741789     # ranks along a version-2/3 walk are computed modulo this prime (< 2^30)
 
@@ -101,6 +102,74 @@ def int_rank(rows) -> int:
                 rows[r] = [a // g for a in new] if g > 1 else new
         rank += 1
     return rank
+
+
+def _matmul_mod(A, B):
+    """``A @ B`` modulo :data:`PRIME` for residues (int64), exactly: ``A`` is
+    split into 15-bit halves, so every product is below 2^45 and every sum of
+    up to 256 of them below 2^53."""
+    hi, lo = A >> 15, A & 0x7FFF
+    return (((hi @ B) % PRIME << 15) + lo @ B) % PRIME
+
+
+def transversals_independent(C, groups):
+    """Is every transversal of ``groups`` independent modulo :data:`PRIME`?
+
+    ``C``: int64 array ``(rows, q)`` of residues (row coordinates);
+    ``groups``: ``q`` lists of indices into ``C``. A transversal picks one
+    row of each group; it is independent when those ``q`` rows have rank
+    ``q`` modulo p (then also over Q: a nonzero minor modulo p is a nonzero
+    integer). Returns False as soon as one transversal is not (modulo p).
+
+    Level by level for all partial transversals at once: each carries a
+    basis ``Q`` (``q - g`` vectors) of the vectors orthogonal to its ``g``
+    rows modulo p; a new row ``v`` keeps it independent iff ``Q v != 0``,
+    and then ``Q`` shrinks by the fraction-free update ``(Qv)_c Q_i - (Qv)_i
+    Q_c`` (pivot ``c``, ``i != c``). The last two groups (the largest) are
+    tested together by 2 x 2 determinants in the plane ``Q`` leaves, so
+    the work is about one small product per transversal, not an elimination
+    (q^3) per transversal. Products of two residues stay below 2^60: exact
+    in int64.
+    """
+    C = np.asarray(C, dtype=np.int64) % PRIME
+    q = C.shape[1]
+    if len(groups) != q:
+        raise ValueError("transversals_independent needs one group per coordinate")
+    if q == 0:
+        return True
+    if q > 256:
+        raise ValueError("transversals_independent: at most 256 coordinates")
+    groups = sorted((np.asarray(g, dtype=np.int64) for g in groups), key=len)
+    if q == 1:
+        return bool((C[groups[0], 0] != 0).all())
+    Q = np.eye(q, dtype=np.int64)[None]                      # (states, r, q), r = q - level
+    for level, g in enumerate(groups):
+        S, r, k = Q.shape[0], Q.shape[1], len(g)
+        if r == 2:
+            # the last two groups at once: in the plane orthogonal to the
+            # prefix, rows v (this group) and w (the last) are independent
+            # iff the 2 x 2 determinant of their coordinates is nonzero
+            h = groups[-1]
+            V = _matmul_mod(Q.reshape(S * 2, q), C[g].T).reshape(S, 2, k)
+            Wc = _matmul_mod(Q.reshape(S * 2, q), C[h].T).reshape(S, 2, len(h))
+            det = (V[:, 0, :, None] * Wc[:, 1, None, :]
+                   - V[:, 1, :, None] * Wc[:, 0, None, :]) % PRIME
+            return bool(det.all())
+        QV = _matmul_mod(Q.reshape(S * r, q), C[g].T).reshape(S, r, k)
+        nz = QV != 0
+        if not nz.any(axis=1).all():
+            return False
+        QV = QV.transpose(0, 2, 1).reshape(S * k, r)          # state s, row a -> s * k + a
+        nz = nz.transpose(0, 2, 1).reshape(S * k, r)
+        Qs = np.repeat(Q, k, axis=0)                         # (S * k, r, q)
+        idx = np.arange(S * k)
+        c = nz.argmax(axis=1)                                # a pivot (nonzero)
+        a = QV[idx, c]
+        Qc = Qs[idx, c]
+        Q = (a[:, None, None] * Qs - QV[:, :, None] * Qc[:, None, :]) % PRIME
+        Q[idx, c] = Q[:, -1]                                 # row c is zero: drop it
+        Q = Q[:, :-1]
+    return True
 
 
 class Layer:

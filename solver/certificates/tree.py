@@ -1,4 +1,4 @@
-"""The walk of version-2 and version-3 certificates (the flat preorder tree,
+"""The walk of version-2, -3 and -4 certificates (the flat preorder tree,
 the circuit table, ranks modulo a prime along the path); what each token
 proves is written in :mod:`.checker`'s docstring.
 
@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import math
 
-from .exactlayer import PRIME, Layer, Rejected, int_or_fraction, int_rank, int_vector
+import itertools
 
-__all__ = ["check_circuit", "circuit_signs", "check_circuits", "check_tree", "PARALLEL_CIRCUITS"]
+import numpy as np
+
+from .exactlayer import (PRIME, Layer, Rejected, int_or_fraction, int_rank, int_vector,
+                         transversals_independent)
+
+__all__ = ["check_circuit", "circuit_signs", "check_circuits", "check_tree", "PARALLEL_CIRCUITS",
+           "MAX_TRANSVERSALS"]
 
 
 class _Echelon:
@@ -55,16 +61,26 @@ class _Echelon:
         if len(self.rows) != self.n - 1:
             return False
         if self._normal is None:
-            # back substitution from the last row stored: row r is zero in the
-            # pivots of earlier rows and before its own pivot, so its other
-            # nonzeros are the free column or pivots of later rows, solved already
+            self._normal = self.complement()[0]
+        return sum(a * y for a, y in zip(v, self._normal)) % PRIME != 0
+
+    def complement(self):
+        """A basis modulo p of the vectors orthogonal to every stored row, one
+        per free column: back substitution from the last row stored (row r is
+        zero in the pivots of earlier rows and before its own pivot, so its
+        other nonzeros are free columns or pivots of later rows, solved
+        already)."""
+        pivots = {c for c, _ in self.rows}
+        basis = []
+        for free in range(self.n):
+            if free in pivots:
+                continue
             x = [0] * self.n
-            free = (set(range(self.n)) - {c for c, _ in self.rows}).pop()
             x[free] = 1
             for c, e in reversed(self.rows):
                 x[c] = -sum(a * y for a, y in zip(e, x)) % PRIME    # e[c] = 1, x[c] = 0 so far
-            self._normal = x
-        return sum(a * y for a, y in zip(v, self._normal)) % PRIME != 0
+            basis.append(x)
+        return basis
 
 
 def check_circuit(L, entries, where):
@@ -155,8 +171,64 @@ def _rank_at_least(L, E, S, r, j=None):
     return bool(rows) and int_rank(rows) >= r
 
 
+#: a transversal leaf with more transversals than this is refused (the
+#: checker's running time stays bounded; the sign tree writes far fewer)
+MAX_TRANSVERSALS = 1 << 20
+
+
+def _transversal_groups(L, sigma, circuits, ks, where):
+    """The groups of a transversal leaf: for each circuit, its entries
+    unassigned on the path (each must have sign -1; assigned entries must
+    have their sign on the path); the groups must be non-empty and disjoint."""
+    groups, seen = [], set()
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(circuits):
+            raise Rejected(f"{where}: bad circuit index {k!r}")
+        group = []
+        for i, s in circuits[k].items():
+            if i in sigma:
+                if sigma[i] != s:
+                    raise Rejected(f"{where}: circuit {k} row {i} does not have sign {s} here")
+            elif s != -1:
+                raise Rejected(f"{where}: circuit {k} row {i} is unassigned and not negative")
+            elif i in seen:
+                raise Rejected(f"{where}: row {i} is in two groups")
+            else:
+                seen.add(i)
+                group.append(i)
+        if not group:
+            raise Rejected(f"{where}: circuit {k} has no unassigned row (a gordan leaf)")
+        groups.append(group)
+    return groups
+
+
+def _check_transversals(L, E, S, groups, where):
+    """Every transversal (one row of each group) with the positive set S
+    has rank n: modulo p first (the rows' coordinates against a basis of
+    the complement of S modulo p, :func:`.exactlayer.transversals_independent`),
+    else exactly, one transversal at a time (only when p divides a minor)."""
+    n = L.n
+    count = math.prod(len(g) for g in groups)
+    if count > MAX_TRANSVERSALS:
+        raise Rejected(f"{where}: {count} transversals (more than {MAX_TRANSVERSALS})")
+    K = E.complement()
+    if len(K) == len(groups):
+        rows = sorted({j for g in groups for j in g})
+        at = {j: t for t, j in enumerate(rows)}
+        Wp = np.array([L.Wp[j] for j in rows], dtype=np.int64).reshape(len(rows), n)
+        Kp = np.array(K, dtype=np.int64).reshape(len(K), n)
+        C = np.zeros((len(rows), len(K)), dtype=np.int64)
+        for t in range(n):                  # C = Wp Kp^T mod p, term by term (exact in int64)
+            C = (C + Wp[:, t, None] * Kp[None, :, t]) % PRIME
+        if transversals_independent(C, [[at[j] for j in g] for g in groups]):
+            return
+    for T in itertools.product(*groups):
+        if int_rank([L.Wint[i] for i in S + list(T)]) < n:
+            raise Rejected(f"{where}: rows {list(T)} with the positive rows do not span R^{n}")
+
+
 def check_tree(L, cert, W=None, b=None, executor=None):
-    """Walk a version-2 or version-3 certificate; returns the number of leaves.
+    """Walk a version-2, -3 or -4 certificate; returns the number of leaves.
     With an ``executor`` (anything with ``submit``, e.g. a process pool) and
     a long circuit table, the circuits' values and identities are checked
     there (:func:`check_circuits` on ``W, b``) while the tree is walked with
@@ -271,6 +343,11 @@ def _walk(L, version, tokens, circuits, E, S):
                                      not _rank_at_least(L, E, S, n, i)):
                         raise Rejected(f"{where}: circuit {k} row {i} is unassigned and not "
                                        f"a negative row outside the span of the positive rows")
+        elif kind == "T" and version >= 4:
+            if len(tok) != 2 or not isinstance(tok[1], list) or not tok[1]:
+                raise Rejected(f"{where}: transversal token must be ['T', [k, ...]]")
+            _check_transversals(L, E, S, _transversal_groups(L, sigma, circuits, tok[1], where),
+                                where)
         else:
             raise Rejected(f"{where}: unknown token {kind!r}")
         leaves += 1
