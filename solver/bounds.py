@@ -73,7 +73,7 @@ def activation_bounds(activation, lo, hi):
 def affine_interval(W, b, ulo, uhi):
     """Bounds of ``W u + b`` for ``u`` in the box ``[ulo, uhi]`` (``W`` dense
     or scipy.sparse, as convolutions are stored)."""
-    if hasattr(W, "tocsr"):
+    if sp.issparse(W):
         Wp, Wn = W.maximum(0), W.minimum(0)
     else:
         Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)

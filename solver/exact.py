@@ -17,6 +17,8 @@ from fractions import Fraction
 import flint
 import numpy as np
 
+from .io import issparse
+
 __all__ = ["parse_rational", "fmt_rational", "fractions_of", "integer_rows", "rank",
            "full_column_rank", "kernel", "dot", "common_denominator", "layer_preactivations",
            "layer_output", "check_layer_witness", "sparse_kernel_vector", "to_fmpq",
@@ -151,7 +153,7 @@ def layer_preactivations(W, b, x) -> list:
     """
     x = [Fraction(v) for v in x]
     X, D = common_denominator(x)
-    if hasattr(W, "tocsr"):
+    if issparse(W):
         W = W.tocsr()
         m = W.shape[0]
         bf = fractions_of(b) if b is not None else [Fraction(0)] * m

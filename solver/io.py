@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["DENSE_MAX_ENTRIES", "issparse", "validate_layer", "validate_box", "existing_file",
+__all__ = ["DENSE_MAX_ENTRIES", "issparse", "as_dense", "validate_layer", "validate_box", "existing_file",
            "writable_file", "read_npz", "layer_arrays", "load_layer"]
 
 
@@ -50,6 +50,11 @@ def issparse(W):
     scipy.sparse has been imported by whoever made it."""
     sp = sys.modules.get("scipy.sparse")
     return sp is not None and sp.issparse(W)
+
+
+def as_dense(W):
+    """``W`` as a dense float64 array (``toarray()`` of a sparse matrix)."""
+    return W.toarray() if issparse(W) else np.asarray(W, dtype=np.float64)
 
 
 def validate_layer(W, b=None, *, name: str = "W"):

@@ -42,6 +42,7 @@ import numpy as np
 
 from . import exact
 from .exact import to_fmpq
+from .io import as_dense
 
 __all__ = ["region_maps", "exact_region_maps"]
 
@@ -86,7 +87,7 @@ def exact_region_maps(network, pattern):
     c = flint.fmpq_mat(n, 1)
     pres = []
     for L, s in zip(network.layers, pattern):
-        Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
+        Wd = as_dense(L.W)
         G, scales = exact.integer_rows(Wd, L.b)
         m = len(G)
         Gm = flint.fmpq_mat([g[:-1] for g in G])

@@ -72,6 +72,7 @@ from . import exact
 from .errors import InputError
 from .exact import fmt_rational
 from .floatrows import unit_scale
+from .io import as_dense
 from .pairs import PairBound, best_pair, cell_pair, pair_search, sqrt_down
 from .result import Verdict, Witness
 
@@ -269,8 +270,7 @@ def layer_stability(W, b=None, *, time_limit=None, box=None, backend=None, seed=
     from .sigma_search import sigma_star
     from .witness import witness_from_normal
     W, b = validate_layer(W, b)
-    if hasattr(W, "toarray"):      # scipy.sparse (convolutions): the search is dense
-        W = W.toarray()
+    W = as_dense(W)                # scipy.sparse (convolutions): the search is dense
     start = time.monotonic()
     deadline = Deadline.after(time_limit, start).at
     m, n = W.shape
@@ -356,7 +356,7 @@ def _bijective_layer(L, deadline):
     """Leaky-ReLU / identity layer: inverse Lipschitz constant
     ``min(1, slope) sigma_min(W)`` (W full column rank), certified."""
     from .sigma_certify import certify_sigma_lower
-    W = L.W.toarray() if hasattr(L.W, "toarray") else L.W
+    W = as_dense(L.W)
     m, n = W.shape
     a = L.activation.slope
     s = float(np.linalg.svd(W, compute_uv=False)[-1]) if m >= n else 0.0
@@ -427,7 +427,7 @@ def network_stability(net, *, time_limit=None, box=None, backend=None, seed=0,
                                        f"layer {k} ({L.activation}, inputs {dom}): {skip}",
                                        "layer"))
         elif L.activation.is_relu:
-            Wd = L.W.toarray() if hasattr(L.W, "toarray") else L.W
+            Wd = as_dense(L.W)
             out = sigma_star(Wd, L.b, domain=dom, time_limit=share, seed=seed)
             st = "exact" if out.status in ("exact", "zero") else "unknown"
             h = _hyperplanes(Wd, L.b) if out.lower is not None else None

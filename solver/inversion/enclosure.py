@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..deadline import Deadline
+from ..io import issparse
 from .peel import certified_box, gamma_n, kind_slope, stable_slopes
 
 __all__ = ["AffineEnclosure", "affine_enclosure", "latent_rows", "refine_latent_box",
@@ -65,14 +66,14 @@ def affine_enclosure(network, lo, hi, fwd=None):
     K = len(network.layers)
     for k, L in enumerate(network.layers):
         W = L.W
-        absW = abs(W) if hasattr(W, "tocsr") else np.abs(W)
+        absW = abs(W)                      # (a dense array or scipy.sparse: both have abs)
         A = np.asarray(W @ Au)
         c = np.asarray(W @ cu) + L.b
         g = gamma_n(W.shape[1] + n + 2)
         rnd = g * (np.asarray(absW @ np.abs(Au)) @ zabs + np.asarray(absW @ np.abs(cu))
                    + np.abs(L.b))
-        Wp = W.maximum(0) if hasattr(W, "tocsr") else np.maximum(W, 0)
-        Wn = W.minimum(0) if hasattr(W, "tocsr") else np.minimum(W, 0)
+        Wp = W.maximum(0) if issparse(W) else np.maximum(W, 0)
+        Wn = W.minimum(0) if issparse(W) else np.minimum(W, 0)
         el = np.asarray(Wp @ eul + Wn @ euh) - rnd
         eh = np.asarray(Wp @ euh + Wn @ eul) + rnd
         # concrete bounds of A z + c over the box
@@ -229,7 +230,7 @@ def reduced_affine(network, lo, hi, bounds):
     maps, cols = [], []
     for k, L in enumerate(network.layers):
         W = L.W
-        absW = abs(W) if hasattr(W, "tocsr") else np.abs(W)
+        absW = abs(W)
         M = np.asarray(W @ Pm)
         c = np.asarray(W @ pc).reshape(-1) + L.b
         vm = np.asarray(vmax)

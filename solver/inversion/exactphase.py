@@ -266,7 +266,7 @@ def solve_exact_phase(net, x, eps, lo, hi, *, delta, uniqueness, deadline, backe
         return out
     if Deadline(deadline).expired():
         return out
-    if tighten and not any(hasattr(L.W, "tocsr") for L in tn.layers):
+    if tighten and not any(L.is_sparse for L in tn.layers):
         left = Deadline(deadline).remaining()
         bk = propagate_bounds(tn, lo, hi, tighten=True, output_units=[],
                               time_limit=None if left is None else 0.3 * left)

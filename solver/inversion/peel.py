@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
+from ..io import as_dense, issparse
 
 __all__ = ["UNIT_ROUNDOFF", "USEFUL_RATIO", "MAX_PEEL_INPUTS", "kind_slope", "stable_slopes",
            "activation_derivative", "preimage_box", "target_box", "out_of_range",
@@ -201,9 +201,6 @@ def gamma_n(n):
     return nu / (1 - nu)
 
 
-def _dense(W):
-    return W.toarray() if hasattr(W, "toarray") else np.asarray(W, float)
-
 
 @dataclass(frozen=True)
 class CertifiedBox:
@@ -251,7 +248,7 @@ def certified_box(W, b, tlo, thi, umax):
     m, n = W.shape
     if R.sum() < n:
         return None
-    WR = _dense(W[R] if not hasattr(W, "tocsr") else W.tocsr()[np.flatnonzero(R)])
+    WR = as_dense(W.tocsr()[np.flatnonzero(R)] if issparse(W) else W[R])
     bR = np.asarray(b, float)[R]
     c = 0.5 * tlo[R] + 0.5 * thi[R]
     rad = np.maximum(thi[R] - c, c - tlo[R])

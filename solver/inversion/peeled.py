@@ -139,7 +139,7 @@ class _Peeled:
         return lower, fwd
 
     def too_big_for_mip(self, fwd):
-        return any(hasattr(L.W, "tocsr") for L in self.network.layers) or \
+        return any(L.is_sparse for L in self.network.layers) or \
             mip_binaries(self.network, fwd) > MAX_MIP_BINARIES
 
     def nearest_l1_without_mip(self, ex, lower):
@@ -278,7 +278,7 @@ def nearest_monotone_head(network, prenet, x, lo, hi, fwd, z0, lower, eps, backe
     nb = mip_binaries(prenet, bk)
     if nb > MAX_MIP_BINARIES:
         info["mip"] = f"not built: {nb} binaries (> {MAX_MIP_BINARIES})"
-    elif not any(hasattr(L.W, "tocsr") for L in prenet.layers):
+    elif not any(L.is_sparse for L in prenet.layers):
         left = Deadline(deadline).remaining()
         bk = propagate_bounds(prenet, lo, hi, tighten=True, output_units=[],
                               time_limit=None if left is None else 0.2 * left)

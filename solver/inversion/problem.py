@@ -360,7 +360,7 @@ def require_dense_piecewise_linear(network, what):
     are one line on stderr and exit status 2 at the command line."""
     for L in network.layers:
         L.activation.require_piecewise_linear(what)
-        if hasattr(L.W, "tocsr"):
+        if L.is_sparse:
             raise InputError(f"{what} needs dense layers; this generator has sparse "
                              "(convolution) layers: use the default method (mip, peel)")
 
