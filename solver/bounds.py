@@ -34,6 +34,7 @@ import scipy.sparse as sp
 
 from .deadline import Deadline
 from .errors import InputError
+from .io import sign_parts
 from .activations import parse_activation
 from .lp import PersistentLP, linprog_highs  # noqa: F401 (PersistentLP lives in lp.py)
 
@@ -73,10 +74,7 @@ def activation_bounds(activation, lo, hi):
 def affine_interval(W, b, ulo, uhi):
     """Bounds of ``W u + b`` for ``u`` in the box ``[ulo, uhi]`` (``W`` dense
     or scipy.sparse, as convolutions are stored)."""
-    if sp.issparse(W):
-        Wp, Wn = W.maximum(0), W.minimum(0)
-    else:
-        Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
+    Wp, Wn = sign_parts(W)
     return Wp @ ulo + Wn @ uhi + b, Wp @ uhi + Wn @ ulo + b
 
 

@@ -15,8 +15,9 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["DENSE_MAX_ENTRIES", "issparse", "as_dense", "validate_layer", "validate_box", "existing_file",
-           "writable_file", "read_npz", "layer_arrays", "load_layer"]
+__all__ = ["DENSE_MAX_ENTRIES", "issparse", "as_dense", "sign_parts", "validate_layer",
+           "validate_box", "existing_file", "writable_file", "read_npz", "layer_arrays",
+           "load_layer"]
 
 
 #: layers with at most this many entries are stored as dense arrays; larger
@@ -55,6 +56,15 @@ def issparse(W):
 def as_dense(W):
     """``W`` as a dense float64 array (``toarray()`` of a sparse matrix)."""
     return W.toarray() if issparse(W) else np.asarray(W, dtype=np.float64)
+
+
+def sign_parts(W):
+    """``(max(W, 0), min(W, 0))`` entrywise, for a dense array or a
+    scipy.sparse matrix (which stays sparse): the split of interval
+    arithmetic, ``W u`` over a box."""
+    if issparse(W):
+        return W.maximum(0), W.minimum(0)
+    return np.maximum(W, 0.0), np.minimum(W, 0.0)
 
 
 def validate_layer(W, b=None, *, name: str = "W"):

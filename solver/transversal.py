@@ -37,8 +37,6 @@ class TransversalLeaves:
     # points where a group search failed, most recent first, kept to skip
     # searches that would fail the same way
     POINTS = 64
-    # LPs one transversal attempt may solve (its other groups come from the pool)
-    GROUP_LPS = 64
 
     def _group(self, sigma, masks, U):
         """A circuit applicable on the path whose unassigned rows lie in the
@@ -94,10 +92,7 @@ class TransversalLeaves:
         for j in chain:
             used |= 1 << j
         count = len(chain)
-        lps = self.stats.lps
         for _ in range(d - 1):
-            if self.stats.lps - lps >= self.GROUP_LPS:
-                return None
             got = self._group(sigma, masks, Ubits & ~used)
             if got is None:
                 return None

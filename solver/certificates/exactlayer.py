@@ -15,7 +15,8 @@ from fractions import Fraction
 import numpy as np
 
 __all__ = ["PRIME", "Rejected", "layer_fingerprint", "int_or_fraction", "rational",
-           "activation_slope", "int_rank", "transversals_independent", "Layer", "multipliers", "int_vector"]
+           "activation_slope", "int_rank", "transversals_independent", "Layer", "multipliers",
+           "int_vector"]
 
 PRIME = 1073741789     # ranks along a version-2/3 walk are computed modulo this prime (< 2^30)
 

@@ -7,9 +7,8 @@ standard library and NumPy only, no solver.
 """
 from __future__ import annotations
 
-import math
-
 import itertools
+import math
 
 import numpy as np
 

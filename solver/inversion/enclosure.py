@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..deadline import Deadline
-from ..io import issparse
+from ..io import sign_parts
 from .peel import certified_box, gamma_n, kind_slope, stable_slopes
 
 __all__ = ["AffineEnclosure", "affine_enclosure", "latent_rows", "refine_latent_box",
@@ -72,8 +72,7 @@ def affine_enclosure(network, lo, hi, fwd=None):
         g = gamma_n(W.shape[1] + n + 2)
         rnd = g * (np.asarray(absW @ np.abs(Au)) @ zabs + np.asarray(absW @ np.abs(cu))
                    + np.abs(L.b))
-        Wp = W.maximum(0) if issparse(W) else np.maximum(W, 0)
-        Wn = W.minimum(0) if issparse(W) else np.minimum(W, 0)
+        Wp, Wn = sign_parts(W)
         el = np.asarray(Wp @ eul + Wn @ euh) - rnd
         eh = np.asarray(Wp @ euh + Wn @ eul) + rnd
         # concrete bounds of A z + c over the box

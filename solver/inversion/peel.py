@@ -201,7 +201,6 @@ def gamma_n(n):
     return nu / (1 - nu)
 
 
-
 @dataclass(frozen=True)
 class CertifiedBox:
     """A box ``[center - radius, center + radius]`` that contains every
