@@ -201,7 +201,7 @@ def test_time_limit_with_incumbent(backend):
         assert sol.bound is None or sol.bound <= sol.objective + 1e-6
 
 
-def test_time_limit_zero_is_a_tiny_limit_not_no_limit(backend):
+def test_time_limit_zero_is_a_tiny_limit_not_no_limit(backend, frozen_heap):
     sol = backend.solve(market_split(slack=False), time_limit=0)
     assert sol.status in (MilpStatus.TIME_LIMIT, MilpStatus.FEASIBLE, MilpStatus.OPTIMAL), sol
     assert sol.seconds < 5.0

@@ -89,7 +89,7 @@ def _pair_network():
 
 
 @pytest.mark.parametrize("limit", [0.2, 0.6])
-def test_the_two_copy_milp_search_keeps_its_limit(limit):
+def test_the_two_copy_milp_search_keeps_its_limit(limit, frozen_heap):
     # before: 0.46 s at 0.2 and 0.3 s (bound tightening took at least 1 s)
     from solver.network.pairmilp import search_pair_milp
     (w, info), took = _timed(search_pair_milp, _pair_network(), box=10.0, time_limit=limit)
@@ -97,7 +97,7 @@ def test_the_two_copy_milp_search_keeps_its_limit(limit):
     assert w is None          # (no pair in this time; a pair would be checked exactly)
 
 
-def test_collapse_keeps_a_tiny_limit():
+def test_collapse_keeps_a_tiny_limit(frozen_heap):
     # before: 0.54 s at 0.3 s (the MILP got 0.5 s); the value, when there is
     # one, is an exact pair's, checked through the network
     from fractions import Fraction

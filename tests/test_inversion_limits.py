@@ -45,7 +45,7 @@ def vae400id():
     return net, x
 
 
-def test_whole_network_mip_keeps_a_tiny_limit(vae400id):
+def test_whole_network_mip_keeps_a_tiny_limit(vae400id, frozen_heap):
     # before the fix: 23 s at a 20 s limit, 17-35 s at 10 s (layer-wise LP,
     # gradient descent and LP screens after the deadline; a MIP started past it)
     net, x = vae400id
@@ -69,7 +69,7 @@ def _check_gap(net, x, r):
     assert d["bound"] <= min(sampled.min(), d["objective"]) + 1e-12
 
 
-def test_peeled_path_keeps_a_tiny_limit(vae400id):
+def test_peeled_path_keeps_a_tiny_limit(vae400id, frozen_heap):
     net, x = vae400id
     r, took = _timed(invert, net, x, time_limit=2.0)
     assert took <= 1.1 * 2.0 + SLACK

@@ -241,7 +241,7 @@ def test_progress_reports_counters_and_is_silent_when_off(capsys):
                                      dict(method="bruteforce"), dict(method="enumerate"),
                                      dict(method="milp", backend="highs")],
                          ids=["tree", "tree-2-workers", "bruteforce", "enumerate", "milp-highs"])
-def test_every_method_keeps_a_tiny_limit_on_a_large_layer(options):
+def test_every_method_keeps_a_tiny_limit_on_a_large_layer(options, frozen_heap):
     """A 3000 x 30 Gaussian layer (minutes to hours for any method) keeps
     1.1 x its limit plus start-up. Start-up is what no limit governs: the
     same call with ``time_limit=0`` (validation, the exact set-up of the sign

@@ -461,7 +461,7 @@ def test_stability_at_extreme_scales(tmp_path, scale):
     assert d["constant_lower"] <= s / math.sqrt(8)
 
 
-def test_sigma_star_keeps_its_limit_on_a_large_layer():
+def test_sigma_star_keeps_its_limit_on_a_large_layer(frozen_heap):
     """The seeding's Gram matrices of 2000 sampled points were one einsum
     (11.8 s on 1500 x 48 at a 0.5 s limit); now formed in chunks between
     clock checks. A layer too large to hold its m n^2 Gram entries is not
